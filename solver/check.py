@@ -512,14 +512,18 @@ def _draws(line: LineAssignment) -> str:
 def _check_units(
     problem: Problem, times: LocalTimes, assignments: Sequence[RequestAssignment]
 ) -> list[Violation]:
-    """Rules 2 and 3 per unit: one loan at a time, turnaround, travel, blackouts."""
+    """Rule 3 per unit: occupations apart, turnaround and travel between, no blackout.
+
+    Every pair of overlapping occupations is reported, not only successive
+    loans, so that one long loan over several short ones names them all.
+    """
     travel = TravelMatrix(problem)
     violations: list[Violation] = []
     for unit_id, loans in unit_loans(problem, assignments).items():
         unit = problem.unit_by_id[unit_id]
         unit_type = problem.type_by_id.get(unit.type)
         turnaround = unit_type.turnaround_minutes if unit_type is not None else 0
-        # A unit named twice in one request is rule 2 of that request, reported already.
+        # A unit named twice in one request breaks rule 2, reported with the request.
         distinct = list({loan.request: loan for loan in reversed(loans)}.values())
         distinct.sort()
         for i, first in enumerate(distinct):
@@ -554,9 +558,10 @@ def _overlap(
 ) -> Violation:
     if later.start < first.end:
         return Violation(
-            "2",
-            f"unit {unit_id} serves it {times.minute_span(later.start, later.end)} "
-            f"while it serves {first.request} {times.minute_span(first.start, first.end)}",
+            "3",
+            f"unit {unit_id} serves it {times.minute_span(later.start, later.end)}, "
+            f"which overlaps its loan to {first.request} "
+            f"{times.minute_span(first.start, first.end)}",
             later.request,
         )
     return Violation(
