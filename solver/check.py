@@ -8,7 +8,9 @@ document, ``compute_metrics`` recomputes the objective's figures.
 Rules are numbered as in the spec's "Feasibility" section; ``"plan"`` marks a
 structural fault (a request missing or listed twice, lines that do not match
 the request, bad status...), ``"metrics"`` a figure that differs from the
-recomputation. Times in messages are local times of ``problem.timezone``.
+recomputation. A unit named twice in one request breaks rule 2; a unit whose
+loans of two requests overlap (with turnaround) breaks rule 3. Times in
+messages are local times of ``problem.timezone``.
 """
 
 from __future__ import annotations
@@ -72,8 +74,7 @@ def check_assignments(
         if request is None:
             violations.append(Violation(PLAN, "not a request of the problem", assignment.id))
             continue
-        shape = _check_request(problem, times, request, assignment)
-        violations.extend(shape)
+        violations.extend(_check_request(problem, times, request, assignment))
         if request.locked is not None:
             violations.extend(_check_locked(times, request, assignment))
         # Occupations of requests without usable times cannot be placed in time.

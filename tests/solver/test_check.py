@@ -513,6 +513,33 @@ def test_rule5_broken_by_other_pool_quantities(locked_problem):
     assert "served by 120 from chair@depot" in violation.message
 
 
+def test_rule5_compares_draws_as_a_multiset(make_problem, make_request):
+    request = make_request(lines=[("chair", 100)])
+    draws = (Draw("chair@depot", 40), Draw("chair@depot", 40), Draw("chair@melun", 20))
+    locked = RequestAssignment(
+        "R-0001", True, request.start, request.end, (LineAssignment("chair", pools=draws),)
+    )
+    problem = make_problem(requests=[dataclasses.replace(request, locked=locked)])
+    assert check_assignments(problem, [locked]) == []
+    # Same sum, same pools and same draw sizes, yet not the same draws.
+    other = (Draw("chair@depot", 40), *[Draw("chair@melun", 20)] * 3)
+    served = dataclasses.replace(locked, lines=(LineAssignment("chair", pools=other),))
+    assert rules(check_assignments(problem, [served])) == ["5"]
+
+
+def test_rule4_one_report_while_a_pool_stays_short(make_problem, make_request, serve, at):
+    # At 14:00 R-1 returns 60 and R-3 draws 60 in the same minute: still short.
+    pools = (Pool("chair@depot", "chair", "depot", 100),)
+    requests = [
+        make_request(id="R-1", lines=[("chair", 60)], start=at(13, 8), end=at(13, 13)),
+        make_request(id="R-2", lines=[("chair", 60)], start=at(13, 9), end=at(13, 20)),
+        make_request(id="R-3", lines=[("chair", 60)], start=at(13, 14), end=at(13, 20)),
+    ]
+    problem = make_problem(pools=pools, requests=requests)
+    violations = check_assignments(problem, [serve(r, [("chair@depot", 60)]) for r in requests])
+    assert [(v.rule, v.request) for v in violations] == [("4", "R-2")]
+
+
 # --- structural faults of assignments ----------------------------------------------------
 
 
