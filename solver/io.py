@@ -223,7 +223,13 @@ def _kind(value: Any) -> str:
     return "an object"
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_@-]+")
+
+
 def _join(path: str, key: str) -> str:
+    """``path.key``, or ``path["odd key"]`` when the key could be misread."""
+    if not _PLAIN_KEY.fullmatch(key):
+        return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
     return f"{path}.{key}" if path else key
 
 
@@ -836,7 +842,7 @@ class _Reader:
         """
         is_locked = locked_for is not _MISSING
         if is_locked:
-            o = self.obj(value, path, ("served",), ("id", "start", "end", "lines"))
+            o = self.obj(value, path, ("served",), ("id", "start", "end", "lines", "reason"))
         else:
             o = self.obj(value, path, ("id", "served"), ("start", "end", "lines", "reason"))
         if o is None:
@@ -919,7 +925,8 @@ def _locked_violations(problem: Problem) -> list[str]:
     for violation in check_assignments(problem, locked):
         request_id = violation.request
         where = f"requests[{index[request_id]}].locked" if request_id in index else "requests"
-        out.append(f"{where}: infeasible locked assignment: {violation}")
+        text = str(violation).replace("\n", " ")
+        out.append(f"{where}: infeasible locked assignment: {text}")
     return out
 
 
