@@ -285,7 +285,8 @@ class _Reader:
             self.error(path, f"must be an array, got {_kind(value)}")
             return None
         out = [read(item, f"{path}[{i}]") for i, item in enumerate(value)]
-        return None if any(item is None for item in out) else out  # type: ignore[misc]
+        read_ok = [item for item in out if item is not None]
+        return read_ok if len(read_ok) == len(out) else None
 
     def ids(self, value: Any, path: str) -> set[str]:
         """The string ids of an array's objects; reports duplicates."""
@@ -470,21 +471,32 @@ class _Reader:
             previous = self.plan(o["previous"], "previous")
         weights = self.weights(o.get("weights", {}), "weights")
 
-        parts = (tz, horizon, travel, sites, distances, types, units, pools, requests, weights)
-        if self.errors or any(part is None for part in parts):
+        if (
+            self.errors
+            or tz is None
+            or horizon is None
+            or travel is None
+            or sites is None
+            or distances is None
+            or types is None
+            or units is None
+            or pools is None
+            or requests is None
+            or weights is None
+        ):
             return None
         return Problem(
-            timezone=tz,  # type: ignore[arg-type]
-            horizon=horizon,  # type: ignore[arg-type]
-            sites=tuple(sites),  # type: ignore[arg-type]
-            types=tuple(types),  # type: ignore[arg-type]
-            units=tuple(units),  # type: ignore[arg-type]
-            pools=tuple(pools),  # type: ignore[arg-type]
-            requests=tuple(requests),  # type: ignore[arg-type]
-            travel=travel,  # type: ignore[arg-type]
-            distances=tuple(distances),  # type: ignore[arg-type]
+            timezone=tz,
+            horizon=horizon,
+            sites=tuple(sites),
+            types=tuple(types),
+            units=tuple(units),
+            pools=tuple(pools),
+            requests=tuple(requests),
+            travel=travel,
+            distances=tuple(distances),
             previous=previous,
-            weights=weights,  # type: ignore[arg-type]
+            weights=weights,
         )
 
     @staticmethod
@@ -679,24 +691,34 @@ class _Reader:
         locked = None
         if o.get("locked") is not None:
             locked = self.assignment(o["locked"], f"{path}.locked", locked_for=ident)
-        fields = (ident, commune, site, priority, submitted, start, end, earliest, latest, lines)
-        if any(f is None for f in fields):
+        if (
+            ident is None
+            or commune is None
+            or site is None
+            or priority is None
+            or submitted is None
+            or start is None
+            or end is None
+            or earliest is None
+            or latest is None
+            or lines is None
+        ):
             return None
-        if not self._request_times_fit(path, start, end, earliest, latest, horizon):  # type: ignore[arg-type]
+        if not self._request_times_fit(path, start, end, earliest, latest, horizon):
             return None
         if o.get("locked") is not None and locked is None:
             return None
         return Request(
-            id=ident,  # type: ignore[arg-type]
-            commune=commune,  # type: ignore[arg-type]
-            site=site,  # type: ignore[arg-type]
-            priority=priority,  # type: ignore[arg-type]
-            submitted_at=submitted,  # type: ignore[arg-type]
-            start=start,  # type: ignore[arg-type]
-            end=end,  # type: ignore[arg-type]
-            earliest_start=earliest,  # type: ignore[arg-type]
-            latest_end=latest,  # type: ignore[arg-type]
-            lines=tuple(lines),  # type: ignore[arg-type]
+            id=ident,
+            commune=commune,
+            site=site,
+            priority=priority,
+            submitted_at=submitted,
+            start=start,
+            end=end,
+            earliest_start=earliest,
+            latest_end=latest,
+            lines=tuple(lines),
             locked=locked,
         )
 
@@ -726,8 +748,9 @@ class _Reader:
             if hi - lo < duration:
                 self.error(
                     path,
-                    "window [earliest_start, latest_end] does not leave room for the request "
-                    f"inside the horizon ({_hours(max(hi - lo, timedelta(0)))} < {_hours(duration)})",
+                    "window [earliest_start, latest_end] does not leave room for the request"
+                    f" inside the horizon ({_hours(max(hi - lo, timedelta(0)))}"
+                    f" < {_hours(duration)})",
                 )
                 return False
         return True
@@ -743,13 +766,14 @@ class _Reader:
         values = self.obj(raw, where, [str(p) for p in _PRIORITIES])
         if values is None:
             return None
-        out = {
-            p: self.integer(values.get(str(p), _MISSING), f"{where}.{p}", minimum=1)
-            for p in _PRIORITIES
-        }
-        if any(v is None for v in out.values()) or set(values) - {str(p) for p in _PRIORITIES}:
+        out: dict[int, int] = {}
+        for p in _PRIORITIES:
+            value = self.integer(values.get(str(p), _MISSING), f"{where}.{p}", minimum=1)
+            if value is not None:
+                out[p] = value
+        if len(out) != len(_PRIORITIES) or len(values) != len(_PRIORITIES):
             return None
-        return Weights(priority_value=out)  # type: ignore[arg-type]
+        return Weights(priority_value=out)
 
     # -- plans (a whole plan, or a problem's `previous`) ---------------------
 
@@ -772,15 +796,20 @@ class _Reader:
         self.ids(raw_requests, where)
         requests = self.items(raw_requests, where, self.assignment)
         metrics = self.metrics(o.get("metrics", _MISSING), _join(path, "metrics"))
-        parts = (status, info, requests, metrics)
-        if not isinstance(problem, str) or any(part is None for part in parts):
+        if (
+            not isinstance(problem, str)
+            or status is None
+            or info is None
+            or requests is None
+            or metrics is None
+        ):
             return None
         return Plan(
             problem=problem,
-            status=status,  # type: ignore[arg-type]
-            solver=info,  # type: ignore[arg-type]
-            requests=tuple(requests),  # type: ignore[arg-type]
-            metrics=metrics,  # type: ignore[arg-type]
+            status=status,
+            solver=info,
+            requests=tuple(requests),
+            metrics=metrics,
         )
 
     def status(self, value: Any, path: str) -> Status | None:
@@ -814,23 +843,25 @@ class _Reader:
         return SolverInfo(strategy=strategy, seconds=seconds, **levels)
 
     def _level(self, value: Any, path: str) -> float | None:
-        # Keeps integers as integers so that a plan is written back as read.
         if self.number(value, path) is None:
             return None
-        return value  # type: ignore[no-any-return]
+        # Integers stay integers so that a plan is written back as it was read.
+        return int(value) if isinstance(value, int) else float(value)
 
     def metrics(self, value: Any, path: str) -> Metrics | None:
         counts = ("requests", "served", "served_value", "changed", "shift_minutes")
         o = self.obj(value, path, (*counts, "km"))
         if o is None:
             return None
-        read = {
-            key: self.integer(o.get(key, _MISSING), f"{path}.{key}", minimum=0) for key in counts
-        }
+        read: dict[str, int] = {}
+        for key in counts:
+            value = self.integer(o.get(key, _MISSING), f"{path}.{key}", minimum=0)
+            if value is not None:
+                read[key] = value
         km = self.number(o.get("km", _MISSING), f"{path}.km", minimum=0)
-        if km is None or any(v is None for v in read.values()):
+        if km is None or len(read) != len(counts):
             return None
-        return Metrics(km=km, **read)  # type: ignore[arg-type]
+        return Metrics(km=km, **read)
 
     def assignment(
         self, value: Any, path: str, locked_for: str | None | Any = _MISSING
