@@ -1,0 +1,150 @@
+"""An upper bound on served value: a linear relaxation solved with GLOP.
+
+Each request's possible starts ``[lo, hi]`` are cut into buckets. A request
+started anywhere in bucket ``[a, b]`` surely occupies ``[b, a + duration +
+turnaround)``, so counting only these sure occupations against the units (not
+blacked out) of each type and the quantity of each pool relaxes every rule:
+travel is ignored, units are fractional, a request can be split across
+buckets. The relaxation's optimum is therefore at least the best plan's
+value. Parts of ``solver.decompose`` are independent, so their bounds add up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+from ortools.linear_solver import pywraplp
+
+from solver.decompose import Part
+from solver.instance import Instance
+
+BUCKETS = 12  # buckets per request window
+MIN_BUCKET_MINUTES = 15
+
+
+def _buckets(lo: int, hi: int) -> list[tuple[int, int]]:
+    width = max(MIN_BUCKET_MINUTES, math.ceil((hi - lo + 1) / BUCKETS))
+    out = []
+    a = lo
+    while a <= hi:
+        b = min(hi, a + width - 1)
+        out.append((a, b))
+        a = b + 1
+    return out
+
+
+def part_bound(inst: Instance, request_ids: Sequence[str]) -> float:
+    """The LP bound on the served value of one part's requests."""
+    solver = pywraplp.Solver.CreateSolver("GLOP")
+    if solver is None:  # pragma: no cover - GLOP ships with OR-Tools
+        return float(sum(inst.reqs[r].value for r in request_ids))
+    unit_items: dict[
+        str, list[tuple[int, int, object]]
+    ] = {}  # type -> (start, end, var)
+    pool_items: dict[str, list[tuple[int, int, object]]] = {}
+    objective = solver.Objective()
+    for rid in request_ids:
+        rd = inst.reqs[rid]
+        if not rd.servable or not _enough(inst, rd):
+            continue
+        ys = []
+        for k, (a, b) in enumerate(_buckets(rd.lo, rd.hi)):
+            y = solver.NumVar(0.0, 1.0, f"y{rid}_{k}")
+            ys.append(y)
+            objective.SetCoefficient(y, rd.value)
+            for i, line in enumerate(rd.request.lines):
+                if inst.problem.is_pooled(line.type):
+                    pools = inst.pools_by_type.get(line.type, [])
+                    end = a + rd.duration + inst.turnaround(line.type)
+                    flows = []
+                    for pool in pools:
+                        g = solver.NumVar(0.0, min(line.quantity, pool.quantity), "")
+                        flows.append(g)
+                        if b < end:
+                            pool_items.setdefault(pool.id, []).append((b, end, g))
+                    c = solver.Constraint(0.0, 0.0)
+                    c.SetCoefficient(y, -line.quantity)
+                    for g in flows:
+                        c.SetCoefficient(g, 1.0)
+                else:
+                    types = inst.eligible_unit_types(line.type)
+                    c = solver.Constraint(0.0, 0.0)
+                    c.SetCoefficient(y, -line.quantity)
+                    for t in types:
+                        f = solver.NumVar(
+                            0.0, min(line.quantity, len(inst.units_by_type[t])), ""
+                        )
+                        c.SetCoefficient(f, 1.0)
+                        end = a + rd.duration + inst.turnaround(t)
+                        if b < end:
+                            unit_items.setdefault(t, []).append((b, end, f))
+        total = solver.Constraint(1.0 if rd.request.locked is not None else 0.0, 1.0)
+        for y in ys:
+            total.SetCoefficient(y, 1.0)
+    for t, items in unit_items.items():
+        units = inst.units_by_type[t]
+        _capacity(
+            solver,
+            items,
+            lambda m, us=units: sum(
+                1
+                for u in us
+                if not any(b0 <= m < b1 for b0, b1 in inst.blackouts[u.id])
+            ),
+        )
+    for pool_id, items in pool_items.items():
+        quantity = inst.problem.pool_by_id[pool_id].quantity
+        _capacity(solver, items, lambda m, q=quantity: q)
+    objective.SetMaximization()
+    if solver.Solve() != pywraplp.Solver.OPTIMAL:
+        return float(
+            sum(inst.reqs[r].value for r in request_ids if inst.reqs[r].servable)
+        )
+    # The value of a plan is an integer: round down, with a margin for LP tolerance.
+    return float(math.floor(objective.Value() + 1e-6))
+
+
+def _enough(inst: Instance, rd) -> bool:
+    """Whether every line's quantity is at most what all its sources hold."""
+    for line in rd.request.lines:
+        if inst.problem.is_pooled(line.type):
+            have = sum(p.quantity for p in inst.pools_by_type.get(line.type, []))
+        else:
+            have = sum(
+                len(inst.units_by_type[t]) for t in inst.eligible_unit_types(line.type)
+            )
+        if line.quantity > have:
+            return False
+    return True
+
+
+def _capacity(solver, items: list[tuple[int, int, object]], available) -> None:
+    """At each start of a sure occupation, the occupations covering it fit."""
+    items.sort(key=lambda it: it[0])
+    active: list[tuple[int, int, object]] = []
+    i, n = 0, len(items)
+    while i < n:
+        start = items[i][0]
+        while i < n and items[i][0] == start:
+            active.append(items[i])
+            i += 1
+        active = [it for it in active if it[1] > start]
+        c = solver.Constraint(-solver.infinity(), float(available(start)))
+        for _, _, var in active:
+            c.SetCoefficient(var, 1.0)
+
+
+def value_upper_bound(inst: Instance, parts: Sequence[Part], seconds: float) -> float:
+    """Sum of the parts' LP bounds; parts not reached in time count fully."""
+    deadline = time.monotonic() + seconds
+    total = 0.0
+    for part in parts:
+        if time.monotonic() < deadline:
+            total += part_bound(inst, part.request_ids)
+        else:
+            total += sum(
+                inst.reqs[r].value for r in part.request_ids if inst.reqs[r].servable
+            )
+    return total

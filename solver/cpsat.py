@@ -1,0 +1,304 @@
+"""The CP-SAT optimiser: decomposition, dates, units, repair, checked plan.
+
+The solve runs in stages, each hinted by the one before and by the greedy
+plan (``solver.baseline.solve_greedy``) when available:
+
+1. ``solver.decompose`` splits the problem into type groups and time clusters.
+2. ``solver.dates`` decides, per batch of clusters, which requests are served,
+   when, with how many units of each type and which pool draws
+   (lexicographic: value, kept from ``previous``, shift, pool km).
+3. ``solver.units`` gives concrete units per type group (value kept,
+   previous units, km with direct transfers).
+4. ``solver.repair`` inserts requests still unserved where the exact
+   schedule has room.
+5. ``solver.assemble.build_plan`` checks the plan; the better of this plan
+   and the greedy one (lexicographically) is returned, so a stage that fails
+   never costs a valid plan.
+
+``solver.bound`` gives the upper bound on served value (an LP relaxation).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from solver.assemble import InvalidPlanError, build_plan
+from solver.dates import Dated, DatesModel
+from solver.decompose import batch_parts, decompose, share_time
+from solver.instance import Instance
+from solver.options import Progress, SolveOptions
+from solver.plan import Draw, LineAssignment, Plan, RequestAssignment, Status
+from solver.problem import Problem
+from solver.units import UnitsModel, greedy_units, make_loans
+
+STRATEGY = "cp-sat"
+
+# Fractions of the time limit per stage; unused time flows to the next stage.
+GREEDY_SHARE = 0.1
+DATES_SHARE = 0.6
+UNITS_SHARE = 0.85  # of what is left after dates, the rest goes to repair and checks
+
+
+class _Clock:
+    def __init__(self, options: SolveOptions) -> None:
+        self.t0 = time.monotonic()
+        self.limit = options.time_limit_seconds
+        self.options = options
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def left(self) -> float:
+        return max(0.0, self.limit - self.elapsed())
+
+    def stopped(self) -> bool:
+        return self.options.should_stop is not None and self.options.should_stop()
+
+
+def solve_cpsat(
+    problem: Problem, options: SolveOptions, problem_sha256: str = ""
+) -> Plan:
+    """Plans ``problem`` with the staged CP-SAT optimiser.
+
+    Args:
+        problem: the problem.
+        options: time limit for the whole solve, workers, seed, callbacks.
+        problem_sha256: written into the plan.
+
+    Returns:
+        The best valid plan found, with status OPTIMAL only when every level
+        of the objective is proven, and a bound on every level.
+
+    Raises:
+        InvalidPlanError: only if no strategy at all produced a valid plan
+            (a bug).
+    """
+    clock = _Clock(options)
+    inst = Instance(problem)
+    greedy = _greedy_plan(problem, options, problem_sha256, clock)
+    hints: dict[str, RequestAssignment] = dict(inst.previous)
+    if greedy is not None:
+        hints.update({a.id: a for a in greedy.requests if a.served})
+    _report(options, clock, greedy, None, "greedy")
+
+    groups, parts = decompose(inst)
+    from solver.bound import value_upper_bound
+
+    upper = value_upper_bound(inst, parts, min(clock.left() * 0.05, 5.0))
+    dated = _solve_dates(inst, parts, hints, options, clock, clock.left() * DATES_SHARE)
+    starts = {rid: d.start for rid, d in dated.items()}
+    units: dict[tuple[str, int], tuple[str, ...]] = {}
+    unit_budget = clock.left() * UNITS_SHARE
+    total_loans = max(1, sum(len(g.request_ids) for g in groups))
+    for group in groups:
+        if clock.stopped():
+            break
+        kept = _kept(inst, starts)
+        loans = make_loans(
+            inst,
+            group.type_ids,
+            {r: starts[r] for r in group.request_ids if r in starts},
+            kept,
+        )
+        if not loans:
+            continue
+        start_assign = greedy_units(inst, loans)
+        seconds = unit_budget * len(group.request_ids) / total_loans
+        model = UnitsModel(inst, loans)
+        model.hint(start_assign)
+        found, _ = model.solve(seconds, options)
+        chosen = (
+            found
+            if found is not None and _served_count(found) >= _served_count(start_assign)
+            else start_assign
+        )
+        units.update(chosen)
+    assignments = _assemble(inst, dated, units)
+    from solver.repair import insert_unserved
+
+    assignments = insert_unserved(inst, assignments, clock.left() * 0.5)
+    plan = _checked(problem, assignments, clock, problem_sha256, upper)
+    best = _better(plan, greedy)
+    if best is None:
+        raise InvalidPlanError("no valid plan could be made")
+    _report(options, clock, best, upper, "done")
+    return best
+
+
+def _greedy_plan(
+    problem: Problem, options: SolveOptions, sha: str, clock: _Clock
+) -> Plan | None:
+    """The greedy baseline's plan, used as hint and as fallback."""
+    try:
+        from solver.baseline import solve_greedy
+    except ImportError:
+        return None
+    sub = SolveOptions(
+        time_limit_seconds=max(0.5, options.time_limit_seconds * GREEDY_SHARE),
+        workers=options.workers,
+        seed=options.seed,
+    )
+    try:
+        return solve_greedy(problem, sub, sha)
+    except InvalidPlanError:
+        return None
+
+
+def _solve_dates(
+    inst: Instance,
+    parts: list,
+    hints: Mapping[str, RequestAssignment],
+    options: SolveOptions,
+    clock: _Clock,
+    budget: float,
+) -> dict[str, Dated]:
+    """Stage 2 over all batches of parts, sharing ``budget`` by size."""
+    batches = batch_parts(parts)
+    sizes = [
+        float(sum(_weight(inst, p.request_ids) for p in batch)) for batch in batches
+    ]
+    deadline = time.monotonic() + budget
+    dated: dict[str, Dated] = {}
+    for index, batch in enumerate(batches):
+        if clock.stopped():
+            break
+        rids = [r for p in batch for r in p.request_ids]
+        pads = _pads(inst, batch)
+        model = DatesModel(inst, rids, pads)
+        model.hint(hints)
+        seconds = share_time(sizes, deadline - time.monotonic(), index)
+        found, _ = model.solve(max(seconds, 0.05), options)
+        dated.update(found)
+    return dated
+
+
+def _weight(inst: Instance, rids) -> int:
+    return sum(1 + len(inst.reqs[r].request.lines) for r in rids)
+
+
+def _pads(inst: Instance, batch: list) -> dict[str, int]:
+    """Per request, the longest travel time from its site to any site of its part."""
+    pads: dict[str, int] = {}
+    for part in batch:
+        sites = sorted({inst.reqs[r].request.site for r in part.request_ids})
+        far = {a: max(inst.travel.minutes(a, b) for b in sites) for a in sites}
+        for r in part.request_ids:
+            pads[r] = far[inst.reqs[r].request.site]
+    return pads
+
+
+def _kept(
+    inst: Instance, starts: Mapping[str, int]
+) -> dict[str, list[tuple[str, ...]]]:
+    """Previous units per line of requests dated at their previous start."""
+    kept = {}
+    for rid, prev in inst.previous.items():
+        if (
+            rid in starts
+            and prev.start is not None
+            and inst.timebase.to_minutes(prev.start) == starts[rid]
+            and len(prev.lines) == len(inst.reqs[rid].request.lines)
+        ):
+            kept[rid] = [tuple(line.units) for line in prev.lines]
+    return kept
+
+
+def _served_count(units: Mapping[tuple[str, int], tuple[str, ...]]) -> int:
+    return len({rid for rid, _ in units})
+
+
+def _assemble(
+    inst: Instance,
+    dated: Mapping[str, Dated],
+    units: Mapping[tuple[str, int], tuple[str, ...]],
+) -> list[RequestAssignment]:
+    """Assignments of the requests whose every line got units or draws."""
+    out = []
+    tb = inst.timebase
+    for rid, d in dated.items():
+        request = inst.reqs[rid].request
+        if request.locked is not None:
+            out.append(request.locked)
+            continue
+        lines = []
+        for index, line in enumerate(request.lines):
+            if inst.problem.is_pooled(line.type):
+                draws = tuple(Draw(p, q) for p, q in d.draws[index])
+                lines.append(LineAssignment(line.type, pools=draws))
+            else:
+                got = units.get((rid, index))
+                if got is None:
+                    break
+                lines.append(LineAssignment(line.type, units=tuple(got)))
+        else:
+            start = tb.to_datetime(d.start, like=request.start)
+            end = tb.to_datetime(d.start + inst.reqs[rid].duration, like=request.end)
+            out.append(RequestAssignment(rid, True, start, end, tuple(lines)))
+    return out
+
+
+def _checked(
+    problem: Problem,
+    assignments: list[RequestAssignment],
+    clock: _Clock,
+    sha: str,
+    upper: float,
+) -> Plan | None:
+    """The plan built from ``assignments``, or None if it breaks a rule."""
+    try:
+        plan = build_plan(
+            problem,
+            assignments,
+            strategy=STRATEGY,
+            status=Status.FEASIBLE,
+            seconds=clock.elapsed(),
+            problem_sha256=sha,
+            explain_seconds=min(5.0, max(0.5, clock.left())),
+        )
+    except InvalidPlanError:
+        return None
+    return _with_bound(plan, upper)
+
+
+def _with_bound(plan: Plan, upper: float) -> Plan:
+    from dataclasses import replace
+
+    m = plan.metrics
+    upper = max(upper, m.served_value) if upper < m.served_value else upper
+    proven = (
+        m.served_value >= upper
+        and m.changed == 0
+        and m.shift_minutes == 0
+        and m.km == 0
+    )
+    bound = (float(upper), 0.0, 0.0, 0.0)
+    status = Status.OPTIMAL if proven else Status.FEASIBLE
+    return replace(
+        plan, status=status, solver=replace(plan.solver, strategy=STRATEGY, bound=bound)
+    )
+
+
+def _key(plan: Plan) -> tuple[float, ...]:
+    m = plan.metrics
+    return (-m.served_value, m.changed, m.shift_minutes, m.km)
+
+
+def _better(plan: Plan | None, greedy: Plan | None) -> Plan | None:
+    if plan is None:
+        return greedy
+    if greedy is None or _key(plan) <= _key(greedy):
+        return plan
+    return greedy
+
+
+def _report(
+    options: SolveOptions, clock: _Clock, plan: Plan | None, bound, message: str
+) -> None:
+    if options.on_progress is None or plan is None:
+        return
+    options.on_progress(
+        Progress(
+            clock.elapsed(), plan.metrics.served_value, plan.metrics.km, bound, message
+        )
+    )

@@ -1,0 +1,328 @@
+"""Stage two of the optimiser: concrete units for the dated unit-tracked lines.
+
+Times are fixed by ``solver.dates``; here each line of quantity q gets q
+distinct units so that a unit's successive loans leave turnaround plus travel
+between them and never overlap its blackouts. Levels: value kept (a request
+whose lines cannot all be given units is dropped: only unit-specific
+blackouts can cause that), requests kept on their previous units, then km
+with direct transfers, exactly as ``solver.itinerary`` counts them: every loan
+costs the round trip from the unit's home, minus the saving of each direct leg
+between two successive loans close enough in time.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from solver.instance import Instance
+from solver.lexsolve import Level, LevelResult, solve_levels
+from solver.options import SolveOptions
+from solver.problem import Unit
+
+
+@dataclass(frozen=True)
+class Loan:
+    """One unit-tracked line of a dated request, in minutes."""
+
+    request: str
+    line: int
+    start: int
+    end: int
+    site: str
+    quantity: int
+    units: tuple[str, ...]  # eligible units, free of blackouts over the loan
+    locked: tuple[str, ...] | None = None
+    previous: tuple[str, ...] | None = None  # units to keep, when kept
+
+
+def make_loans(
+    inst: Instance,
+    type_ids: Sequence[str],
+    starts: Mapping[str, int],
+    kept: Mapping[str, Sequence[tuple[str, ...]]],
+) -> list[Loan]:
+    """The unit-tracked lines of the dated requests of one type group.
+
+    Args:
+        inst: the instance.
+        type_ids: the group's types.
+        starts: start minute of each served request of the group.
+        kept: for requests kept at their previous time, the previous units of
+            each line.
+    """
+    group = set(type_ids)
+    loans = []
+    for rid, start in starts.items():
+        rd = inst.reqs[rid]
+        end = start + rd.duration
+        locked = rd.request.locked
+        for index, line in enumerate(rd.request.lines):
+            if line.type not in group or inst.problem.is_pooled(line.type):
+                continue
+            eligible = []
+            for t in inst.eligible_unit_types(line.type):
+                occupied_end = end + inst.turnaround(t)
+                for unit in inst.units_by_type[t]:
+                    if all(
+                        b1 <= start or occupied_end <= b0
+                        for b0, b1 in inst.blackouts[unit.id]
+                    ):
+                        eligible.append(unit.id)
+            lock = tuple(locked.lines[index].units) if locked is not None else None
+            prev = tuple(kept[rid][index]) if rid in kept else None
+            loans.append(
+                Loan(
+                    rid,
+                    index,
+                    start,
+                    end,
+                    rd.request.site,
+                    line.quantity,
+                    tuple(eligible),
+                    lock,
+                    prev,
+                )
+            )
+    loans.sort(key=lambda ln: (ln.start, ln.end, ln.request, ln.line))
+    return loans
+
+
+class _UnitTimes:
+    """Turnaround, home and travel lookups for one unit."""
+
+    def __init__(self, inst: Instance, unit: Unit) -> None:
+        self.inst = inst
+        self.unit = unit
+        self.turnaround = inst.turnaround(unit.type)
+        self.direct = inst.direct_limit(unit.type)
+
+    def fits_before(self, a: Loan, b: Loan) -> bool:
+        """True when ``b`` can follow ``a`` on this unit."""
+        return (
+            a.end + self.turnaround + self.inst.travel.minutes(a.site, b.site)
+            <= b.start
+        )
+
+    def compatible(self, a: Loan, b: Loan) -> bool:
+        return self.fits_before(a, b) or self.fits_before(b, a)
+
+    def round_trip(self, loan: Loan) -> int:
+        home = self.unit.home
+        return self.inst.km100(home, loan.site) + self.inst.km100(loan.site, home)
+
+    def saving(self, a: Loan, b: Loan) -> int | None:
+        """km100 saved by going directly from ``a`` to ``b``, if the rule sends it so."""
+        if b.start - (a.end + self.turnaround) > self.direct:
+            return None
+        home = self.unit.home
+        inst = self.inst
+        return (
+            inst.km100(a.site, home)
+            + inst.km100(home, b.site)
+            - inst.km100(a.site, b.site)
+        )
+
+
+def greedy_units(
+    inst: Instance, loans: Sequence[Loan]
+) -> dict[tuple[str, int], tuple[str, ...]]:
+    """Gives units to loans in time order, request by request, nearest first.
+
+    Locked lines first, then lines kept from ``previous`` on their units, then
+    the others on the feasible units that add the least km. A request whose
+    lines cannot all be given units is left out entirely.
+
+    Returns:
+        ``(request, line) -> units`` for the requests served.
+    """
+    times = {u.id: _UnitTimes(inst, u) for u in inst.problem.units}
+    on_unit: dict[str, list[Loan]] = {}
+    result: dict[tuple[str, int], tuple[str, ...]] = {}
+    by_request: dict[str, list[Loan]] = {}
+    for loan in loans:
+        by_request.setdefault(loan.request, []).append(loan)
+    order = sorted(
+        by_request,
+        key=lambda r: (by_request[r][0].locked is None, by_request[r][0].start, r),
+    )
+
+    def free(unit_id: str, loan: Loan) -> bool:
+        ut = times[unit_id]
+        return all(ut.compatible(other, loan) for other in on_unit.get(unit_id, []))
+
+    def cost(unit_id: str, loan: Loan) -> int:
+        ut = times[unit_id]
+        before = [o for o in on_unit.get(unit_id, []) if o.start < loan.start]
+        if before:
+            last = max(before, key=lambda o: o.start)
+            sav = ut.saving(last, loan)
+            if sav is not None:
+                return ut.round_trip(loan) - sav
+        return ut.round_trip(loan)
+
+    for rid in order:
+        chosen: list[tuple[Loan, tuple[str, ...]]] = []
+        ok = True
+        for loan in by_request[rid]:
+            if loan.locked is not None:
+                units = loan.locked
+            else:
+                taken = {u for _, us in chosen for u in us}
+                candidates = [u for u in loan.units if u not in taken and free(u, loan)]
+                prev = [u for u in (loan.previous or ()) if u in candidates]
+                if len(prev) == loan.quantity:
+                    units = tuple(prev)
+                else:
+                    candidates.sort(key=lambda u: (cost(u, loan), u))
+                    if len(candidates) < loan.quantity:
+                        ok = False
+                        break
+                    units = tuple(candidates[: loan.quantity])
+            chosen.append((loan, units))
+            for u in units:
+                on_unit.setdefault(u, []).append(loan)
+        if not ok:
+            for loan, units in chosen:
+                for u in units:
+                    on_unit[u].remove(loan)
+            continue
+        for loan, units in chosen:
+            result[(loan.request, loan.line)] = units
+    return result
+
+
+class UnitsModel:
+    """CP-SAT model giving units to the loans of one type group."""
+
+    def __init__(self, inst: Instance, loans: Sequence[Loan]) -> None:
+        self.inst = inst
+        self.loans = list(loans)
+        m = self.model = cp_model.CpModel()
+        self.assign: dict[tuple[int, str], cp_model.IntVar] = {}  # (loan index, unit)
+        self.served: dict[str, cp_model.IntVar] = {}
+        self.arcs: dict[tuple[int, int, str], cp_model.IntVar] = {}
+        value_terms, keep_terms, km_terms = [], [], []
+        for rid in sorted({ln.request for ln in loans}):
+            y = self.served[rid] = m.NewBoolVar(f"y[{rid}]")
+            if self.inst.is_locked(rid):
+                m.Add(y == 1)
+            value_terms.append(inst.reqs[rid].value * y)
+        per_unit: dict[str, list[int]] = {}
+        for i, loan in enumerate(self.loans):
+            units = loan.locked if loan.locked is not None else loan.units
+            lits = []
+            for u in units:
+                a = self.assign[(i, u)] = m.NewBoolVar(f"a[{i},{u}]")
+                lits.append(a)
+                per_unit.setdefault(u, []).append(i)
+            m.Add(sum(lits) == loan.quantity * self.served[loan.request])
+            if loan.locked is not None:
+                for a in lits:
+                    m.Add(a == 1)
+        kept_requests: dict[str, list[cp_model.IntVar]] = {}
+        for i, loan in enumerate(self.loans):
+            if loan.previous is not None and loan.locked is None:
+                lits = [self.assign.get((i, u)) for u in loan.previous]
+                kept_requests.setdefault(loan.request, []).extend(lits)  # type: ignore[arg-type]
+        for rid, lits in kept_requests.items():
+            k = m.NewBoolVar(f"keep[{rid}]")
+            if any(a is None for a in lits):
+                m.Add(k == 0)
+            else:
+                for a in lits:
+                    m.AddImplication(k, a)
+            keep_terms.append(k)
+        for unit in inst.problem.units:
+            idx = per_unit.get(unit.id)
+            if idx:
+                km_terms.extend(self._add_unit(unit, idx))
+        self.levels = [Level("value", sum(value_terms), True, 0.4)]
+        if keep_terms:
+            self.levels.append(Level("kept", sum(keep_terms), True, 0.1))
+        self.levels.append(Level("km", sum(km_terms), False, 0.5))
+
+    def _add_unit(self, unit: Unit, idx: list[int]) -> list[cp_model.LinearExprT]:
+        """No overlap and travel time between the unit's loans; its km terms."""
+        m = self.model
+        ut = _UnitTimes(self.inst, unit)
+        intervals = []
+        km_terms: list[cp_model.LinearExprT] = []
+        for i in idx:
+            loan = self.loans[i]
+            a = self.assign[(i, unit.id)]
+            size = loan.end - loan.start + ut.turnaround
+            intervals.append(m.NewOptionalFixedSizeIntervalVar(loan.start, size, a, ""))
+            km_terms.append(ut.round_trip(loan) * a)
+        m.AddNoOverlap(intervals)
+        sites = sorted({self.loans[i].site for i in idx})
+        max_travel = max(self.inst.travel.minutes(p, q) for p in sites for q in sites)
+        reach = ut.turnaround + max(max_travel, ut.direct)
+        for pos, i in enumerate(idx):
+            a_loan = self.loans[i]
+            a = self.assign[(i, unit.id)]
+            for j in idx[pos + 1 :]:
+                b_loan = self.loans[j]
+                if b_loan.start > a_loan.end + reach:
+                    break
+                b = self.assign[(j, unit.id)]
+                overlap = b_loan.start < a_loan.end + ut.turnaround
+                if not overlap and not ut.fits_before(a_loan, b_loan):
+                    m.AddBoolOr([a.Not(), b.Not()])
+                    continue
+                if overlap or b_loan.start == a_loan.start:
+                    continue
+                sav = ut.saving(a_loan, b_loan)
+                if sav is None:
+                    continue
+                z = m.NewBoolVar("")
+                self.arcs[(i, j, unit.id)] = z
+                m.AddImplication(z, a)
+                m.AddImplication(z, b)
+                between = [
+                    self.assign[(k, unit.id)]
+                    for k in idx[pos + 1 :]
+                    if a_loan.start < self.loans[k].start < b_loan.start
+                ]
+                for c in between:
+                    m.AddBoolOr([z.Not(), c.Not()])
+                if sav < 0:
+                    m.Add(z >= a + b - 1 - sum(between))
+                km_terms.append(-sav * z)
+        return km_terms
+
+    def hint(self, units: Mapping[tuple[str, int], tuple[str, ...]]) -> None:
+        """Hints a complete assignment (e.g. ``greedy_units``'), with its arcs."""
+        m = self.model
+        served = {rid for rid, _ in units}
+        for rid, y in self.served.items():
+            m.AddHint(y, int(rid in served))
+        on: set[tuple[int, str]] = set()
+        for i, loan in enumerate(self.loans):
+            for u in units.get((loan.request, loan.line), ()):
+                on.add((i, u))
+        for key, a in self.assign.items():
+            m.AddHint(a, int(key in on))
+        seq: dict[str, list[int]] = {}
+        for i, u in sorted(on, key=lambda k: (self.loans[k[0]].start, k[0])):
+            seq.setdefault(u, []).append(i)
+        succ = {(i, j, u) for u, lst in seq.items() for i, j in itertools.pairwise(lst)}
+        for key, z in self.arcs.items():
+            m.AddHint(z, int(key in succ))
+
+    def solve(
+        self, seconds: float, options: SolveOptions
+    ) -> tuple[dict[tuple[str, int], tuple[str, ...]] | None, list[LevelResult]]:
+        values, results = solve_levels(self.model, self.levels, seconds, options)
+        if values is None:
+            return None, results
+        out: dict[tuple[str, int], list[str]] = {}
+        for (i, u), a in self.assign.items():
+            if values[a.Index()]:
+                loan = self.loans[i]
+                out.setdefault((loan.request, loan.line), []).append(u)
+        served = {rid for rid, y in self.served.items() if values[y.Index()]}
+        return {k: tuple(v) for k, v in out.items() if k[0] in served}, results
