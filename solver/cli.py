@@ -136,6 +136,7 @@ def _non_negative_int(text: str) -> int:
 
 def _run_solve(args: argparse.Namespace) -> int:
     problem, sha = _load_problem(args.problem)
+    _check_writable(args.output)
     stop = _StopOnInterrupt()
     started = time.monotonic()
     options = SolveOptions(
@@ -210,6 +211,19 @@ def _invalid(path: str, fmt: str, errors: Sequence[str]) -> str:
     return "\n".join(
         [f"error: {path} is not a valid {fmt} document ({count}):", *(f"  {e}" for e in errors)]
     )
+
+
+def _check_writable(output: str | None) -> None:
+    """Refuses an output that cannot be written before spending time on a solve."""
+    if output is None or output == "-":
+        return
+    target = Path(output)
+    if target.is_dir():
+        raise _Refused(f"error: cannot write {output}: it is a directory")
+    if not target.parent.is_dir():
+        raise _Refused(f"error: cannot write {output}: no directory {target.parent}")
+    if not os.access(target.parent, os.W_OK):
+        raise _Refused(f"error: cannot write {output}: permission denied")
 
 
 def _write_plan(text: str, output: str | None) -> None:

@@ -972,6 +972,10 @@ def _number(value: float) -> float | int:
     return value
 
 
+def _levels(values: tuple[float, ...] | None) -> list[float | int] | None:
+    return [_number(v) for v in values] if values is not None else None
+
+
 def _time(moment: datetime, zone: ZoneInfo | None = None) -> str:
     return (moment.astimezone(zone) if zone is not None else moment).isoformat()
 
@@ -1065,8 +1069,8 @@ def _plan_dict(plan: Plan, zone: ZoneInfo | None) -> dict[str, Any]:
         "solver": {
             "strategy": info.strategy,
             "seconds": _number(info.seconds),
-            "objective": list(info.objective) if info.objective is not None else None,
-            "bound": list(info.bound) if info.bound is not None else None,
+            "objective": _levels(info.objective),
+            "bound": _levels(info.bound),
         },
         "requests": [_assignment_dict(a, zone) for a in plan.requests],
         "metrics": {
