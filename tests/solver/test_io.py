@@ -430,6 +430,18 @@ REFUSALS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "infeasible locked assignment: rule 3: R-0007",
     ),
     (
+        "locked on an unknown unit",
+        setter("requests[2].locked.lines[0].units", ["POD-9"]),
+        "requests[2].locked",
+        "unknown unit POD-9",
+    ),
+    (
+        "locked on an unknown pool",
+        setter("requests[2].locked.lines[2].pools[0].pool", "barrier@x"),
+        "requests[2].locked",
+        "unknown pool barrier@x",
+    ),
+    (
         "locked with the wrong unit count",
         setter("requests[2].locked.lines[1].units", ["TENT-1"]),
         "requests[2].locked",
