@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, timedelta
+from itertools import pairwise
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from solver.check import (
     Violation,
@@ -808,3 +811,67 @@ def test_check_plan_includes_feasibility(plan_world, serve):
         requests=(serve(first, "POD-1", [("chair@depot", 120)]), serve(second, "POD-1"))
     )
     assert rules(check_plan(problem, plan)) == ["3"]
+
+
+# --- rules 3 and 4 against a minute-by-minute count ------------------------------------
+
+loan_strategy = st.tuples(
+    st.integers(0, 300),  # start, minutes after 13 July 00:00
+    st.integers(1, 240),  # duration, minutes
+    st.sampled_from(["depot", "melun", "dammarie"]),
+    st.sampled_from(["POD-1", "POD-2", "chair"]),
+    st.integers(60, 200),  # chairs drawn, when the line is chairs
+)
+
+
+def occupied_minutes(start: int, end: int, turnaround: int) -> range:
+    return range(start, end + turnaround)
+
+
+# The factory fixtures hold no state, so sharing them between examples is safe.
+@settings(
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(loan_strategy, min_size=1, max_size=8))
+def test_sweeps_agree_with_counting_every_minute(make_problem, make_request, serve, at, loans):
+    travel = {("depot", "melun"): 15, ("dammarie", "depot"): 30, ("dammarie", "melun"): 12}
+    requests, assignments = [], []
+    unit_loans: dict[str, list[tuple[int, int, str]]] = {"POD-1": [], "POD-2": []}
+    chairs = [0] * 2000
+    for number, (start, duration, site, what, quantity) in enumerate(loans):
+        begin = at(13) + timedelta(minutes=start)
+        end = begin + timedelta(minutes=duration)
+        if what == "chair":
+            request = make_request(
+                id=f"R-{number}", site=site, start=begin, end=end, lines=[("chair", quantity)]
+            )
+            assignments.append(serve(request, [("chair@depot", quantity)]))
+            for minute in occupied_minutes(start, start + duration, 60):
+                chairs[minute] += quantity
+        else:
+            request = make_request(id=f"R-{number}", site=site, start=begin, end=end)
+            assignments.append(serve(request, what))
+            unit_loans[what].append((start, start + duration, site))
+        requests.append(request)
+    problem = make_problem(requests=requests)
+
+    units_ok = True
+    for unit_list in unit_loans.values():
+        busy = [0] * 2000
+        for start, end, _ in unit_list:
+            for minute in occupied_minutes(start, end, 240):
+                busy[minute] += 1
+        units_ok &= max(busy) <= 1
+        ordered = sorted(unit_list)
+        for (_, end_a, site_a), (start_b, _, site_b) in pairwise(ordered):
+            pair = tuple(sorted((site_a, site_b)))
+            units_ok &= end_a + 240 + travel.get(pair, 0) <= start_b
+    chairs_ok = max(chairs) <= 300
+
+    found = set(rules(check_assignments(problem, assignments)))
+    assert found <= {"3", "4"}
+    assert ("3" not in found) == units_ok
+    assert ("4" not in found) == chairs_ok
