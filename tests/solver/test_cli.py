@@ -286,3 +286,18 @@ def test_summary_says_where_the_bound_is_not_reached(
     line = cli.summary(plan, 2.0)
     assert line.startswith("FEASIBLE: 2/8 requests served, value 12, 0 changed, shift 0 min")
     assert line.endswith(f", 2.0 s, {expected}")
+
+
+def test_invalid_problem_file_message_in_full() -> None:
+    path = DATA / "invalid-problem.json"
+    result = run("check", path, SPEC_EXAMPLE)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: {path} is not a valid loan-problem/1 document (5 faults):",
+        "  horizon.end: time without an offset: '2027-09-01T00:00:00'",
+        "  units[0].colour: unknown field",
+        "  pools[0].quantity: must be at least 1, got 0",
+        "  requests[0].site: unknown site 'melun2'",
+        "  requests[0].priority: must be between 1 and 4, got 5",
+    ]
+    assert result.stdout == ""
