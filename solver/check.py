@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from solver.geo import TravelMatrix
-from solver.itinerary import UnitLoan, plan_km, served_minutes, unit_loans
+from solver.itinerary import UnitLoan, minutes_of, plan_km, served_minutes, unit_loans
 from solver.plan import PLAN_FORMAT, LineAssignment, Metrics, Plan, RequestAssignment, Status
 from solver.problem import Line, Problem, Request
 
@@ -158,7 +158,16 @@ def objective_of(metrics: Metrics) -> tuple[float, float, float, float]:
 
 def shift_minutes(request: Request, start: datetime) -> int:
     """The absolute shift, in whole minutes, of a request served from ``start``."""
-    return int(abs(start - request.start) // _MINUTE)
+    return int(abs(elapsed(request.start, start)) // _MINUTE)
+
+
+def elapsed(start: datetime, end: datetime) -> timedelta:
+    """Real time from ``start`` to ``end``, also across a change of summer time.
+
+    Python subtracts two datetimes sharing one ``ZoneInfo`` by wall clock;
+    converting to UTC first counts the hour gained or lost.
+    """
+    return end.astimezone(UTC) - start.astimezone(UTC)
 
 
 def assignment_changed(previous: RequestAssignment, current: RequestAssignment | None) -> bool:
@@ -233,7 +242,8 @@ class LocalTimes:
     """Formats instants and problem minutes as local times of the problem's timezone."""
 
     def __init__(self, problem: Problem) -> None:
-        self._timebase = problem.timebase
+        # Minutes count real time from the horizon's start (see ``minutes_of``).
+        self._origin = problem.horizon.start.astimezone(UTC)
         try:
             self._zone: ZoneInfo | None = ZoneInfo(problem.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -250,7 +260,7 @@ class LocalTimes:
 
     def minute(self, minutes: int) -> str:
         """An instant given in the problem's minutes."""
-        return self.instant(self._timebase.to_datetime(minutes))
+        return self.instant(self._origin + timedelta(minutes=minutes))
 
     def minute_span(self, start: int, end: int) -> str:
         return f"{self.minute(start)}-{self.minute(end)}"
@@ -313,17 +323,18 @@ def _check_interval(
     rid = request.id
     violations = []
     for name, moment in (("start", start), ("end", end)):
-        if (moment - problem.horizon.start) % _MINUTE:
+        if elapsed(problem.horizon.start, moment) % _MINUTE:
             violations.append(
                 Violation("1", f"{name} {moment.isoformat()} is not on a whole minute", rid)
             )
     served_span = f"served {times.span(start, end)}"
-    if end - start != request.duration:
+    requested = elapsed(request.start, request.end)
+    if elapsed(start, end) != requested:
         violations.append(
             Violation(
                 "1",
-                f"{served_span} lasts {times.duration(end - start)}, "
-                f"the request lasts {times.duration(request.duration)}",
+                f"{served_span} lasts {times.duration(elapsed(start, end))}, "
+                f"the request lasts {times.duration(requested)}",
                 rid,
             )
         )
@@ -578,11 +589,10 @@ def _check_blackouts(
     problem: Problem, times: LocalTimes, unit_id: str, turnaround: int, loan: UnitLoan
 ) -> list[Violation]:
     unit = problem.unit_by_id[unit_id]
-    timebase = problem.timebase
     occupied_until = loan.end + turnaround
     violations = []
     for blackout in unit.unavailable:
-        start, end = timebase.to_minutes(blackout.start), timebase.to_minutes(blackout.end)
+        start, end = minutes_of(problem, blackout.start), minutes_of(problem, blackout.end)
         if loan.start < end and start < occupied_until:
             violations.append(
                 Violation(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import pairwise
 
 from solver.geo import TravelMatrix
@@ -84,12 +85,20 @@ def draw_km(travel: TravelMatrix, pool: Pool, site_id: str) -> float:
     return 2 * travel.km(pool.site, site_id)
 
 
+def minutes_of(problem: Problem, moment: datetime) -> int:
+    """``moment`` in the problem's minutes, counting real time across summer-time changes.
+
+    Converting to UTC first matters when ``moment`` and the horizon share one
+    ``ZoneInfo``: Python would otherwise subtract them by wall clock.
+    """
+    return problem.timebase.to_minutes(moment.astimezone(UTC))
+
+
 def served_minutes(problem: Problem, assignment: RequestAssignment) -> tuple[int, int] | None:
     """``(start, end)`` of a served assignment in the problem's minutes, else None."""
     if not assignment.served or assignment.start is None or assignment.end is None:
         return None
-    timebase = problem.timebase
-    return timebase.to_minutes(assignment.start), timebase.to_minutes(assignment.end)
+    return minutes_of(problem, assignment.start), minutes_of(problem, assignment.end)
 
 
 def unit_loans(

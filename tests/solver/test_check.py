@@ -6,8 +6,9 @@ Distances, turnarounds and units come from the default world of ``conftest``.
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -875,3 +876,43 @@ def test_sweeps_agree_with_counting_every_minute(make_problem, make_request, ser
     assert found <= {"3", "4"}
     assert ("3" not in found) == units_ok
     assert ("4" not in found) == chairs_ok
+
+
+def test_rule1_counts_real_minutes_across_the_end_of_summer_time(make_problem, make_request):
+    # 30 Oct 20:00 (+02:00) to 31 Oct 20:00 (+01:00) lasts 25 h: moved to start
+    # 31 Oct 20:00 (+01:00, 1500 min later) it ends 1 Nov 21:00 local, not 20:00.
+    paris = ZoneInfo("Europe/Paris")
+    start, end = datetime(2027, 10, 30, 20, tzinfo=paris), datetime(2027, 10, 31, 20, tzinfo=paris)
+    horizon = Interval(datetime(2027, 10, 1, tzinfo=paris), datetime(2027, 12, 1, tzinfo=paris))
+    request = make_request(start=start, end=end, latest_end=datetime(2027, 11, 3, tzinfo=paris))
+    problem = make_problem(horizon=horizon, requests=[request])
+    line = LineAssignment("podium", ("POD-1",))
+    shifted = RequestAssignment("R-0001", True, start + timedelta(days=1), end, (line,))
+    real = dataclasses.replace(shifted, end=datetime(2027, 11, 1, 21, tzinfo=paris), lines=(line,))
+    wall = dataclasses.replace(shifted, end=datetime(2027, 11, 1, 20, tzinfo=paris))
+    assert check_assignments(problem, [real]) == []
+    violation = only(check_assignments(problem, [wall]))
+    assert "lasts 1 d, the request lasts 1 d 1 h" in violation.message
+    assert compute_metrics(problem, [real]).shift_minutes == 1500
+
+
+@pytest.mark.parametrize(("minute", "ok"), [(0, True), (-1, False)])
+def test_rule3_turnaround_counts_real_minutes_across_summer_time(
+    make_problem, make_request, serve, minute, ok
+):
+    # Ending 31 Oct 00:00 (+02:00), a podium is free 240 real minutes later:
+    # 03:00 local (+01:00), only three hours later on the wall clock.
+    paris = ZoneInfo("Europe/Paris")
+    horizon = Interval(datetime(2027, 10, 1, tzinfo=paris), datetime(2027, 12, 1, tzinfo=paris))
+    first = make_request(
+        id="R-1",
+        start=datetime(2027, 10, 30, 8, tzinfo=paris),
+        end=datetime(2027, 10, 31, tzinfo=paris),
+    )
+    start = (datetime(2027, 10, 31, 2, tzinfo=UTC) + timedelta(minutes=minute)).astimezone(paris)
+    second = make_request(id="R-2", start=start, end=datetime(2027, 10, 31, 18, tzinfo=paris))
+    problem = make_problem(horizon=horizon, requests=[first, second])
+    violations = check_assignments(problem, [serve(first, "POD-1"), serve(second, "POD-1")])
+    assert rules(violations) == ([] if ok else ["3"])
+    if not ok:
+        assert "until 2027-10-31 03:00" in violations[0].message
