@@ -25,7 +25,7 @@ The default world, chosen so that km and minutes add up by hand:
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -150,6 +150,15 @@ def make_request() -> Callable[..., Request]:
     return _make
 
 
+def shifted(moment: datetime, delta: timedelta) -> datetime:
+    """``moment`` plus ``delta`` of real time, in ``moment``'s timezone.
+
+    Plain ``+`` adds wall-clock time to a ``ZoneInfo`` datetime (and drops
+    ``fold``), which is wrong across a change of summer time.
+    """
+    return (moment.astimezone(UTC) + delta).astimezone(moment.tzinfo)
+
+
 def units_line(type_id: str, *unit_ids: str) -> LineAssignment:
     """A served unit-tracked line."""
     return LineAssignment(type=type_id, units=tuple(unit_ids))
@@ -166,7 +175,8 @@ def serve() -> Callable[..., RequestAssignment]:
 
     ``lines`` are ``LineAssignment``s, or for brevity a unit id (a one-unit
     line of the request's line type at that position), or a list of
-    ``(pool, quantity)`` pairs (a pooled line); ``shift`` may be minutes.
+    ``(pool, quantity)`` pairs (a pooled line); ``shift`` may be minutes
+    (real minutes, also across a change of summer time).
     """
 
     def _serve(request: Request, *lines: Any, shift: timedelta | int = 0) -> RequestAssignment:
@@ -183,8 +193,8 @@ def serve() -> Callable[..., RequestAssignment]:
         return RequestAssignment(
             id=request.id,
             served=True,
-            start=request.start + delta,
-            end=request.end + delta,
+            start=shifted(request.start, delta),
+            end=shifted(request.end, delta),
             lines=tuple(served_lines),
         )
 
