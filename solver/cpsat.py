@@ -26,7 +26,9 @@ from collections.abc import Mapping
 from solver.assemble import InvalidPlanError, build_plan
 from solver.dates import Dated, DatesModel
 from solver.decompose import batch_parts, decompose, share_time
+from solver.exact import EXACT_LIMIT, ExactUnits
 from solver.instance import Instance
+from solver.lexsolve import solve_levels
 from solver.options import Progress, SolveOptions
 from solver.plan import Draw, LineAssignment, Plan, RequestAssignment, Status
 from solver.problem import Problem
@@ -86,34 +88,31 @@ def solve_cpsat(
     from solver.bound import value_upper_bound
 
     upper = value_upper_bound(inst, parts, min(clock.left() * 0.05, 5.0))
-    dated = _solve_dates(inst, parts, hints, options, clock, clock.left() * DATES_SHARE)
+    dated, exact_units = _solve_dates(
+        inst, parts, hints, options, clock, clock.left() * DATES_SHARE
+    )
     starts = {rid: d.start for rid, d in dated.items()}
+    kept = _kept(inst, starts)
     units: dict[tuple[str, int], tuple[str, ...]] = {}
     unit_budget = clock.left() * UNITS_SHARE
-    total_loans = max(1, sum(len(g.request_ids) for g in groups))
-    for group in groups:
+    deadline = time.monotonic() + unit_budget
+    sizes = [float(len(g.request_ids)) for g in groups]
+    for index, group in enumerate(groups):
         if clock.stopped():
             break
-        kept = _kept(inst, starts)
-        loans = make_loans(
-            inst,
-            group.type_ids,
-            {r: starts[r] for r in group.request_ids if r in starts},
-            kept,
-        )
+        group_starts = {r: starts[r] for r in group.request_ids if r in starts}
+        loans = make_loans(inst, group.type_ids, group_starts, kept)
         if not loans:
             continue
-        start_assign = greedy_units(inst, loans)
-        seconds = unit_budget * len(group.request_ids) / total_loans
-        model = UnitsModel(inst, loans)
-        model.hint(start_assign)
-        found, _ = model.solve(seconds, options)
-        chosen = (
-            found
-            if found is not None and _served_count(found) >= _served_count(start_assign)
-            else start_assign
+        units.update(
+            _assign_units(
+                inst,
+                loans,
+                exact_units,
+                options,
+                share_time(sizes, deadline - time.monotonic(), index),
+            )
         )
-        units.update(chosen)
     assignments = _assemble(inst, dated, units)
     from solver.repair import insert_unserved
 
@@ -152,25 +151,49 @@ def _solve_dates(
     options: SolveOptions,
     clock: _Clock,
     budget: float,
-) -> dict[str, Dated]:
-    """Stage 2 over all batches of parts, sharing ``budget`` by size."""
+) -> tuple[dict[str, Dated], dict[tuple[str, int], tuple[str, ...]]]:
+    """Stage 2 over all batches of parts, sharing ``budget`` by size.
+
+    Returns:
+        The served requests, and for the batches small enough to be modelled
+        exactly (``solver.exact``), the units they were given.
+    """
     batches = batch_parts(parts)
     sizes = [
         float(sum(_weight(inst, p.request_ids) for p in batch)) for batch in batches
     ]
     deadline = time.monotonic() + budget
     dated: dict[str, Dated] = {}
+    exact_units: dict[tuple[str, int], tuple[str, ...]] = {}
     for index, batch in enumerate(batches):
         if clock.stopped():
             break
         rids = [r for p in batch for r in p.request_ids]
-        pads = _pads(inst, batch)
-        model = DatesModel(inst, rids, pads)
+        exact = _exact_size(inst, rids) <= EXACT_LIMIT
+        model = DatesModel(inst, rids, {} if exact else _pads(inst, batch))
+        extra = ExactUnits(model) if exact else None
         model.hint(hints)
+        if extra is not None:
+            extra.hint(hints)
         seconds = share_time(sizes, deadline - time.monotonic(), index)
-        found, _ = model.solve(max(seconds, 0.05), options)
-        dated.update(found)
-    return dated
+        values, _ = solve_levels(
+            model.model, model.levels(), max(seconds, 0.05), options
+        )
+        if values is not None:
+            dated.update(model.read(values))
+            if extra is not None:
+                exact_units.update(extra.read(values))
+    return dated, exact_units
+
+
+def _exact_size(inst: Instance, rids: list[str]) -> int:
+    """(line, unit) literals an exact model of these requests would need."""
+    return sum(
+        len(inst.units_by_type[t])
+        for r in rids
+        for line in inst.reqs[r].request.lines
+        for t in inst.eligible_unit_types(line.type)
+    )
 
 
 def _weight(inst: Instance, rids) -> int:
@@ -202,6 +225,28 @@ def _kept(
         ):
             kept[rid] = [tuple(line.units) for line in prev.lines]
     return kept
+
+
+def _assign_units(
+    inst: Instance,
+    loans: list,
+    exact_units: Mapping[tuple[str, int], tuple[str, ...]],
+    options: SolveOptions,
+    seconds: float,
+) -> dict[tuple[str, int], tuple[str, ...]]:
+    """Stage 3 for one type group: the best of greedy, exact-stage and CP-SAT units."""
+    start = greedy_units(inst, loans)
+    keys = {(ln.request, ln.line) for ln in loans}
+    if keys <= set(exact_units):
+        from_exact = {k: exact_units[k] for k in keys}
+        if _served_count(from_exact) >= _served_count(start):
+            start = from_exact
+    model = UnitsModel(inst, loans)
+    model.hint(start)
+    found, _ = model.solve(max(seconds, 0.05), options)
+    if found is not None and _served_count(found) >= _served_count(start):
+        return found
+    return start
 
 
 def _served_count(units: Mapping[tuple[str, int], tuple[str, ...]]) -> int:
