@@ -11,6 +11,7 @@ Integer minutes since ``horizon.start`` throughout.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,8 +99,8 @@ class Analyser:
         return self.problem.value_of(request) if request else 0
 
     def _base(self, request: Request, tables: Tables | None, **fields: object) -> Reason:
-        lo = tables.lo if tables else 0
-        hi = tables.hi if tables else 0
+        lo = self.tb.to_minutes(request.earliest_start) - self.tb.to_minutes(request.start)
+        hi = self.tb.to_minutes(request.latest_end) - self.tb.to_minutes(request.end)
         return Reason(
             request_id=request.id,
             shifts_tried=hi > lo,
@@ -219,8 +220,10 @@ class Analyser:
                 tail = e + self.occ.turnaround(type_id)
                 for _, profile in self.occ.pools_by_type.get(type_id, ()):
                     times = profile.times
-                    shifts.update(t - s for t in times if s + lo <= t <= s + hi)
-                    shifts.update(t - tail for t in times if tail + lo <= t <= tail + hi)
+                    first, last = bisect_left(times, s + lo), bisect_right(times, s + hi)
+                    shifts.update(t - s for t in times[first:last])
+                    first, last = bisect_left(times, tail + lo), bisect_right(times, tail + hi)
+                    shifts.update(t - tail for t in times[first:last])
         tables.shifts = sorted(d for d in shifts if lo <= d <= hi)
         travel = self.occ.travel
         for unit_id in unit_ids:
@@ -346,6 +349,7 @@ class Analyser:
                 end=None if free else self.local(conflict.end),
                 request_ids=conflict.request_ids,
                 travel_minutes=conflict.travel_minutes,
+                travel_side=conflict.side,
                 turnaround_minutes=calendar.turnaround,
             )
             span = conflict.span or (conflict.start, conflict.end)

@@ -61,6 +61,7 @@ class Conflict:
     request_ids: tuple[str, ...] = ()
     travel_minutes: int = 0  # for TRAVEL: the drive that does not fit
     span: tuple[int, int] | None = None  # the instants in conflict, if not (start, end)
+    side: str = ""  # for TRAVEL: "after" the previous loan, or "before" the next one
 
 
 class UnitCalendar:
@@ -127,15 +128,31 @@ class UnitCalendar:
             before = self.loans[lo - 1]
             minutes = travel.minutes(before.site, site)
             if before.busy_until + minutes > a:
+                # (ready at the previous site, earliest arrival at this one)
+                arrival = before.busy_until + minutes
                 return Conflict(
-                    StateCode.TRAVEL, a, before.busy_until + minutes, (before.request_id,), minutes
+                    StateCode.TRAVEL,
+                    before.busy_until,
+                    arrival,
+                    (before.request_id,),
+                    minutes,
+                    span=(a, min(arrival, z)),
+                    side="after",
                 )
         if hi < len(self.loans):
             after = self.loans[hi]
             minutes = travel.minutes(site, after.site)
             if z + minutes > after.start:
+                # (latest end of this loan, start of the next one)
+                latest = after.start - minutes - self.turnaround
                 return Conflict(
-                    StateCode.TRAVEL, after.start - minutes, z, (after.request_id,), minutes
+                    StateCode.TRAVEL,
+                    latest,
+                    after.start,
+                    (after.request_id,),
+                    minutes,
+                    span=(max(a, latest), z),
+                    side="before",
                 )
         return Conflict(StateCode.FREE, a, z)
 

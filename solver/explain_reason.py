@@ -40,8 +40,10 @@ class UnitStatus:
     """How one eligible unit stands at the reason's shift.
 
     ``start``/``end`` bound the conflict (blackout, loans, or the drive);
-    ``request_ids`` are the loans holding it (for TRAVEL: the neighbouring
-    loan it cannot get from or to in time).
+    ``request_ids`` are the loans holding it. For TRAVEL, ``request_ids`` is
+    the neighbouring loan it cannot get from or to in time; after it,
+    ``start``/``end`` are when the unit is ready there and the earliest
+    arrival; before it, the latest end of this loan and the next loan's start.
     """
 
     unit_id: str
@@ -52,6 +54,7 @@ class UnitStatus:
     request_ids: tuple[str, ...] = ()
     travel_minutes: int = 0
     turnaround_minutes: int = 0
+    travel_side: str = ""  # TRAVEL: "after" the previous loan or "before" the next one
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,11 @@ def _window(reason: Reason) -> str:
     low, high = -reason.min_shift_minutes, reason.max_shift_minutes
     if low == high:
         return f"±{fmt_minutes(high)}"
-    return f"-{fmt_minutes(low)}/+{fmt_minutes(high)}"
+    if low == 0:
+        return f"up to {fmt_minutes(high)} later"
+    if high == 0:
+        return f"up to {fmt_minutes(low)} earlier"
+    return f"{fmt_minutes(low)} earlier to {fmt_minutes(high)} later"
 
 
 def _no_shift(reason: Reason, verb: str) -> str:
@@ -180,11 +187,20 @@ def _unit_summary(reason: Reason, type_id: str) -> str:
         elif status.state is UnitState.BUSY:
             parts.append(f"{status.unit_id} busy {when} ({fmt_ids(status.request_ids)})")
         elif status.state is UnitState.TRAVEL:
-            parts.append(
-                f"{status.unit_id} free but too far from {fmt_ids(status.request_ids)} "
-                f"({status.turnaround_minutes} min turnaround + {status.travel_minutes} min "
-                f"travel to or from {reason.site})"
+            drive = (
+                f"{status.turnaround_minutes} min turnaround + {status.travel_minutes} min drive"
             )
+            other = fmt_ids(status.request_ids)
+            if status.travel_side == "after":
+                parts.append(
+                    f"{status.unit_id} reaches {reason.site} at {fmt_time(status.end)} at the "
+                    f"earliest, after {other} ({drive})"
+                )
+            else:
+                parts.append(
+                    f"{status.unit_id} must be released by {fmt_time(status.start)} to reach "
+                    f"{other} at {fmt_time(status.end)} ({drive})"
+                )
         else:
             parts.append(f"{status.unit_id} free")
     return ", ".join(parts)
@@ -268,11 +284,11 @@ def _text_travel(reason: Reason) -> str:
 
 
 def _text_combination(reason: Reason) -> str:
-    where = "at some shift inside the window" if reason.shifts_tried else "alone"
+    where = f" inside the window ({_window(reason)})" if reason.shifts_tried else ""
     together = " + ".join(reason.types) if reason.types else reason.type_id
     return (
-        f"{together}: each line fits {where} but not all at once; "
-        f"at best {reason.type_id} {_shortage(reason)}"
+        f"{together}: each line fits alone{where} but never all at once; "
+        f"best try: {reason.type_id}: {_shortage(reason)}"
     )
 
 

@@ -1,0 +1,371 @@
+"""Reasons for unserved requests, one reason kind at a time, on tiny problems.
+
+The default world comes from ``conftest.py``: POD-1 and POD-2 (podium,
+turnaround 240 min), MB9-1 (minibus-9, substitute minibus-12) and MB12-1
+(minibus-12, turnaround 120 min), pools chair@depot 300 + chair@melun 100 and
+table@depot 50; Europe/Paris in July (UTC+02:00). Every hand-built plan is
+first checked feasible, since reasons are only defined against feasible plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+
+from solver.check import check_assignments
+from solver.explain import ReasonKind, UnitState, diagnose_unserved, explain_unserved
+from solver.explain_reason import Reason
+from solver.plan import RequestAssignment
+from solver.problem import EquipmentType, Interval, Problem, Unit
+
+
+def diagnose(problem: Problem, assignments: Sequence[RequestAssignment]) -> dict[str, Reason]:
+    """Checks the plan is feasible, then diagnoses it with CP-SAT allowed."""
+    assert check_assignments(problem, list(assignments)) == []
+    return diagnose_unserved(problem, assignments, time_limit_seconds=5.0)
+
+
+def ids(reason: Reason) -> set[str]:
+    return set(reason.blocking_ids)
+
+
+def test_no_such_equipment(make_problem, make_request, unserved):
+    types = (*make_problem().types, EquipmentType("tent", "Tente 5 x 5 m", 60))
+    request = make_request(id="R-1", lines=[("chair", 10), ("tent", 1)])
+    problem = make_problem(types=types, requests=[request])
+
+    reason = diagnose(problem, [unserved(request)])["R-1"]
+
+    assert reason.kind is ReasonKind.NO_SUCH_EQUIPMENT
+    assert reason.type_id == "tent"
+    assert "tent: no unit or pool" in reason.to_text()
+
+
+@pytest.mark.parametrize(
+    ("lines", "type_id", "asked", "stock"),
+    [
+        ([("chair", 401)], "chair", 401, 400),  # both chair pools together hold 400
+        ([("podium", 3)], "podium", 3, 2),
+        ([("minibus-9", 2), ("minibus-12", 1)], "minibus-9", 3, 2),  # MB12-1 counts once
+    ],
+)
+def test_exceeds_stock(make_problem, make_request, unserved, lines, type_id, asked, stock):
+    request = make_request(id="R-1", lines=lines)
+    problem = make_problem(requests=[request])
+
+    reason = diagnose(problem, [unserved(request)])["R-1"]
+
+    assert reason.kind is ReasonKind.EXCEEDS_STOCK
+    assert (reason.type_id, reason.asked, reason.stock) == (type_id, asked, stock)
+    assert reason.short_by == asked - stock
+    assert f"{asked} asked, only {stock} in stock" in reason.to_text()
+
+
+def test_outside_horizon(make_problem, make_request, unserved, at):
+    # The horizon ends on 1 August 00:00; even the latest shift ends after it.
+    request = make_request(
+        id="R-1", start=at(31, 8), end=at(31, 8) + timedelta(days=2), earliest_start=at(30, 8)
+    )
+    problem = make_problem(requests=[request])
+
+    reason = diagnose(problem, [unserved(request)])["R-1"]
+
+    assert reason.kind is ReasonKind.OUTSIDE_HORIZON
+    assert reason.type_id is None
+    assert reason.shifts_tried
+    assert "outside the planning horizon even when shifted (up to 1 day earlier)" in (
+        reason.to_text()
+    )
+
+
+def test_maintenance_names_the_unit_and_its_blackout(make_problem, make_request, unserved, at):
+    units = (
+        Unit("POD-1", "podium", "depot", (Interval(at(1), at(3)),)),
+        Unit("POD-2", "podium", "depot", (Interval(at(2, 12), at(4)),)),
+    )
+    request = make_request(id="R-1", start=at(2, 8), end=at(2, 18))
+    problem = make_problem(units=units, requests=[request])
+
+    reason = diagnose(problem, [unserved(request)])["R-1"]
+
+    assert reason.kind is ReasonKind.MAINTENANCE
+    assert reason.type_id == "podium"
+    assert [s.state for s in reason.unit_statuses] == [UnitState.MAINTENANCE] * 2
+    assert (reason.period_start, reason.period_end) == (at(2, 8), at(2, 18))
+    assert reason.to_text() == (
+        "podium: POD-1 in maintenance 2027-07-01 00:00-2027-07-03 00:00, "
+        "POD-2 in maintenance 2027-07-02 12:00-2027-07-04 00:00"
+    )
+
+
+def test_busy_units_with_substitute_and_shifts(make_problem, make_request, serve, unserved, at):
+    # The spec's example: both podiums held over the very period asked.
+    first = make_request(id="R-0001")
+    seventh = make_request(id="R-0007")
+    # Shifting by up to a day either way cannot escape loans of 2.5 days.
+    asked = make_request(id="R-0002", earliest_start=at(12, 8), latest_end=at(16, 18))
+    problem = make_problem(requests=[first, seventh, asked])
+    plan = [serve(first, "POD-1"), serve(seventh, "POD-2"), unserved(asked)]
+
+    reason = diagnose(problem, plan)["R-0002"]
+
+    assert reason.kind is ReasonKind.BUSY
+    assert reason.type_id == "podium"
+    assert ids(reason) == {"R-0001", "R-0007"}
+    assert reason.shifts_tried and reason.short_by == 1
+    assert reason.shift_minutes == 0
+    assert (reason.period_start, reason.period_end) == (at(13, 8), at(15, 18))
+    assert reason.to_text() == (
+        "podium: both units busy 2027-07-13 08:00-2027-07-15 18:00 (R-0001, R-0007); "
+        "no shift inside the window (±1 day) frees it"
+    )
+
+
+def test_busy_substitute_is_named(make_problem, make_request, serve, unserved):
+    nine = make_request(id="R-1", lines=[("minibus-9", 1)])
+    twelve = make_request(id="R-2", lines=[("minibus-12", 1)])
+    asked = make_request(id="R-3", lines=[("minibus-9", 1)])
+    problem = make_problem(requests=[nine, twelve, asked])
+    plan = [serve(nine, "MB9-1"), serve(twelve, "MB12-1"), unserved(asked)]
+
+    reason = diagnose(problem, plan)["R-3"]
+
+    assert reason.kind is ReasonKind.BUSY
+    assert reason.substitutes_tried == ("minibus-12",)
+    assert not reason.shifts_tried
+    assert ids(reason) == {"R-1", "R-2"}
+    assert reason.to_text() == (
+        "minibus-9: the only unit is busy 2027-07-13 08:00-2027-07-15 18:00 (R-1); "
+        "substitute minibus-12 also busy (R-2)"
+    )
+
+
+def test_busy_pool_shortage_period_and_holders(make_problem, make_request, serve, unserved, at):
+    big = make_request(id="R-1", lines=[("chair", 250)], start=at(14, 8), end=at(14, 20))
+    other = make_request(id="R-2", lines=[("chair", 70)], start=at(14, 10), end=at(14, 12))
+    early = make_request(id="R-4", lines=[("chair", 300)], start=at(11, 8), end=at(12, 8))
+    asked = make_request(id="R-3", lines=[("chair", 120)])
+    problem = make_problem(requests=[big, other, early, asked])
+    plan = [
+        serve(big, [("chair@depot", 250)]),
+        serve(other, [("chair@melun", 70)]),
+        serve(early, [("chair@depot", 300)]),
+        unserved(asked),
+    ]
+
+    reason = diagnose(problem, plan)["R-3"]
+
+    # depot: 50 left while R-1 holds it; melun: 30 left while R-2 holds it.
+    assert reason.kind is ReasonKind.BUSY
+    assert (reason.asked, reason.available, reason.short_by) == (120, 80, 40)
+    assert reason.blocking_ids == ("R-1", "R-2")  # biggest draw first; R-4 is long back
+    assert (reason.period_start, reason.period_end) == (at(14, 8), at(14, 21))
+    assert reason.to_text() == (
+        "chair: 120 asked, 80 free at best 2027-07-14 08:00-2027-07-14 21:00 (held by R-1, R-2)"
+    )
+
+
+def test_travel_after_the_previous_loan(make_problem, make_request, serve, unserved, at):
+    # R-1 ends at Melun 10:00; a minibus-12 needs 120 min turnaround + 12 min
+    # to Dammarie, so it is there at 12:12 at the earliest.
+    before = make_request(id="R-1", lines=[("minibus-12", 1)], start=at(13, 6), end=at(13, 10))
+    asked = make_request(
+        id="R-2", site="dammarie", lines=[("minibus-12", 1)], start=at(13, 12), end=at(13, 18)
+    )
+    problem = make_problem(requests=[before, asked])
+    plan = [serve(before, "MB12-1"), unserved(asked)]
+
+    reason = diagnose(problem, plan)["R-2"]
+
+    assert reason.kind is ReasonKind.TRAVEL
+    assert reason.type_id == "minibus-12" and ids(reason) == {"R-1"}
+    (status,) = reason.unit_statuses
+    assert (status.state, status.travel_minutes, status.end) == (
+        UnitState.TRAVEL,
+        12,
+        at(13, 12, 12),
+    )
+    assert reason.to_text() == (
+        "minibus-12: MB12-1 reaches dammarie at 2027-07-13 12:12 at the earliest, after R-1 "
+        "(120 min turnaround + 12 min drive)"
+    )
+
+
+def test_shift_to_the_exact_minute_fits(make_problem, make_request, serve, unserved, at):
+    """A window reaching exactly e + turnaround + travel makes the request fit."""
+    before = make_request(id="R-1", lines=[("minibus-12", 1)], start=at(13, 6), end=at(13, 10))
+    asked = make_request(
+        id="R-2",
+        site="dammarie",
+        lines=[("minibus-12", 1)],
+        start=at(13, 12),
+        end=at(13, 18),
+        latest_end=at(13, 18, 12),
+    )
+    problem = make_problem(requests=[before, asked])
+    plan = [serve(before, "MB12-1"), unserved(asked)]
+
+    reason = diagnose(problem, plan)["R-2"]
+
+    assert reason.kind is ReasonKind.NOT_SELECTED
+    assert reason.shift_minutes == 12
+    assert (reason.period_start, reason.period_end) == (at(13, 12, 12), at(13, 18, 12))
+    assert "fits 2027-07-13 12:12-2027-07-13 18:12 beside the planned loans" in reason.to_text()
+
+
+@pytest.mark.parametrize(
+    ("latest_end_minute", "kind"),
+    [
+        (9 * 60 + 59, ReasonKind.BUSY),  # can start 21:59 at best: POD-1 occupied until 22:00
+        (10 * 60 + 14, ReasonKind.TRAVEL),  # 22:14: free, but 15 min from Melun to the depot
+        (10 * 60 + 15, ReasonKind.NOT_SELECTED),  # 22:15: exactly in time
+    ],
+)
+def test_turnaround_and_travel_to_the_minute(
+    make_problem, make_request, serve, unserved, at, latest_end_minute, kind
+):
+    units = (
+        Unit("POD-1", "podium", "depot"),
+        Unit("POD-2", "podium", "depot", (Interval(at(1), at(31)),)),
+    )
+    before = make_request(id="R-1", start=at(13, 8), end=at(13, 18))
+    asked = make_request(
+        id="R-2",
+        site="depot",
+        start=at(13, 20),
+        end=at(14, 8),
+        latest_end=at(14) + timedelta(minutes=latest_end_minute),
+    )
+    problem = make_problem(units=units, requests=[before, asked])
+    plan = [serve(before, "POD-1"), unserved(asked)]
+
+    reason = diagnose(problem, plan)["R-2"]
+
+    assert reason.kind is kind
+    if kind is ReasonKind.NOT_SELECTED:
+        assert reason.period_start == at(13, 22, 15)
+    else:
+        assert reason.blocking_ids == ("R-1",)
+        pod1 = next(s for s in reason.unit_statuses if s.unit_id == "POD-1")
+        assert pod1.state.value == kind.value
+
+
+def test_combination_finds_the_conflicting_lines(make_problem, make_request, serve, unserved, at):
+    # The only minibus-12 is free from the 11th, chairs are all out on the 12th:
+    # a two-day loan inside 10th-14th can have either, never both. Tables are
+    # free throughout and must not be blamed.
+    bus = make_request(id="R-1", lines=[("minibus-12", 1)], start=at(9, 8), end=at(11, 8))
+    chairs = make_request(id="R-2", lines=[("chair", 380)], start=at(12, 10), end=at(13, 10))
+    asked = make_request(
+        id="R-3",
+        start=at(10, 8),
+        end=at(12, 8),
+        earliest_start=at(10, 8),
+        latest_end=at(14, 8),
+        lines=[("table", 10), ("minibus-12", 1), ("chair", 50)],
+    )
+    problem = make_problem(requests=[bus, chairs, asked])
+    plan = [
+        serve(bus, "MB12-1"),
+        serve(chairs, [("chair@depot", 300), ("chair@melun", 80)]),
+        unserved(asked),
+    ]
+
+    reason = diagnose(problem, plan)["R-3"]
+
+    assert reason.kind is ReasonKind.COMBINATION
+    assert reason.types == ("minibus-12", "chair")
+    assert reason.shifts_tried
+    text = reason.to_text()
+    assert text.startswith("minibus-12 + chair: each line fits alone inside the window")
+    assert "never all at once" in text
+
+
+def test_combination_without_time_keeps_the_direct_reason(
+    make_problem, make_request, serve, unserved, at
+):
+    bus = make_request(id="R-1", lines=[("minibus-12", 1)], start=at(9, 8), end=at(11, 8))
+    chairs = make_request(id="R-2", lines=[("chair", 380)], start=at(12, 10), end=at(13, 10))
+    asked = make_request(
+        id="R-3",
+        start=at(10, 8),
+        end=at(12, 8),
+        earliest_start=at(10, 8),
+        latest_end=at(14, 8),
+        lines=[("table", 10), ("minibus-12", 1), ("chair", 50)],
+    )
+    problem = make_problem(requests=[bus, chairs, asked])
+    plan = [
+        serve(bus, "MB12-1"),
+        serve(chairs, [("chair@depot", 300), ("chair@melun", 80)]),
+        unserved(asked),
+    ]
+
+    reason = diagnose_unserved(problem, plan, time_limit_seconds=0.0)["R-3"]
+
+    assert reason.kind is ReasonKind.COMBINATION
+    assert reason.types == ("table", "minibus-12", "chair")  # not narrowed down
+
+
+def test_combination_of_lines_sharing_a_substitute(make_problem, make_request, serve, unserved):
+    # MB9-1 is lent; MB12-1 could serve either line, not both.
+    nine = make_request(id="R-1", lines=[("minibus-9", 1)])
+    asked = make_request(id="R-2", lines=[("minibus-9", 1), ("minibus-12", 1)])
+    problem = make_problem(requests=[nine, asked])
+    plan = [serve(nine, "MB9-1"), unserved(asked)]
+
+    reason = diagnose(problem, plan)["R-2"]
+
+    assert reason.kind is ReasonKind.COMBINATION
+    assert reason.types == ("minibus-9", "minibus-12")
+    assert (reason.asked, reason.available) == (2, 1)
+    assert ids(reason) == {"R-1"}
+
+
+def test_lower_priority_tradeoff(make_problem, make_request, serve, unserved, at):
+    units = tuple(u for u in make_problem().units if u.id != "POD-2")
+    low_a = make_request(id="R-1", priority=1, start=at(13, 8), end=at(14, 8))
+    low_b = make_request(id="R-2", priority=1, start=at(14, 14), end=at(15, 18))
+    asked = make_request(id="R-3", priority=2)
+    problem = make_problem(units=units, requests=[low_a, low_b, asked])
+    plan = [serve(low_a, "POD-1"), serve(low_b, "POD-1"), unserved(asked)]
+
+    reason = diagnose(problem, plan)["R-3"]
+
+    # Serving R-3 (value 2) means dropping two priority-1 loans (value 1 + 1).
+    assert reason.kind is ReasonKind.LOWER_PRIORITY_TRADEOFF
+    assert reason.blocking_ids == ("R-1", "R-2")
+    assert (reason.blocking_value, reason.own_value) == (2, 2)
+    assert "only by displacing R-1, R-2 (total value 2 >= its value 2)" in reason.to_text()
+
+
+def test_higher_value_request_left_out_is_plain_busy(make_problem, make_request, serve, unserved):
+    units = tuple(u for u in make_problem().units if u.id != "POD-2")
+    low = make_request(id="R-1", priority=1)
+    asked = make_request(id="R-2", priority=3)
+    problem = make_problem(units=units, requests=[low, asked])
+    plan = [serve(low, "POD-1"), unserved(asked)]
+
+    reason = diagnose(problem, plan)["R-2"]
+
+    # Displacing value 1 for value 4 would pay: not a trade-off, just taken first.
+    assert reason.kind is ReasonKind.BUSY
+    assert reason.blocking_ids == ("R-1",)
+
+
+def test_every_unserved_request_gets_a_line(make_problem, make_request, serve, unserved):
+    first = make_request(id="R-1")
+    second = make_request(id="R-2")
+    third = make_request(id="R-3")
+    fourth = make_request(id="R-4", lines=[("chair", 500)])
+    problem = make_problem(requests=[first, second, third, fourth])
+    plan = [serve(first, "POD-1"), serve(second, "POD-2"), unserved(third), unserved(fourth)]
+
+    texts = explain_unserved(problem, plan)
+    reasons = diagnose_unserved(problem, plan)
+
+    assert set(texts) == {"R-3", "R-4"}
+    assert texts == {key: reason.to_text() for key, reason in reasons.items()}
+    assert explain_unserved(problem, plan) == texts  # deterministic
