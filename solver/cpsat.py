@@ -32,9 +32,12 @@ from solver.lexsolve import solve_levels
 from solver.options import Progress, SolveOptions
 from solver.plan import Draw, LineAssignment, Plan, RequestAssignment, Status
 from solver.problem import Problem
+from solver.repair import insert_unserved
 from solver.units import UnitsModel, greedy_units, make_loans
+from solver.windows import dated_from_assignment, solve_by_windows
 
 STRATEGY = "cp-sat"
+LARGE_PART = 150  # parts with more requests are solved window by window
 
 # Fractions of the time limit per stage; unused time flows to the next stage.
 GREEDY_SHARE = 0.1
@@ -82,6 +85,9 @@ def solve_cpsat(
     hints: dict[str, RequestAssignment] = dict(inst.previous)
     if greedy is not None:
         hints.update({a.id: a for a in greedy.requests if a.served})
+    else:
+        start = insert_unserved(inst, [], clock.left() * GREEDY_SHARE)
+        hints.update({a.id: a for a in start})
     _report(options, clock, greedy, None, "greedy")
 
     groups, parts = decompose(inst)
@@ -114,8 +120,6 @@ def solve_cpsat(
             )
         )
     assignments = _assemble(inst, dated, units)
-    from solver.repair import insert_unserved
-
     assignments = insert_unserved(inst, assignments, clock.left() * 0.5)
     plan = _checked(problem, assignments, clock, problem_sha256, upper)
     best = _better(plan, greedy)
@@ -169,13 +173,26 @@ def _solve_dates(
         if clock.stopped():
             break
         rids = [r for p in batch for r in p.request_ids]
+        seconds = share_time(sizes, deadline - time.monotonic(), index)
+        if len(rids) > LARGE_PART:
+            current = {}
+            for rid in rids:
+                hinted = hints.get(rid)
+                dated_hint = dated_from_assignment(inst, hinted) if hinted else None
+                if dated_hint is not None:
+                    current[rid] = dated_hint
+            dated.update(
+                solve_by_windows(
+                    inst, rids, _pads(inst, batch), current, options, seconds
+                )
+            )
+            continue
         exact = _exact_size(inst, rids) <= EXACT_LIMIT
         model = DatesModel(inst, rids, {} if exact else _pads(inst, batch))
         extra = ExactUnits(model) if exact else None
         model.hint(hints)
         if extra is not None:
             extra.hint(hints)
-        seconds = share_time(sizes, deadline - time.monotonic(), index)
         values, _ = solve_levels(
             model.model, model.levels(), max(seconds, 0.05), options
         )

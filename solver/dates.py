@@ -60,7 +60,11 @@ class DatesModel:
     """The CP-SAT model of one batch of parts (see module docstring)."""
 
     def __init__(
-        self, inst: Instance, request_ids: Sequence[str], pads: Mapping[str, int]
+        self,
+        inst: Instance,
+        request_ids: Sequence[str],
+        pads: Mapping[str, int],
+        fixed: Mapping[str, Dated] | None = None,
     ):
         self.inst = inst
         self.model = cp_model.CpModel()
@@ -72,11 +76,14 @@ class DatesModel:
         self.shift_terms: list[cp_model.IntVar] = []
         self.km_terms: list[cp_model.LinearExprT] = []
         span = [None, None]
-        for rid in request_ids:
+        fixed = fixed or {}
+        for rid in [*request_ids, *(r for r in fixed if r not in set(request_ids))]:
             rd = inst.reqs[rid]
             if not rd.servable:
                 continue
-            self._add_request(rd, pads.get(rid, 0))
+            self._add_request(rd, 0 if rid in fixed else pads.get(rid, 0))
+            if rid in fixed:
+                self._fix(rid, fixed[rid])
             end = rd.hi + rd.duration + pads.get(rid, 0) + 10_000
             span[0] = rd.lo if span[0] is None else min(span[0], rd.lo)
             span[1] = end if span[1] is None else max(span[1], end)
@@ -111,6 +118,21 @@ class DatesModel:
         m.Add(a >= s - rd.start).OnlyEnforceIf(x)
         m.Add(a >= rd.start - s).OnlyEnforceIf(x)
         self.shift_terms.append(a)
+
+    def _fix(self, rid: str, dated: Dated) -> None:
+        """Keeps a request served as ``dated`` says (a neighbour outside the window)."""
+        m = self.model
+        rv = self.vars[rid]
+        m.Add(rv.served == 1)
+        m.Add(rv.start == dated.start)
+        for lv, counts, draws in zip(
+            rv.lines, dated.unit_types, dated.draws, strict=True
+        ):
+            for t, (var, mult) in lv.counts.items():
+                m.Add(mult * var == counts.get(t, 0))
+            given = dict(draws)
+            for pool_id, (var, mult) in lv.draws.items():
+                m.Add(mult * var == given.get(pool_id, 0))
 
     def _add_unit_line(self, rd, type_id, qty, x, s, pad, lv, lock) -> None:
         """A line of ``qty`` units split over its eligible types' cumulatives."""
@@ -287,6 +309,28 @@ class DatesModel:
                     if var.Index() != own:
                         m.AddHint(var, draws.get(pool_id, 0))
                         m.AddHint(lv.uses[pool_id], int(draws.get(pool_id, 0) > 0))
+
+    def hint_dated(self, current: Mapping[str, Dated]) -> None:
+        """Hints the current solution of these requests (absent ones unserved)."""
+        m = self.model
+        for rid, rv in self.vars.items():
+            dated = current.get(rid)
+            m.AddHint(rv.served, int(dated is not None))
+            if dated is None:
+                continue
+            m.AddHint(rv.start, dated.start)
+            own = rv.served.Index()
+            for lv, counts, draws in zip(
+                rv.lines, dated.unit_types, dated.draws, strict=True
+            ):
+                for t, (var, _) in lv.counts.items():
+                    if var.Index() != own:
+                        m.AddHint(var, counts.get(t, 0))
+                given = dict(draws)
+                for pool_id, (var, _) in lv.draws.items():
+                    if var.Index() != own:
+                        m.AddHint(var, given.get(pool_id, 0))
+                        m.AddHint(lv.uses[pool_id], int(given.get(pool_id, 0) > 0))
 
     def levels(self) -> list[Level]:
         levels = [Level("value", sum(self.value_terms), True, 0.6)]
