@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 from solver.assemble import InvalidPlanError, build_plan
 from solver.dates import Dated, DatesModel
@@ -32,7 +33,7 @@ from solver.lexsolve import solve_levels
 from solver.options import Progress, SolveOptions
 from solver.plan import Draw, LineAssignment, Plan, RequestAssignment, Status
 from solver.problem import Problem
-from solver.repair import insert_unserved
+from solver.repair import compact_shifts, insert_unserved
 from solver.units import UnitsModel, greedy_units, make_loans
 from solver.windows import dated_from_assignment, solve_by_windows
 
@@ -98,29 +99,20 @@ def solve_cpsat(
         inst, parts, hints, options, clock, clock.left() * DATES_SHARE
     )
     starts = {rid: d.start for rid, d in dated.items()}
-    kept = _kept(inst, starts)
-    units: dict[tuple[str, int], tuple[str, ...]] = {}
-    unit_budget = clock.left() * UNITS_SHARE
-    deadline = time.monotonic() + unit_budget
-    sizes = [float(len(g.request_ids)) for g in groups]
-    for index, group in enumerate(groups):
-        if clock.stopped():
-            break
-        group_starts = {r: starts[r] for r in group.request_ids if r in starts}
-        loans = make_loans(inst, group.type_ids, group_starts, kept)
-        if not loans:
-            continue
-        units.update(
-            _assign_units(
-                inst,
-                loans,
-                exact_units,
-                options,
-                share_time(sizes, deadline - time.monotonic(), index),
-            )
-        )
+    splits = {rid: d.unit_types for rid, d in dated.items()}
+    units = _quick_units(inst, groups, starts, exact_units, splits)
     assignments = _assemble(inst, dated, units)
-    assignments = insert_unserved(inst, assignments, clock.left() * 0.5)
+    assignments = insert_unserved(inst, assignments, clock.left() * 0.2)
+    frozen = _frozen(inst, assignments)
+    assignments = compact_shifts(inst, assignments, clock.left() * 0.3, frozen)
+    if _metrics(problem, assignments) is None:  # pragma: no cover - a bug upstream
+        assignments = []
+    _report_metrics(options, clock, problem, assignments, upper, "dates")
+    final = _final_units(
+        inst, groups, assignments, options, clock, clock.left() * UNITS_SHARE
+    )
+    if final is not None and _key_of(problem, final) <= _key_of(problem, assignments):
+        assignments = final
     plan = _checked(problem, assignments, clock, problem_sha256, upper)
     best = _better(plan, greedy)
     if best is None:
@@ -264,6 +256,130 @@ def _assign_units(
     if found is not None and _served_count(found) >= _served_count(start):
         return found
     return start
+
+
+def _quick_units(
+    inst: Instance,
+    groups: list,
+    starts: Mapping[str, int],
+    exact_units: Mapping[tuple[str, int], tuple[str, ...]],
+    splits: Mapping[str, list[dict[str, int]]],
+) -> dict[tuple[str, int], tuple[str, ...]]:
+    """Units from the exact dates model where it ran, else nearest-first greedy."""
+    kept = _kept(inst, starts)
+    units: dict[tuple[str, int], tuple[str, ...]] = {}
+    for group in groups:
+        group_starts = {r: starts[r] for r in group.request_ids if r in starts}
+        loans = make_loans(inst, group.type_ids, group_starts, kept, splits)
+        if not loans:
+            continue
+        chosen = greedy_units(inst, loans)
+        keys = {(ln.request, ln.line) for ln in loans}
+        if keys <= set(exact_units):
+            from_exact = {k: exact_units[k] for k in keys}
+            if _served_count(from_exact) >= _served_count(chosen):
+                chosen = from_exact
+        units.update(chosen)
+    return units
+
+
+def _final_units(
+    inst: Instance,
+    groups: list,
+    assignments: list[RequestAssignment],
+    options: SolveOptions,
+    clock: _Clock,
+    budget: float,
+) -> list[RequestAssignment] | None:
+    """Stage 3: units re-chosen by CP-SAT per type group for km, times kept.
+
+    Returns:
+        The assignments with new units, or None if stopped before any group.
+    """
+    tb = inst.timebase
+    by_id = {a.id: a for a in assignments}
+    starts = {a.id: tb.to_minutes(a.start) for a in assignments}  # type: ignore[arg-type]
+    current = {
+        (a.id, i): la.units
+        for a in assignments
+        for i, la in enumerate(a.lines)
+        if la.units
+    }
+    kept = _kept(inst, starts)
+    deadline = time.monotonic() + budget
+    sizes = [float(sum(1 for r in g.request_ids if r in starts)) for g in groups]
+    changed = False
+    for index, group in enumerate(groups):
+        if clock.stopped():
+            break
+        group_starts = {r: starts[r] for r in group.request_ids if r in starts}
+        loans = make_loans(inst, group.type_ids, group_starts, kept)
+        if not loans:
+            continue
+        hint = {(ln.request, ln.line): current[(ln.request, ln.line)] for ln in loans}
+        model = UnitsModel(inst, loans)
+        model.hint(hint)
+        seconds = share_time(sizes, deadline - time.monotonic(), index)
+        found, _ = model.solve(max(seconds, 0.05), options)
+        if found is None or _served_count(found) < _served_count(hint):
+            continue
+        changed = True
+        for rid in {ln.request for ln in loans}:
+            a = by_id[rid]
+            if a.id not in {r for r, _ in found}:
+                del by_id[rid]
+                continue
+            lines = tuple(
+                replace(la, units=found[(rid, i)]) if (rid, i) in found else la
+                for i, la in enumerate(a.lines)
+            )
+            by_id[rid] = replace(a, lines=lines)
+    return list(by_id.values()) if changed else None
+
+
+def _frozen(inst: Instance, assignments: list[RequestAssignment]) -> set[str]:
+    """Requests not to move: locked, or served exactly as in ``previous``."""
+    from solver.check import assignment_changed
+
+    frozen = {rid for rid, rd in inst.reqs.items() if rd.request.locked is not None}
+    for a in assignments:
+        prev = inst.previous.get(a.id)
+        if prev is not None and not assignment_changed(prev, a):
+            frozen.add(a.id)
+    return frozen
+
+
+def _metrics(problem: Problem, assignments: list[RequestAssignment]):
+    """The metrics of valid assignments, or None when they break a rule."""
+    from solver.check import check_assignments, compute_metrics
+
+    by_id = {a.id: a for a in assignments}
+    ordered = [
+        by_id.get(r.id) or RequestAssignment(id=r.id, served=False, reason="-")
+        for r in problem.requests
+    ]
+    if check_assignments(problem, ordered):
+        return None
+    return compute_metrics(problem, ordered)
+
+
+def _key_of(
+    problem: Problem, assignments: list[RequestAssignment]
+) -> tuple[float, ...]:
+    m = _metrics(problem, assignments)
+    if m is None:
+        return (float("inf"),)
+    return (-m.served_value, m.changed, m.shift_minutes, m.km)
+
+
+def _report_metrics(options, clock, problem, assignments, bound, message) -> None:
+    if options.on_progress is None:
+        return
+    m = _metrics(problem, assignments)
+    if m is not None:
+        options.on_progress(
+            Progress(clock.elapsed(), m.served_value, m.km, bound, message)
+        )
 
 
 def _served_count(units: Mapping[tuple[str, int], tuple[str, ...]]) -> int:

@@ -49,6 +49,20 @@ class Occupancy:
                     (s, e + inst.turnaround(line.type), d.quantity)
                 )
 
+    def remove(self, a: RequestAssignment) -> None:
+        """Takes a served assignment's loans and draws out again."""
+        inst = self.inst
+        rd = inst.reqs[a.id]
+        s = inst.timebase.to_minutes(a.start)  # type: ignore[arg-type]
+        e = s + rd.duration
+        for line, la in zip(rd.request.lines, a.lines):
+            for u in la.units:
+                self.units[u].remove((s, e, rd.request.site))
+            for d in la.pools:
+                self.pools[d.pool].remove(
+                    (s, e + inst.turnaround(line.type), d.quantity)
+                )
+
     def unit_free(self, unit_id: str, s: int, e: int, site: str) -> bool:
         inst = self.inst
         unit = inst.problem.unit_by_id[unit_id]
@@ -184,3 +198,57 @@ def insert_unserved(
                 occupancy.add(found)
                 break
     return served
+
+
+def compact_shifts(
+    inst: Instance,
+    served: Sequence[RequestAssignment],
+    seconds: float,
+    frozen: set[str],
+) -> list[RequestAssignment]:
+    """Moves shifted requests nearer their asked start where the plan has room.
+
+    Requests are taken largest shift first; each is lifted out and put back at
+    the candidate start nearest its asked one that fits (possibly on other
+    units or pools), only if that shifts it less. Passes repeat while they
+    help. Value never changes; ``frozen`` requests (locked, kept from
+    ``previous``) are not moved.
+
+    Returns:
+        The served assignments, some moved.
+    """
+    deadline = time.monotonic() + seconds
+    occupancy = Occupancy(inst, served)
+    by_id = {a.id: a for a in served}
+    tb = inst.timebase
+    for _ in range(4):
+        improved = False
+        shifted = [
+            (abs(tb.to_minutes(a.start) - inst.reqs[rid].start), rid)  # type: ignore[arg-type]
+            for rid, a in by_id.items()
+            if rid not in frozen
+        ]
+        for shift, rid in sorted(shifted, reverse=True):
+            if shift == 0:
+                break
+            if time.monotonic() > deadline:
+                return list(by_id.values())
+            rd = inst.reqs[rid]
+            current = by_id[rid]
+            occupancy.remove(current)
+            moved = None
+            for start in occupancy.candidate_starts(rd):
+                if abs(start - rd.start) >= shift:
+                    break
+                moved = occupancy.try_serve(rd, start)
+                if moved is not None:
+                    break
+            if moved is None:
+                occupancy.add(current)
+            else:
+                occupancy.add(moved)
+                by_id[rid] = moved
+                improved = True
+        if not improved:
+            break
+    return list(by_id.values())

@@ -37,6 +37,7 @@ class Loan:
     units: tuple[str, ...]  # eligible units, free of blackouts over the loan
     locked: tuple[str, ...] | None = None
     previous: tuple[str, ...] | None = None  # units to keep, when kept
+    split: tuple[tuple[str, int], ...] = ()  # (unit type, count) the dates stage chose
 
 
 def make_loans(
@@ -44,6 +45,7 @@ def make_loans(
     type_ids: Sequence[str],
     starts: Mapping[str, int],
     kept: Mapping[str, Sequence[tuple[str, ...]]],
+    splits: Mapping[str, Sequence[Mapping[str, int]]] | None = None,
 ) -> list[Loan]:
     """The unit-tracked lines of the dated requests of one type group.
 
@@ -74,6 +76,9 @@ def make_loans(
                         eligible.append(unit.id)
             lock = tuple(locked.lines[index].units) if locked is not None else None
             prev = tuple(kept[rid][index]) if rid in kept else None
+            split = ()
+            if splits is not None and rid in splits:
+                split = tuple(sorted(splits[rid][index].items()))
             loans.append(
                 Loan(
                     rid,
@@ -85,6 +90,7 @@ def make_loans(
                     tuple(eligible),
                     lock,
                     prev,
+                    split,
                 )
             )
     loans.sort(key=lambda ln: (ln.start, ln.end, ln.request, ln.line))
@@ -181,7 +187,7 @@ def greedy_units(
                     if len(candidates) < loan.quantity:
                         ok = False
                         break
-                    units = tuple(candidates[: loan.quantity])
+                    units = _by_split(inst, loan, candidates)
             chosen.append((loan, units))
             for u in units:
                 on_unit.setdefault(u, []).append(loan)
@@ -193,6 +199,21 @@ def greedy_units(
         for loan, units in chosen:
             result[(loan.request, loan.line)] = units
     return result
+
+
+def _by_split(inst: Instance, loan: Loan, candidates: list[str]) -> tuple[str, ...]:
+    """The cheapest candidates, taking from each type what the dates stage chose.
+
+    Following the split keeps substitutes free for the lines that need them;
+    when a type has too few candidates the others make up the quantity.
+    """
+    chosen: list[str] = []
+    for type_id, count in loan.split:
+        of_type = [u for u in candidates if inst.problem.unit_by_id[u].type == type_id]
+        chosen.extend(of_type[:count])
+    rest = [u for u in candidates if u not in chosen]
+    chosen.extend(rest[: loan.quantity - len(chosen)])
+    return tuple(chosen[: loan.quantity])
 
 
 class UnitsModel:
