@@ -11,19 +11,23 @@ Integer minutes since ``horizon.start`` throughout.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from solver.explain_index import Loan, Occupancy, StateCode
+from solver.explain_index import Loan, Occupancy, Spans, StateCode
 from solver.explain_reason import Reason, ReasonKind, UnitState, UnitStatus
+from solver.explain_spans import (
+    Steps,
+    at_least,
+    best_shift,
+    closest,
+    coverage,
+    intersect,
+)
 from solver.problem import Problem, Request
-
-# A unit is usable at layer L when its state code is below _LIMIT[L]:
-# 0 = blackouts only, 1 = blackouts and loans, 2 = everything, travel included.
-_LIMIT = (StateCode.MAINTENANCE, StateCode.BUSY, StateCode.TRAVEL)
 
 
 @dataclass
@@ -48,7 +52,12 @@ class Tables:
     lo: int  # smallest allowed shift (window and horizon)
     hi: int  # largest allowed shift
     lines: list[LineSpec]
-    shifts: list[int] = field(default_factory=list)
+    # Free shifts of each eligible unit, per layer (blackouts; loans; travel).
+    free_spans: dict[str, tuple[Spans, Spans, Spans]] = field(default_factory=dict)
+    # Quantity left in all pools of a type, at each shift.
+    pool_steps: dict[str, Steps] = field(default_factory=dict)
+    # Filled by ``Analyser.fill_candidates`` for the CP-SAT search only:
+    shifts: list[int] = field(default_factory=list)  # candidate shifts
     codes: dict[str, list[int]] = field(default_factory=dict)  # unit -> StateCode per shift
     pool_free: dict[str, list[int]] = field(default_factory=dict)  # type -> free per shift
 
@@ -98,7 +107,7 @@ class Analyser:
         request = self.problem.request_by_id.get(request_id)
         return self.problem.value_of(request) if request else 0
 
-    def _base(self, request: Request, tables: Tables | None, **fields: object) -> Reason:
+    def _base(self, request: Request, **fields: object) -> Reason:
         lo = self.tb.to_minutes(request.earliest_start) - self.tb.to_minutes(request.start)
         hi = self.tb.to_minutes(request.latest_end) - self.tb.to_minutes(request.end)
         return Reason(
@@ -143,7 +152,6 @@ class Analyser:
             ):
                 return self._base(
                     request,
-                    None,
                     kind=ReasonKind.NO_SUCH_EQUIPMENT,
                     type_id=spec.type_id,
                     asked=spec.quantity,
@@ -154,7 +162,6 @@ class Analyser:
             if asked > stock:
                 return self._base(
                     request,
-                    None,
                     kind=ReasonKind.EXCEEDS_STOCK,
                     type_id=type_id,
                     asked=asked,
@@ -177,7 +184,6 @@ class Analyser:
         subs = tuple(dict.fromkeys(t for s in specs for t in s.substitutes))
         return self._base(
             request,
-            None,
             kind=ReasonKind.EXCEEDS_STOCK,
             type_id=specs[0].type_id,
             asked=asked,
@@ -196,36 +202,85 @@ class Analyser:
                 demand[spec.type_id] = demand.get(spec.type_id, 0) + spec.quantity
         return demand
 
-    # -- tables -------------------------------------------------------------
+    # -- shift sets -----------------------------------------------------------
 
-    def tables(self, request: Request, specs: list[LineSpec]) -> Tables | None:
-        """Answers at every shift that matters, or None if no shift fits the horizon."""
+    def window(self, request: Request, specs: list[LineSpec]) -> Tables:
+        """The allowed shifts (window and horizon); ``lo > hi`` when there is none."""
         s, e = self.tb.to_minutes(request.start), self.tb.to_minutes(request.end)
         lo = max(self.tb.to_minutes(request.earliest_start) - s, -s)
         hi = min(self.tb.to_minutes(request.latest_end) - e, self.horizon_end - e)
-        tables = Tables(request, s, e, lo, hi, specs)
-        if lo > hi:
+        return Tables(request, s, e, lo, hi, specs)
+
+    def unit_spans(self, tables: Tables, unit_id: str) -> tuple[Spans, Spans, Spans]:
+        spans = tables.free_spans.get(unit_id)
+        if spans is None:
+            calendar = self.occ.units[unit_id]
+            spans = calendar.free_shifts(
+                tables.s, tables.e, tables.request.site, tables.lo, tables.hi, self.occ.travel
+            )
+            tables.free_spans[unit_id] = spans
+        return spans
+
+    def unit_steps(self, tables: Tables, spec: LineSpec, layer: int) -> Steps:
+        """How many of the line's eligible units are free at each shift."""
+        lists = [self.unit_spans(tables, u)[layer] for u in spec.units]
+        return coverage(lists, tables.lo, tables.hi)
+
+    def pool_steps(self, tables: Tables, type_id: str) -> Steps:
+        """Quantity of ``type_id`` left in all its pools at each shift.
+
+        A stretch ``[t_j, t_j+1)`` of a pool's profile meets the occupation
+        exactly for ``d`` in ``[t_j - e - turnaround + 1, t_j+1 - s - 1]``, so
+        the quantity left only changes at shifts ``t - e - turnaround + 1``
+        and ``t - s``: one look-up per piece.
+        """
+        steps = tables.pool_steps.get(type_id)
+        if steps is not None:
+            return steps
+        s, e, lo, hi = tables.s, tables.e, tables.lo, tables.hi
+        tail = e + self.occ.turnaround(type_id)
+        points = {lo}
+        for _, profile in self.occ.pools_by_type.get(type_id, ()):
+            times = profile.times
+            first, last = bisect_right(times, s + lo), bisect_right(times, s + hi)
+            points.update(t - s for t in times[first:last])
+            first, last = bisect_right(times, tail + lo - 1), bisect_right(times, tail + hi - 1)
+            points.update(t - tail + 1 for t in times[first:last])
+        ordered = sorted(points)
+        steps = [
+            (
+                d,
+                ordered[i + 1] - 1 if i + 1 < len(ordered) else hi,
+                self.occ.pool_free(type_id, s + d, e + d),
+            )
+            for i, d in enumerate(ordered)
+        ]
+        tables.pool_steps[type_id] = steps
+        return steps
+
+    def line_steps(self, tables: Tables, spec: LineSpec, layer: int = 2) -> Steps:
+        if spec.pooled:
+            return self.pool_steps(tables, spec.type_id)
+        return self.unit_steps(tables, spec, layer)
+
+    def fill_candidates(self, tables: Tables) -> Tables:
+        """Every resource's answer at every shift where one of them may change.
+
+        A set of shifts where the whole request fits is a union of spans whose
+        first shifts are first shifts of some unit's or pool's spans, so these
+        candidates are enough to decide it, and to search for a conflict.
+        """
+        if tables.shifts:
             return tables
-        shifts = {lo, hi, min(max(0, lo), hi)}
-        site = request.site
+        specs = tables.lines
+        points = {tables.lo}
         unit_ids = list(dict.fromkeys(u for spec in specs for u in spec.units))
-        if lo < hi:
-            for unit_id in unit_ids:
-                calendar = self.occ.units[unit_id]
-                tail = e + calendar.turnaround
-                starts, ends = calendar.change_points(s + lo, tail + hi, site, self.occ.travel)
-                shifts.update(t - s for t in starts)
-                shifts.update(t - tail for t in ends)
-            for type_id in self._pooled_demand(specs):
-                tail = e + self.occ.turnaround(type_id)
-                for _, profile in self.occ.pools_by_type.get(type_id, ()):
-                    times = profile.times
-                    first, last = bisect_left(times, s + lo), bisect_right(times, s + hi)
-                    shifts.update(t - s for t in times[first:last])
-                    first, last = bisect_left(times, tail + lo), bisect_right(times, tail + hi)
-                    shifts.update(t - tail for t in times[first:last])
-        tables.shifts = sorted(d for d in shifts if lo <= d <= hi)
-        travel = self.occ.travel
+        for unit_id in unit_ids:
+            points.update(first for first, _ in self.unit_spans(tables, unit_id)[2])
+        for type_id in self._pooled_demand(specs):
+            points.update(first for first, _, _ in self.pool_steps(tables, type_id))
+        tables.shifts = sorted(points)
+        s, e, site, travel = tables.s, tables.e, tables.request.site, self.occ.travel
         for unit_id in unit_ids:
             calendar = self.occ.units[unit_id]
             tables.codes[unit_id] = [
@@ -237,18 +292,8 @@ class Analyser:
             ]
         return tables
 
-    # -- feasibility at one shift ----------------------------------------------
-
-    @staticmethod
-    def count(tables: Tables, spec: LineSpec, c: int, layer: int) -> int:
-        """Units of ``spec`` usable at shift index ``c``; for pools, the free quantity."""
-        if spec.pooled:
-            return tables.pool_free[spec.type_id][c]
-        limit = _LIMIT[layer]
-        return sum(1 for u in spec.units if tables.codes[u][c] < limit)
-
     def deficit(self, tables: Tables, specs: Sequence[LineSpec], c: int) -> int:
-        """Units or quantity missing for ``specs`` all together at shift index ``c``."""
+        """Units or quantity missing for ``specs`` all together at candidate ``c``."""
         missing = 0
         for type_id, asked in self._pooled_demand(specs).items():
             missing += max(0, asked - tables.pool_free[type_id][c])
@@ -267,73 +312,81 @@ class Analyser:
         reason = self.structural(request, specs)
         if reason is not None:
             return reason, None
-        tables = self.tables(request, specs)
-        assert tables is not None
+        tables = self.window(request, specs)
         if tables.lo > tables.hi:
             return self._base(
                 request,
-                tables,
                 kind=ReasonKind.OUTSIDE_HORIZON,
                 type_id=None,
                 period_start=request.start.astimezone(self.tz),
                 period_end=request.end.astimezone(self.tz),
             ), None
-        n = len(tables.shifts)
-        fits = [c for c in range(n) if self.deficit(tables, specs, c) == 0]
-        if fits:
-            c = min(fits, key=tables.order)
-            d = tables.shifts[c]
-            return self._base(
-                request,
-                tables,
-                kind=ReasonKind.NOT_SELECTED,
-                type_id=None,
-                shift_minutes=d,
-                period_start=self.local(tables.s + d),
-                period_end=self.local(tables.e + d),
-            ), None
-        failing = [
-            spec
-            for spec in specs
-            if all(self.count(tables, spec, c, 2) < spec.quantity for c in range(n))
-        ]
+        alone = [at_least(self.line_steps(tables, spec), spec.quantity) for spec in specs]
+        failing = [spec for spec, spans in zip(specs, alone, strict=True) if not spans]
         if failing:
             spec = failing[0]
             others = tuple(
                 dict.fromkeys(f.type_id for f in failing[1:] if f.type_id != spec.type_id)
             )
             return self.single_line(request, tables, spec, others), None
+        together: Spans = [(tables.lo, tables.hi)]
+        for spans in alone:
+            together = intersect(together, spans)
+        for type_id, asked in self._pooled_demand(specs).items():
+            together = intersect(together, at_least(self.pool_steps(tables, type_id), asked))
+        unit_specs = [spec for spec in specs if not spec.pooled]
+        shared = sum(len(spec.units) for spec in unit_specs) > len(
+            {u for spec in unit_specs for u in spec.units}
+        )
+        if together and not shared:
+            return self.not_selected(request, tables, closest(together)), None
+        self.fill_candidates(tables)
+        if together:
+            inside = [
+                c
+                for c, d in enumerate(tables.shifts)
+                if any(first <= d <= last for first, last in together)
+                and self.deficit(tables, specs, c) == 0
+            ]
+            if inside:
+                d = min((tables.shifts[c] for c in inside), key=lambda d: (abs(d), d))
+                return self.not_selected(request, tables, d), None
         return self.combination(request, tables, specs, specs), tables
+
+    def not_selected(self, request: Request, tables: Tables, d: int) -> Reason:
+        return self._base(
+            request,
+            kind=ReasonKind.NOT_SELECTED,
+            type_id=None,
+            shift_minutes=d,
+            period_start=self.local(tables.s + d),
+            period_end=self.local(tables.e + d),
+        )
 
     def single_line(
         self, request: Request, tables: Tables, spec: LineSpec, others: tuple[str, ...]
     ) -> Reason:
         """The reason for one line that fits at no shift even on its own."""
-        n = len(tables.shifts)
         if spec.pooled:
-            c = max(range(n), key=lambda c: (tables.pool_free[spec.type_id][c], *_neg(tables, c)))
-            return self.pool_reason(request, tables, spec, c, ReasonKind.BUSY, others)
+            d = best_shift([self.pool_steps(tables, spec.type_id)], lambda v: v)
+            return self.pool_reason(request, tables, spec, d, ReasonKind.BUSY, others)
         q = spec.quantity
-
-        def usable(c: int, layer: int) -> int:
-            return self.count(tables, spec, c, layer)
-
-        if all(usable(c, 0) < q for c in range(n)):
+        layers = [self.unit_steps(tables, spec, layer) for layer in range(3)]
+        if max(v for _, _, v in layers[0]) < q:
             kind = ReasonKind.MAINTENANCE
-            c = max(range(n), key=lambda c: (usable(c, 0), usable(c, 2), *_neg(tables, c)))
-        elif all(usable(c, 1) < q for c in range(n)):
+            d = best_shift([layers[0], layers[2]], lambda v: v)
+        elif max(v for _, _, v in layers[1]) < q:
             kind = ReasonKind.BUSY
-            c = max(range(n), key=lambda c: (usable(c, 1), usable(c, 2), *_neg(tables, c)))
+            d = best_shift([layers[1], layers[2]], lambda v: v)
         else:
             kind = ReasonKind.TRAVEL
-            c = max(range(n), key=lambda c: (usable(c, 2), min(usable(c, 1), q), *_neg(tables, c)))
-        return self.unit_reason(request, tables, [spec], c, kind, others)
+            d = best_shift([layers[2], layers[1]], lambda v: (v[0], min(v[1], q)))
+        return self.unit_reason(request, tables, [spec], d, kind, others)
 
     def unit_statuses(
-        self, request: Request, tables: Tables, specs: Sequence[LineSpec], c: int
+        self, request: Request, tables: Tables, specs: Sequence[LineSpec], d: int
     ) -> list[tuple[UnitStatus, tuple[int, int] | None]]:
-        """Each eligible unit at shift index ``c``, with its conflict in minutes."""
-        d = tables.shifts[c]
+        """Each eligible unit at shift ``d``, with its conflict in minutes."""
         a, b = tables.s + d, tables.e + d
         result = []
         for unit_id in dict.fromkeys(u for spec in specs for u in spec.units):
@@ -361,16 +414,17 @@ class Analyser:
         request: Request,
         tables: Tables,
         specs: Sequence[LineSpec],
-        c: int,
+        d: int,
         kind: ReasonKind,
         others: tuple[str, ...] = (),
     ) -> Reason:
-        d = tables.shifts[c]
+        """What the eligible units of ``specs`` are doing at shift ``d``."""
         a, b = tables.s + d, tables.e + d
-        statuses = self.unit_statuses(request, tables, specs, c)
+        statuses = self.unit_statuses(request, tables, specs, d)
         asked = sum(spec.quantity for spec in specs)
         demands = [(spec.quantity, spec.units) for spec in specs]
-        available = max_matching(demands, lambda u: tables.codes[u][c] == StateCode.FREE)
+        free = {status.unit_id for status, _ in statuses if status.state is UnitState.FREE}
+        available = max_matching(demands, free.__contains__)
         wanted = {
             ReasonKind.MAINTENANCE: {UnitState.MAINTENANCE},
             ReasonKind.TRAVEL: {UnitState.TRAVEL},
@@ -410,7 +464,7 @@ class Analyser:
                     period_start=self.local(a),
                     period_end=self.local(b),
                 )
-        return self._base(request, tables, **fields)
+        return self._base(request, **fields)
 
     def _cheapest_units(
         self, request: Request, statuses: list[tuple[UnitStatus, object]], need: int
@@ -442,12 +496,12 @@ class Analyser:
         request: Request,
         tables: Tables,
         spec: LineSpec,
-        c: int,
+        d: int,
         kind: ReasonKind,
         others: tuple[str, ...] = (),
         asked: int | None = None,
     ) -> Reason:
-        d = tables.shifts[c]
+        """What holds the pools of the line's type at shift ``d``."""
         a, b = tables.s + d, tables.e + d
         z = b + self.occ.turnaround(spec.type_id)
         pools = self.occ.pools_by_type.get(spec.type_id, [])
@@ -460,7 +514,7 @@ class Analyser:
                 holders[loan.request_id] = holders.get(loan.request_id, 0) + loan.quantity
         blockers = tuple(sorted(holders, key=lambda i: (-holders[i], i)))
         asked = spec.quantity if asked is None else asked
-        available = tables.pool_free[spec.type_id][c]
+        available = self.occ.pool_free(spec.type_id, a, b)
         fields: dict[str, object] = {
             "kind": kind,
             "type_id": spec.type_id,
@@ -484,7 +538,7 @@ class Analyser:
                     period_start=self.local(a),
                     period_end=self.local(b),
                 )
-        return self._base(request, tables, **fields)
+        return self._base(request, **fields)
 
     def _cheapest_draws(
         self, request: Request, pools: list[tuple[str, object]], a: int, z: int, asked: int
@@ -519,22 +573,17 @@ class Analyser:
         """Each line of ``core`` fits alone at some shift, never all together."""
         n = len(tables.shifts)
         c = min(range(n), key=lambda c: (self.deficit(tables, core, c), *tables.order(c)))
+        d = tables.shifts[c]
         types = tuple(dict.fromkeys(spec.type_id for spec in core))
         for type_id, asked in self._pooled_demand(core).items():
             if tables.pool_free[type_id][c] < asked:
                 spec = next(s for s in core if s.type_id == type_id)
                 reason = self.pool_reason(
-                    request, tables, spec, c, ReasonKind.COMBINATION, types, asked
+                    request, tables, spec, d, ReasonKind.COMBINATION, types, asked
                 )
                 return reason
         unit_specs = [s for s in core if not s.pooled] or [s for s in specs if not s.pooled]
-        return self.unit_reason(request, tables, unit_specs, c, ReasonKind.COMBINATION, types)
-
-
-def _neg(tables: Tables, c: int) -> tuple[int, int]:
-    """Sort key part that makes ``max`` prefer small shifts, earlier first."""
-    d = tables.shifts[c]
-    return (-abs(d), -d)
+        return self.unit_reason(request, tables, unit_specs, d, ReasonKind.COMBINATION, types)
 
 
 def _peak(loans: Sequence[Loan], a: int, z: int) -> int:

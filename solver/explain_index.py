@@ -23,6 +23,9 @@ from solver.geo import TravelMatrix
 from solver.plan import RequestAssignment
 from solver.problem import Problem, Unit
 
+# Sorted, disjoint closed spans of integer minutes (shifts or instants).
+Spans = list[tuple[int, int]]
+
 
 class StateCode(enum.IntEnum):
     """Why a unit cannot take a loan, from least to most binding.
@@ -156,28 +159,55 @@ class UnitCalendar:
                 )
         return Conflict(StateCode.FREE, a, z)
 
-    def change_points(
-        self, lo: int, hi: int, site: str, travel: TravelMatrix
-    ) -> tuple[list[int], list[int]]:
-        """Instants near ``[lo, hi)`` where the unit's answer may change.
+    def free_shifts(
+        self, s: int, e: int, site: str, lo: int, hi: int, travel: TravelMatrix
+    ) -> tuple[Spans, Spans, Spans]:
+        """Shifts ``d`` in ``[lo, hi]`` at which a loan ``[s + d, e + d)`` at ``site`` fits.
 
-        Returns ``(starts, ends)``: instants a new loan at ``site`` may start
-        at, and instants its occupation may end at (blackout and loan bounds,
-        with the travel from and to the neighbouring loans).
+        Returns the free shifts counting blackouts only, then loans too, then
+        travel too (the three layers of ``StateCode``). The occupation
+        ``[s + d, e + d + turnaround)`` meets ``[x, y)`` exactly for integer
+        ``d`` in ``[x - e - turnaround + 1, y - s - 1]``; travel widens a loan
+        by the drive from it and to it. The travel rule is applied to every
+        nearby loan, not only the neighbours: the same thing whenever travel
+        times obey the triangle inequality (default times do).
         """
-        starts: list[int] = []
-        ends: list[int] = []
-        for x, y in self.blackouts:
-            if y >= lo and x <= hi:
-                starts.append(y)
-                ends.append(x)
+        tail = e + self.turnaround
+        blocked = [(x - tail + 1, y - s - 1) for x, y in self.blackouts]
         margin = 1440  # travel inside a department is far below a day
-        first = max(0, bisect_left(self.busy_untils, lo - margin) - 1)
-        last = bisect_right(self.starts, hi + margin) + 1
+        first = bisect_left(self.busy_untils, s + lo - margin)
+        last = bisect_right(self.starts, tail + hi + margin)
+        busy = list(blocked)
+        far = list(blocked)
         for loan in self.loans[first:last]:
-            starts += [loan.busy_until, loan.busy_until + travel.minutes(loan.site, site)]
-            ends += [loan.start, loan.start - travel.minutes(site, loan.site)]
-        return starts, ends
+            busy.append((loan.start - tail + 1, loan.busy_until - s - 1))
+            out = travel.minutes(site, loan.site)
+            back = travel.minutes(loan.site, site)
+            far.append((loan.start - out - tail + 1, loan.busy_until + back - s - 1))
+        return (
+            complement(blocked, lo, hi),
+            complement(busy, lo, hi),
+            complement(far, lo, hi),
+        )
+
+
+def complement(forbidden: list[tuple[int, int]], lo: int, hi: int) -> Spans:
+    """The integers of ``[lo, hi]`` outside every closed ``forbidden`` span."""
+    free: Spans = []
+    at = lo
+    for x, y in sorted(forbidden):
+        if y < at or x > y:
+            continue
+        if x > hi:
+            break
+        if x > at:
+            free.append((at, x - 1))
+        at = max(at, y + 1)
+        if at > hi:
+            return free
+    if at <= hi:
+        free.append((at, hi))
+    return free
 
 
 class PoolProfile:
@@ -254,12 +284,29 @@ class PoolProfile:
         return (first, last) if first is not None else None
 
 
+class Drives(TravelMatrix):
+    """Travel minutes looked up many times per request: one dict per origin."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem)
+        self._rows: dict[str, dict[str, int]] = {}
+
+    def minutes(self, from_site: str, to_site: str) -> int:
+        row = self._rows.get(from_site)
+        if row is None:
+            row = self._rows[from_site] = {}
+        minutes = row.get(to_site)
+        if minutes is None:
+            minutes = row[to_site] = self.leg(from_site, to_site)[1]
+        return minutes
+
+
 class Occupancy:
     """Calendars of every unit and profiles of every pool for one plan."""
 
     def __init__(self, problem: Problem, assignments: Sequence[RequestAssignment]) -> None:
         self.problem = problem
-        self.travel = TravelMatrix(problem)
+        self.travel = Drives(problem)
         tb = problem.timebase
         self.units: dict[str, UnitCalendar] = {}
         for unit in problem.units:
@@ -326,7 +373,10 @@ class Occupancy:
     def pool_free(self, type_id: str, a: int, b: int) -> int:
         """Quantity of ``type_id`` that can be drawn over ``[a, b)`` from all its pools."""
         z = b + self.turnaround(type_id)
-        return sum(profile.free(a, z) for _, profile in self.pools_by_type.get(type_id, ()))
+        free = 0
+        for _, profile in self.pools_by_type.get(type_id, ()):
+            free += profile.quantity - profile.used(a, z)
+        return free
 
     def pool_stock(self, type_id: str) -> int:
         return sum(profile.quantity for _, profile in self.pools_by_type.get(type_id, ()))
