@@ -17,34 +17,70 @@ from solver.explain_analysis import LineSpec, Tables
 from solver.explain_index import StateCode
 
 
+def _distinct_shifts(tables: Tables, specs: Sequence[LineSpec]) -> list[int]:
+    """Candidate indices with distinct answers (free units, pooled quantities left).
+
+    Hundreds of candidate shifts often share a handful of answers; one of
+    each is enough for the model.
+    """
+    units = list(dict.fromkeys(u for spec in specs for u in spec.units))
+    types = [t for t in tables.pool_free if any(s.type_id == t for s in specs)]
+    seen: set[tuple] = set()
+    kept = []
+    for c in range(len(tables.shifts)):
+        key = (
+            tuple(tables.codes[u][c] == StateCode.FREE for u in units),
+            tuple(tables.pool_free[t][c] for t in types),
+        )
+        if key not in seen:
+            seen.add(key)
+            kept.append(c)
+    return kept
+
+
 def _build(tables: Tables, specs: Sequence[LineSpec]) -> tuple[cp_model.CpModel, list]:
-    """The model; returns it with one assumption literal per line of ``specs``."""
+    """The model; returns it with one assumption literal per line of ``specs``.
+
+    A unit-tracked line whose units no other line may take needs only one
+    clause: if it is served, the chosen shift is one where enough of its
+    units are free. Lines sharing units (through substitutes) get one
+    literal per (line, unit), and each unit serves one of them at most.
+    """
     model = cp_model.CpModel()
-    n = len(tables.shifts)
-    at = [model.new_bool_var(f"shift_{c}") for c in range(n)]
+    shifts = _distinct_shifts(tables, specs)
+    at = [model.new_bool_var(f"shift_{c}") for c in shifts]
     model.add_exactly_one(at)
     served = [model.new_bool_var(f"line_{spec.index}") for spec in specs]
+    users: dict[str, int] = {}
+    for spec in specs:
+        for unit in spec.units:
+            users[unit] = users.get(unit, 0) + 1
     takes: dict[str, list] = {}
     for spec, literal in zip(specs, served, strict=True):
         if spec.pooled:
             continue
+        free = [[tables.codes[u][c] == StateCode.FREE for c in shifts] for u in spec.units]
+        if all(users[u] == 1 for u in spec.units):
+            enough = [at[k] for k in range(len(shifts)) if sum(f[k] for f in free) >= spec.quantity]
+            model.add_bool_or([~literal, *enough])
+            continue
         chosen = []
-        for unit in spec.units:
+        for unit, unit_free in zip(spec.units, free, strict=True):
             x = model.new_bool_var(f"line_{spec.index}_{unit}")
             chosen.append(x)
             takes.setdefault(unit, []).append(x)
-            for c, code in enumerate(tables.codes[unit]):
-                if code != StateCode.FREE:
-                    model.add_bool_or([~x, ~at[c]])  # the unit is not free at that shift
+            for k, ok in enumerate(unit_free):
+                if not ok:
+                    model.add_bool_or([~x, ~at[k]])  # the unit is not free at that shift
         model.add(sum(chosen) >= spec.quantity).only_enforce_if(literal)
     for xs in takes.values():
         model.add_at_most_one(xs)
-    for type_id, free in tables.pool_free.items():
+    for type_id, free_by_shift in tables.pool_free.items():
         lines = [(s, lit) for s, lit in zip(specs, served, strict=True) if s.type_id == type_id]
         if lines:
             model.add(
                 sum(s.quantity * lit for s, lit in lines)
-                <= sum(f * at[c] for c, f in enumerate(free))
+                <= sum(free_by_shift[c] * at[k] for k, c in enumerate(shifts))
             )
     return model, served
 
@@ -80,6 +116,8 @@ def minimal_conflict(
     if answer is None or not answer[0]:
         return None
     core = sorted({index_of[i] for i in answer[1] if i in index_of}) or list(range(len(specs)))
+    if len(core) <= 2:
+        return [specs[j] for j in core]  # each line fits alone: already minimal
     # Deletion: drop each line in turn and keep it out if the rest still conflict.
     for i in list(core):
         left = deadline - time.monotonic()

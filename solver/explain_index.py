@@ -15,11 +15,12 @@ answers follow the spec's rules exactly, in integer minutes since
 from __future__ import annotations
 
 import enum
+import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from solver.geo import TravelMatrix
+from solver.geo import TravelMatrix, haversine_km
 from solver.plan import RequestAssignment
 from solver.problem import Problem, Unit
 
@@ -160,7 +161,7 @@ class UnitCalendar:
         return Conflict(StateCode.FREE, a, z)
 
     def free_shifts(
-        self, s: int, e: int, site: str, lo: int, hi: int, travel: TravelMatrix
+        self, s: int, e: int, site: str, lo: int, hi: int, travel: Drives
     ) -> tuple[Spans, Spans, Spans]:
         """Shifts ``d`` in ``[lo, hi]`` at which a loan ``[s + d, e + d)`` at ``site`` fits.
 
@@ -174,16 +175,20 @@ class UnitCalendar:
         """
         tail = e + self.turnaround
         blocked = [(x - tail + 1, y - s - 1) for x, y in self.blackouts]
-        margin = 1440  # travel inside a department is far below a day
+        margin = travel.longest
         first = bisect_left(self.busy_untils, s + lo - margin)
         last = bisect_right(self.starts, tail + hi + margin)
         busy = list(blocked)
         far = list(blocked)
+        out_row = travel.row(site)
+        minutes = travel.minutes
         for loan in self.loans[first:last]:
-            busy.append((loan.start - tail + 1, loan.busy_until - s - 1))
-            out = travel.minutes(site, loan.site)
-            back = travel.minutes(loan.site, site)
-            far.append((loan.start - out - tail + 1, loan.busy_until + back - s - 1))
+            start, until, there = loan.start, loan.busy_until, loan.site
+            busy.append((start - tail + 1, until - s - 1))
+            out = out_row.get(there)
+            if out is None:
+                out = minutes(site, there)
+            far.append((start - out - tail + 1, until + minutes(there, site) - s - 1))
         return (
             complement(blocked, lo, hi),
             complement(busy, lo, hi),
@@ -290,6 +295,30 @@ class Drives(TravelMatrix):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem)
         self._rows: dict[str, dict[str, int]] = {}
+        self.longest = self._longest(problem)
+
+    @staticmethod
+    def _longest(problem: Problem) -> int:
+        """An upper bound on any travel time, in minutes.
+
+        The diagonal of the sites' bounding box bounds every great-circle
+        distance between them at the scale of a department; 1 % and a minute
+        more cover the curvature and rounding.
+        """
+        listed = max((d.minutes for d in problem.distances), default=0)
+        if not problem.sites:
+            return listed
+        lats = [site.lat for site in problem.sites]
+        lons = [site.lon for site in problem.sites]
+        km = haversine_km(min(lats), min(lons), max(lats), max(lons)) * problem.travel.road_factor
+        return max(listed, math.ceil(km / problem.travel.speed_kmh * 60 * 1.01) + 1)
+
+    def row(self, from_site: str) -> dict[str, int]:
+        """Minutes from ``from_site`` to the sites looked up so far (filled by ``minutes``)."""
+        row = self._rows.get(from_site)
+        if row is None:
+            row = self._rows[from_site] = {}
+        return row
 
     def minutes(self, from_site: str, to_site: str) -> int:
         row = self._rows.get(from_site)
