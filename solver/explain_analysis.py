@@ -485,9 +485,14 @@ class Analyser:
         )
 
     def _is_tradeoff(self, request: Request, displaced: tuple[str, ...]) -> bool:
-        """Serving it would cost at least as much value, some of it of lower priority."""
+        """Serving it means dropping only lower priorities, but at least as much value.
+
+        This is the case a manager questions ("why them and not us?"); when
+        some of the loans to drop have an equal or higher priority, plain
+        BUSY says enough.
+        """
         by_id = self.problem.request_by_id
-        lower = any(i in by_id and by_id[i].priority < request.priority for i in displaced)
+        lower = all(i in by_id and by_id[i].priority < request.priority for i in displaced)
         value = sum(self.value(i) for i in displaced)
         return lower and value >= self.problem.value_of(request)
 

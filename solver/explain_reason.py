@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 MAX_LISTED = 5  # blocking requests named in a line of text before "and N more"
+MAX_DETAILED = 3  # units described one by one; beyond, they are counted by state
 
 
 class ReasonKind(str, enum.Enum):
@@ -179,6 +180,8 @@ def _unit_summary(reason: Reason, type_id: str) -> str:
     if states == {UnitState.BUSY}:
         ids = tuple(dict.fromkeys(i for s in statuses for i in s.request_ids))
         return f"{_count_word(len(statuses), 'busy')} {period} ({fmt_ids(ids)})"
+    if len(statuses) > MAX_DETAILED:
+        return _unit_counts(statuses, period)
     parts = []
     for status in statuses:
         when = fmt_period(status.start, status.end)
@@ -204,6 +207,31 @@ def _unit_summary(reason: Reason, type_id: str) -> str:
         else:
             parts.append(f"{status.unit_id} free")
     return ", ".join(parts)
+
+
+def _unit_counts(statuses: list[UnitStatus], period: str) -> str:
+    """Many units in mixed states, counted by state rather than listed one by one."""
+    free = sum(1 for s in statuses if s.state is UnitState.FREE)
+    head = (
+        f"all {len(statuses)} units unavailable {period}"
+        if free == 0
+        else f"{free} of {len(statuses)} units free {period}"
+    )
+    parts = []
+    for state, label in (
+        (UnitState.BUSY, "busy"),
+        (UnitState.TRAVEL, "too far to arrive in time"),
+        (UnitState.MAINTENANCE, "in maintenance"),
+    ):
+        group = [s for s in statuses if s.state is state]
+        if not group:
+            continue
+        if state is UnitState.MAINTENANCE:
+            names = tuple(s.unit_id for s in group)
+        else:
+            names = tuple(dict.fromkeys(i for s in group for i in s.request_ids))
+        parts.append(f"{len(group)} {label} ({fmt_ids(names)})")
+    return f"{head}: {', '.join(parts)}"
 
 
 def _substitutes(reason: Reason) -> str:
