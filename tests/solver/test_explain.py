@@ -9,6 +9,8 @@ first checked feasible, since reasons are only defined against feasible plans.
 
 from __future__ import annotations
 
+import itertools
+import random
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -17,8 +19,8 @@ import pytest
 from solver.check import check_assignments
 from solver.explain import ReasonKind, UnitState, diagnose_unserved, explain_unserved
 from solver.explain_reason import Reason
-from solver.plan import RequestAssignment
-from solver.problem import EquipmentType, Interval, Problem, Unit
+from solver.plan import Draw, LineAssignment, RequestAssignment
+from solver.problem import EquipmentType, Interval, Pool, Problem, Unit
 
 
 def diagnose(problem: Problem, assignments: Sequence[RequestAssignment]) -> dict[str, Reason]:
@@ -369,3 +371,124 @@ def test_every_unserved_request_gets_a_line(make_problem, make_request, serve, u
     assert set(texts) == {"R-3", "R-4"}
     assert texts == {key: reason.to_text() for key, reason in reasons.items()}
     assert explain_unserved(problem, plan) == texts  # deterministic
+
+
+# --- Agreement with a brute-force search -----------------------------------------
+
+LINE_CHOICES = (
+    ("podium", 1),
+    ("podium", 2),
+    ("minibus-9", 1),
+    ("minibus-12", 1),
+    ("chair", 25),
+    ("chair", 50),
+    ("table", 12),
+)
+
+
+def candidate_assignments(problem: Problem, request, start, end):
+    """Every way to serve ``request`` over ``[start, end)``: distinct units, one pool a type."""
+    options = []
+    for line in request.lines:
+        if problem.is_pooled(line.type):
+            options.append(
+                [
+                    (LineAssignment(line.type, pools=(Draw(pool.id, line.quantity),)), ())
+                    for pool in problem.pools
+                    if pool.type == line.type
+                ]
+            )
+        else:
+            units = [
+                u.id
+                for t in problem.eligible_unit_types(line.type)
+                for u in problem.units_of_type(t)
+            ]
+            options.append(
+                [
+                    (LineAssignment(line.type, units=combo), combo)
+                    for combo in itertools.combinations(units, line.quantity)
+                ]
+            )
+    for choice in itertools.product(*options):
+        used = [u for _, units in choice for u in units]
+        if len(used) == len(set(used)):
+            yield RequestAssignment(request.id, True, start, end, tuple(line for line, _ in choice))
+
+
+def fits_at(problem: Problem, plan: list[RequestAssignment], request, shift: int) -> bool:
+    """Whether some assignment of ``request`` shifted by ``shift`` minutes passes the checker."""
+    delta = timedelta(minutes=shift)
+    others = [a for a in plan if a.id != request.id]
+    return any(
+        not check_assignments(problem, [*others, candidate])
+        for candidate in candidate_assignments(
+            problem, request, request.start + delta, request.end + delta
+        )
+    )
+
+
+def first_come_plan(problem: Problem, skipped: set[str]) -> list[RequestAssignment]:
+    """Serves requests in order, unshifted, with the first assignment the checker accepts.
+
+    Requests in ``skipped`` are left out whether they fit or not.
+    """
+    plan = [RequestAssignment(r.id, False) for r in problem.requests]
+    for index, request in enumerate(problem.requests):
+        if request.id in skipped:
+            continue
+        for candidate in candidate_assignments(problem, request, request.start, request.end):
+            trial = [*plan[:index], candidate, *plan[index + 1 :]]
+            if not check_assignments(problem, trial):
+                plan = trial
+                break
+    return plan
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_reasons_agree_with_a_brute_force_search(make_problem, make_request, at, seed):
+    """A request said to fit fits there; any other reason means no minute of its window fits."""
+    rnd = random.Random(seed)
+    requests = []
+    for number in range(12):
+        start = at(13, 6) + timedelta(minutes=15 * rnd.randrange(0, 96))
+        end = start + timedelta(minutes=30 * rnd.randrange(4, 20))
+        slack = timedelta(minutes=rnd.choice([0, 0, 20, 45, 90]))
+        lines = rnd.sample(LINE_CHOICES, rnd.choice([1, 1, 2]))
+        if len({t for t, _ in lines}) < len(lines):
+            lines = lines[:1]
+        requests.append(
+            make_request(
+                id=f"R-{number}",
+                site=rnd.choice(["melun", "dammarie", "depot"]),
+                priority=rnd.randint(1, 4),
+                start=start,
+                end=end,
+                earliest_start=start - slack,
+                latest_end=end + slack,
+                lines=lines,
+            )
+        )
+    units = (
+        Unit("POD-1", "podium", "depot"),
+        Unit("POD-2", "podium", "depot", (Interval(at(14, 6), at(14, 12)),)),
+        Unit("MB9-1", "minibus-9", "depot"),
+        Unit("MB12-1", "minibus-12", "depot"),
+    )
+    pools = (Pool("chair@depot", "chair", "depot", 60), Pool("table@depot", "table", "depot", 20))
+    problem = make_problem(units=units, pools=pools, requests=requests)
+    plan = first_come_plan(problem, {r.id for r in requests if rnd.random() < 0.2})
+
+    reasons = diagnose(problem, plan)
+
+    assert set(reasons) == {a.id for a in plan if not a.served}
+    for request_id, reason in reasons.items():
+        request = problem.request_by_id[request_id]
+        if reason.kind is ReasonKind.NOT_SELECTED:
+            assert fits_at(problem, plan, request, reason.shift_minutes), reason
+        else:
+            low = int((request.earliest_start - request.start).total_seconds()) // 60
+            high = int((request.latest_end - request.end).total_seconds()) // 60
+            assert not any(fits_at(problem, plan, request, d) for d in range(low, high + 1)), (
+                reason.to_text()
+            )
