@@ -4,9 +4,11 @@ With the plan's served loans fixed, each unserved request is tested at every
 shift that matters inside its window: the reason names the type that ran
 short, when (local time in ``problem.timezone``), which loans hold it, whether
 shifts and substitutes were tried. A direct capacity analysis
-(``solver.explain_analysis``) answers almost every case; CP-SAT
+(``solver.explain_analysis``, on the occupation built by
+``solver.explain_index``) answers almost every case; CP-SAT
 (``solver.explain_core``) only finds a smallest set of lines that conflict
-when each line fits alone but the request as a whole does not.
+when each line fits alone but the request as a whole does not. Reasons are
+built by ``solver.explain_details`` and worded by ``solver.explain_reason``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from solver.explain_analysis import Analyser, Tables
+from solver.explain_analysis import Analyser
+from solver.explain_details import Tables
 from solver.explain_index import Occupancy
 from solver.explain_reason import Reason, ReasonKind, UnitState, UnitStatus
 from solver.plan import RequestAssignment

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from ortools.sat.python import cp_model
 
-from solver.explain_analysis import LineSpec, Tables
+from solver.explain_details import LineSpec, Tables
 from solver.explain_index import StateCode
 
 
