@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from solver.explain_index import Loan, Occupancy, Spans
+from solver.explain_index import Loan, Occupancy, PoolProfile, Spans
 from solver.explain_reason import Reason, ReasonKind, UnitState, UnitStatus
 from solver.explain_spans import Steps
 from solver.problem import Problem, Request
@@ -97,6 +97,9 @@ class Describer:
         return self.problem.value_of(request) if request else 0
 
     def _base(self, request: Request, **fields: object) -> Reason:
+        """A reason with the request's own facts; the period defaults to its own times."""
+        fields.setdefault("period_start", request.start.astimezone(self.tz))
+        fields.setdefault("period_end", request.end.astimezone(self.tz))
         lo = self.tb.to_minutes(request.earliest_start) - self.tb.to_minutes(request.start)
         hi = self.tb.to_minutes(request.latest_end) - self.tb.to_minutes(request.end)
         return Reason(
@@ -200,7 +203,7 @@ class Describer:
         return self._base(request, **fields)
 
     def _cheapest_units(
-        self, request: Request, statuses: list[tuple[UnitStatus, object]], need: int
+        self, request: Request, statuses: list[tuple[UnitStatus, tuple[int, int] | None]], need: int
     ) -> tuple[str, ...] | None:
         """The loans to cancel to free ``need`` more units at least value, if possible."""
         options = []
@@ -279,7 +282,7 @@ class Describer:
         return self._base(request, **fields)
 
     def _cheapest_draws(
-        self, request: Request, pools: list[tuple[str, object]], a: int, z: int, asked: int
+        self, request: Request, pools: list[tuple[str, PoolProfile]], a: int, z: int, asked: int
     ) -> tuple[str, ...] | None:
         """Loans to cancel, least priority and biggest draws first, until ``asked`` is free."""
         holders = [(pool_id, loan) for pool_id, profile in pools for loan in profile.holders(a, z)]

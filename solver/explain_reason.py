@@ -323,8 +323,9 @@ def _text_combination(reason: Reason) -> str:
 def _text_tradeoff(reason: Reason) -> str:
     return (
         f"{reason.type_id}: fits {fmt_period(reason.period_start, reason.period_end)} only by "
-        f"displacing {fmt_ids(reason.blocking_ids)} (total value {reason.blocking_value} >= "
-        f"its value {reason.own_value})" + _no_shift(reason, "avoids that")
+        f"displacing lower-priority {fmt_ids(reason.blocking_ids)} (total value "
+        f"{reason.blocking_value} >= its value {reason.own_value})"
+        + _no_shift(reason, "avoids that")
     )
 
 

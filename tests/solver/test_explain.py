@@ -33,7 +33,7 @@ def ids(reason: Reason) -> set[str]:
     return set(reason.blocking_ids)
 
 
-def test_no_such_equipment(make_problem, make_request, unserved):
+def test_no_such_equipment(make_problem, make_request, unserved, at):
     types = (*make_problem().types, EquipmentType("tent", "Tente 5 x 5 m", 60))
     request = make_request(id="R-1", lines=[("chair", 10), ("tent", 1)])
     problem = make_problem(types=types, requests=[request])
@@ -42,6 +42,7 @@ def test_no_such_equipment(make_problem, make_request, unserved):
 
     assert reason.kind is ReasonKind.NO_SUCH_EQUIPMENT
     assert reason.type_id == "tent"
+    assert (reason.period_start, reason.period_end) == (at(13, 8), at(15, 18))
     assert "tent: no unit or pool" in reason.to_text()
 
 
@@ -340,7 +341,10 @@ def test_lower_priority_tradeoff(make_problem, make_request, serve, unserved, at
     assert reason.kind is ReasonKind.LOWER_PRIORITY_TRADEOFF
     assert reason.blocking_ids == ("R-1", "R-2")
     assert (reason.blocking_value, reason.own_value) == (2, 2)
-    assert "only by displacing R-1, R-2 (total value 2 >= its value 2)" in reason.to_text()
+    assert (
+        "only by displacing lower-priority R-1, R-2 (total value 2 >= its value 2)"
+        in reason.to_text()
+    )
 
 
 def test_higher_value_request_left_out_is_plain_busy(make_problem, make_request, serve, unserved):
