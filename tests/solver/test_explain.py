@@ -327,6 +327,59 @@ def test_combination_of_lines_sharing_a_substitute(make_problem, make_request, s
     assert ids(reason) == {"R-1"}
 
 
+def test_two_lines_of_one_pooled_type_conflict_together(
+    make_problem, make_request, serve, unserved, at
+):
+    chairs = make_request(id="R-1", lines=[("chair", 300)])
+    asked = make_request(id="R-2", lines=[("table", 5), ("chair", 60), ("chair", 50)])
+    problem = make_problem(requests=[chairs, asked])
+    plan = [serve(chairs, [("chair@depot", 300)]), unserved(asked)]
+
+    reason = diagnose(problem, plan)["R-2"]
+
+    # 100 chairs left at Melun: either line alone, not both.
+    assert reason.kind is ReasonKind.COMBINATION
+    assert reason.types == ("chair",)
+    assert (reason.asked, reason.available, reason.short_by) == (110, 100, 10)
+    assert reason.blocking_ids == ("R-1",)
+
+
+def test_many_units_are_counted_by_state(make_problem, make_request, serve, unserved, at):
+    units = (
+        *(Unit(f"POD-{n}", "podium", "depot") for n in range(1, 4)),
+        Unit("POD-4", "podium", "depot", (Interval(at(10), at(20)),)),
+    )
+    holders = [make_request(id=f"R-{n}") for n in range(1, 4)]
+    asked = make_request(id="R-9")
+    problem = make_problem(units=units, requests=[*holders, asked])
+    plan = [serve(r, f"POD-{n}") for n, r in enumerate(holders, start=1)] + [unserved(asked)]
+
+    reason = diagnose(problem, plan)["R-9"]
+
+    assert reason.kind is ReasonKind.BUSY
+    assert reason.to_text() == (
+        "podium: all 4 units unavailable 2027-07-13 08:00-2027-07-15 18:00: "
+        "3 busy (R-1, R-2, R-3), 1 in maintenance (POD-4)"
+    )
+
+
+def test_substitute_in_maintenance_is_named(make_problem, make_request, serve, unserved, at):
+    units = (
+        Unit("MB9-1", "minibus-9", "depot"),
+        Unit("MB12-1", "minibus-12", "depot", (Interval(at(12), at(16)),)),
+    )
+    nine = make_request(id="R-1", lines=[("minibus-9", 1)])
+    asked = make_request(id="R-2", lines=[("minibus-9", 1)])
+    problem = make_problem(units=units, requests=[nine, asked])
+    plan = [serve(nine, "MB9-1"), unserved(asked)]
+
+    reason = diagnose(problem, plan)["R-2"]
+
+    assert reason.kind is ReasonKind.BUSY
+    assert reason.substitutes_tried == ("minibus-12",)
+    assert reason.to_text().endswith("; substitute minibus-12 also in maintenance")
+
+
 def test_lower_priority_tradeoff(make_problem, make_request, serve, unserved, at):
     units = tuple(u for u in make_problem().units if u.id != "POD-2")
     low_a = make_request(id="R-1", priority=1, start=at(13, 8), end=at(14, 8))
