@@ -313,9 +313,11 @@ def _text_travel(reason: Reason) -> str:
 
 def _text_combination(reason: Reason) -> str:
     where = f" inside the window ({_window(reason)})" if reason.shifts_tried else ""
-    together = " + ".join(reason.types) if reason.types else reason.type_id
+    types = reason.types or (reason.type_id or "",)
+    if len(types) == 1:
+        return f"{types[0]}: its lines fit one at a time{where}, not together: {_shortage(reason)}"
     return (
-        f"{together}: each line fits alone{where} but never all at once; "
+        f"{' + '.join(types)}: each line fits alone{where} but never all at once; "
         f"best try: {reason.type_id}: {_shortage(reason)}"
     )
 

@@ -342,6 +342,10 @@ def test_two_lines_of_one_pooled_type_conflict_together(
     assert reason.types == ("chair",)
     assert (reason.asked, reason.available, reason.short_by) == (110, 100, 10)
     assert reason.blocking_ids == ("R-1",)
+    assert reason.to_text() == (
+        "chair: its lines fit one at a time, not together: "
+        "110 asked, 100 free at best 2027-07-13 08:00-2027-07-15 18:00 (held by R-1)"
+    )
 
 
 def test_many_units_are_counted_by_state(make_problem, make_request, serve, unserved, at):
