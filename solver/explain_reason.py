@@ -8,8 +8,9 @@ problem's timezone.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 MAX_LISTED = 5  # blocking requests named in a line of text before "and N more"
 MAX_DETAILED = 3  # units described one by one; beyond, they are counted by state
@@ -112,6 +113,22 @@ class Reason:
     def to_text(self) -> str:
         """One English line for the plan file."""
         return _TEXT[self.kind](self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (enums by name, datetimes in RFC 3339) for storage."""
+        return _plain(asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def fmt_time(moment: datetime | None) -> str:

@@ -10,6 +10,7 @@ first checked feasible, since reasons are only defined against feasible plans.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from collections.abc import Sequence
 from datetime import timedelta
@@ -124,6 +125,11 @@ def test_busy_units_with_substitute_and_shifts(make_problem, make_request, serve
         "podium: both units busy 2027-07-13 08:00-2027-07-15 18:00 (R-0001, R-0007); "
         "no shift inside the window (±1 day) frees it"
     )
+    stored = json.loads(json.dumps(reason.to_dict()))
+    assert stored["kind"] == "BUSY"
+    assert stored["period_start"] == "2027-07-13T08:00:00+02:00"
+    assert stored["blocking_ids"] == ["R-0001", "R-0007"]
+    assert [u["state"] for u in stored["unit_statuses"]] == ["BUSY", "BUSY"]
 
 
 def test_busy_substitute_is_named(make_problem, make_request, serve, unserved):
