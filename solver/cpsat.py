@@ -26,11 +26,12 @@ from dataclasses import replace
 
 from solver.assemble import InvalidPlanError, build_plan
 from solver.dates import Dated, DatesModel
-from solver.decompose import batch_parts, decompose, share_time
-from solver.exact import EXACT_LIMIT, ExactUnits
+from solver.decompose import batch_parts, decompose, share_time, unit_type_groups
+from solver.exact import EXACT_LIMIT, ExactUnits, exact_literals
 from solver.instance import Instance
 from solver.lexsolve import solve_levels
 from solver.options import Progress, SolveOptions
+from solver.padding import travel_pads
 from solver.plan import Draw, LineAssignment, Plan, RequestAssignment, Status
 from solver.problem import Problem
 from solver.repair import compact_shifts, insert_unserved
@@ -168,18 +169,29 @@ def _solve_dates(
         seconds = share_time(sizes, deadline - time.monotonic(), index)
         if len(rids) > LARGE_PART:
             current = {}
+            window_units: dict[tuple[str, int], tuple[str, ...]] = {}
             for rid in rids:
                 hinted = hints.get(rid)
                 dated_hint = dated_from_assignment(inst, hinted) if hinted else None
                 if dated_hint is not None:
                     current[rid] = dated_hint
+                    for i, la in enumerate(hinted.lines):  # type: ignore[union-attr]
+                        if la.units:
+                            window_units[(rid, i)] = la.units
             dated.update(
                 solve_by_windows(
-                    inst, rids, _pads(inst, batch), current, options, seconds
+                    inst,
+                    rids,
+                    _pads(inst, batch),
+                    current,
+                    options,
+                    seconds,
+                    window_units,
                 )
             )
+            exact_units.update(window_units)
             continue
-        exact = _exact_size(inst, rids) <= EXACT_LIMIT
+        exact = exact_literals(inst, rids) <= EXACT_LIMIT
         model = DatesModel(inst, rids, {} if exact else _pads(inst, batch))
         extra = ExactUnits(model) if exact else None
         model.hint(hints)
@@ -195,28 +207,15 @@ def _solve_dates(
     return dated, exact_units
 
 
-def _exact_size(inst: Instance, rids: list[str]) -> int:
-    """(line, unit) literals an exact model of these requests would need."""
-    return sum(
-        len(inst.units_by_type[t])
-        for r in rids
-        for line in inst.reqs[r].request.lines
-        for t in inst.eligible_unit_types(line.type)
-    )
-
-
 def _weight(inst: Instance, rids) -> int:
     return sum(1 + len(inst.reqs[r].request.lines) for r in rids)
 
 
 def _pads(inst: Instance, batch: list) -> dict[str, int]:
-    """Per request, the longest travel time from its site to any site of its part."""
+    """Travel padding of every request of the batch's parts (``solver.padding``)."""
     pads: dict[str, int] = {}
     for part in batch:
-        sites = sorted({inst.reqs[r].request.site for r in part.request_ids})
-        far = {a: max(inst.travel.minutes(a, b) for b in sites) for a in sites}
-        for r in part.request_ids:
-            pads[r] = far[inst.reqs[r].request.site]
+        pads.update(travel_pads(inst, part.request_ids))
     return pads
 
 
@@ -307,17 +306,18 @@ def _final_units(
     }
     kept = _kept(inst, starts)
     deadline = time.monotonic() + budget
-    sizes = [float(sum(1 for r in g.request_ids if r in starts)) for g in groups]
+    unit_groups = [
+        (types, loans)
+        for types in unit_type_groups(inst)
+        if (loans := make_loans(inst, types, starts, kept))
+    ]
+    sizes = [float(len(loans)) for _, loans in unit_groups]
     changed = False
-    for index, group in enumerate(groups):
+    for index, (_, loans) in enumerate(unit_groups):
         if clock.stopped():
             break
-        group_starts = {r: starts[r] for r in group.request_ids if r in starts}
-        loans = make_loans(inst, group.type_ids, group_starts, kept)
-        if not loans:
-            continue
         hint = {(ln.request, ln.line): current[(ln.request, ln.line)] for ln in loans}
-        model = UnitsModel(inst, loans)
+        model = UnitsModel(inst, loans, serve_all=True)
         model.hint(hint)
         seconds = share_time(sizes, deadline - time.monotonic(), index)
         found, _ = model.solve(max(seconds, 0.05), options)

@@ -91,6 +91,25 @@ def type_groups(inst: Instance) -> list[TypeGroup]:
     return groups
 
 
+def unit_type_groups(inst: Instance) -> list[tuple[str, ...]]:
+    """Types linked by substitution only: independent once times are fixed.
+
+    Giving units to loans whose times are known couples two lines only when
+    they may use units of the same type, so these groups are finer than
+    ``type_groups`` (which also links the types of one request).
+    """
+    uf = _UnionFind()
+    for t in inst.problem.types:
+        uf.find(t.id)
+        for sub in inst.eligible_unit_types(t.id):
+            uf.union(t.id, sub)
+    members: dict[str, list[str]] = {}
+    for t in inst.problem.types:
+        if not inst.problem.is_pooled(t.id):
+            members.setdefault(uf.find(t.id), []).append(t.id)
+    return [tuple(types) for types in members.values()]
+
+
 def group_padding(inst: Instance, group: TypeGroup) -> int:
     """Longest turnaround plus travel between the group's sites, in minutes."""
     turnaround = max((inst.turnaround(t) for t in group.type_ids), default=0)

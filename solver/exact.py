@@ -11,25 +11,25 @@ value found is the true optimum when the solve is proven optimal.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ortools.sat.python import cp_model
 
 from solver.dates import DatesModel
+from solver.instance import Instance
 from solver.plan import RequestAssignment
 
 # Largest number of (line, unit) literals for which a part is modelled exactly.
 EXACT_LIMIT = 600
 
 
-def exact_size(dm: DatesModel) -> int:
-    """Number of (line, unit) literals the exact constraints would need."""
-    inst = dm.inst
+def exact_literals(inst: Instance, request_ids: Sequence[str]) -> int:
+    """Number of (line, unit) literals an exact model of these requests needs."""
     return sum(
         len(inst.units_by_type[t])
-        for rv in dm.vars.values()
-        for lv in rv.lines
-        for t in lv.counts
+        for r in request_ids
+        for line in inst.reqs[r].request.lines
+        for t in inst.eligible_unit_types(line.type)
     )
 
 
@@ -112,6 +112,21 @@ class ExactUnits:
                 and unit_id in prev.lines[i].units
             )
             m.AddHint(a, int(on))
+
+    def fix_units(
+        self, units: Mapping[tuple[str, int], tuple[str, ...]], rids: set[str]
+    ) -> None:
+        """Keeps the units of requests ``rids`` (neighbours outside a window)."""
+        m = self.dm.model
+        for (rid, i, unit_id), a in self.assign.items():
+            if rid in rids:
+                m.Add(a == int(unit_id in units.get((rid, i), ())))
+
+    def hint_units(self, units: Mapping[tuple[str, int], tuple[str, ...]]) -> None:
+        """Hints the units of a current solution."""
+        m = self.dm.model
+        for (rid, i, unit_id), a in self.assign.items():
+            m.AddHint(a, int(unit_id in units.get((rid, i), ())))
 
     def read(self, values: list[int]) -> dict[tuple[str, int], tuple[str, ...]]:
         """Units per (request, line) in a solution."""

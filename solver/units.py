@@ -219,7 +219,10 @@ def _by_split(inst: Instance, loan: Loan, candidates: list[str]) -> tuple[str, .
 class UnitsModel:
     """CP-SAT model giving units to the loans of one type group."""
 
-    def __init__(self, inst: Instance, loans: Sequence[Loan]) -> None:
+    def __init__(
+        self, inst: Instance, loans: Sequence[Loan], serve_all: bool = False
+    ) -> None:
+        """Builds the model; ``serve_all`` requires every loan served (known feasible)."""
         self.inst = inst
         self.loans = list(loans)
         m = self.model = cp_model.CpModel()
@@ -229,7 +232,7 @@ class UnitsModel:
         value_terms, keep_terms, km_terms = [], [], []
         for rid in sorted({ln.request for ln in loans}):
             y = self.served[rid] = m.NewBoolVar(f"y[{rid}]")
-            if self.inst.is_locked(rid):
+            if serve_all or self.inst.is_locked(rid):
                 m.Add(y == 1)
             value_terms.append(inst.reqs[rid].value * y)
         per_unit: dict[str, list[int]] = {}
@@ -261,7 +264,7 @@ class UnitsModel:
             idx = per_unit.get(unit.id)
             if idx:
                 km_terms.extend(self._add_unit(unit, idx))
-        self.levels = [Level("value", sum(value_terms), True, 0.4)]
+        self.levels = [] if serve_all else [Level("value", sum(value_terms), True, 0.4)]
         if keep_terms:
             self.levels.append(Level("kept", sum(keep_terms), True, 0.1))
         self.levels.append(Level("km", sum(km_terms), False, 0.5))

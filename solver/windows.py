@@ -16,12 +16,14 @@ from collections.abc import Mapping, Sequence
 
 from solver.dates import Dated, DatesModel
 from solver.decompose import share_time
+from solver.exact import ExactUnits, exact_literals
 from solver.instance import Instance
 from solver.lexsolve import solve_levels
 from solver.options import SolveOptions
 from solver.plan import RequestAssignment
 
 WINDOW = 120  # requests per window
+WINDOW_EXACT = 1500  # most (line, unit) literals for an exact window
 STEP = 80  # requests between window starts (the rest overlaps)
 
 
@@ -66,6 +68,7 @@ def solve_by_windows(
     current: Mapping[str, Dated],
     options: SolveOptions,
     seconds: float,
+    units: dict[tuple[str, int], tuple[str, ...]] | None = None,
 ) -> dict[str, Dated]:
     """Improves ``current`` (served requests of this part) window by window.
 
@@ -76,6 +79,10 @@ def solve_by_windows(
         current: the starting solution, e.g. from the greedy plan.
         options: workers, seed, ``should_stop``.
         seconds: budget for all windows and passes.
+
+        units: the units of ``current``'s unit-tracked lines, when known for
+            all of them: windows small enough are then modelled exactly
+            (``solver.exact``, no padding) and this map is updated in place.
 
     Returns:
         The part's served requests.
@@ -107,8 +114,17 @@ def solve_by_windows(
                 for r, d in best.items()
                 if r not in free_set and d.start < hi and d.start + margin + 1440 > lo
             }
-            model = DatesModel(inst, free, pads, fixed)
+            exact = (
+                units is not None
+                and exact_literals(inst, [*free, *fixed]) <= WINDOW_EXACT
+            )
+            model = DatesModel(inst, free, {} if exact else pads, fixed)
             model.hint_dated(best)
+            extra = None
+            if exact:
+                extra = ExactUnits(model)
+                extra.fix_units(units, set(fixed))  # type: ignore[arg-type]
+                extra.hint_units(units)  # type: ignore[arg-type]
             budget = share_time(sizes, left if offset else left * 0.8, index)
             values, _ = solve_levels(model.model, model.levels(), budget, options)
             if values is None:
@@ -118,4 +134,17 @@ def solve_by_windows(
                 for r in free:
                     best.pop(r, None)
                 best.update(found)
+                if extra is not None and units is not None:
+                    for key in [k for k in units if k[0] in free_set]:
+                        del units[key]
+                    units.update(
+                        {
+                            k: v
+                            for k, v in extra.read(values).items()
+                            if k[0] in free_set
+                        }
+                    )
+                elif units is not None:
+                    units.clear()  # padded windows do not choose units: stop modelling exactly
+                    units = None
     return best
