@@ -1,0 +1,1 @@
+"""Prêt Commun: the Flask application."""

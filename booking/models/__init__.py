@@ -1,0 +1,60 @@
+"""The ORM models; importing this package registers every table on ``Base.metadata``."""
+
+from booking.models.audit import AuditEvent
+from booking.models.feeds import FeedKind, FeedToken
+from booking.models.inventory import (
+    EquipmentType,
+    Pool,
+    Site,
+    SiteKind,
+    Unavailability,
+    Unit,
+    UnitStatus,
+    type_substitutes,
+)
+from booking.models.jobs import JobStatus, SolverJob
+from booking.models.loans import (
+    Condition,
+    Handover,
+    HandoverKind,
+    LoanRequest,
+    RequestLine,
+    RequestStatus,
+)
+from booking.models.notifications import Notification, OutboxEmail, OutboxStatus
+from booking.models.people import Commune, LoginAttempt, Role, User
+from booking.models.plans import Assignment, AssignmentDraw, AssignmentUnit, Plan, PlanStatus
+
+__all__ = [
+    "Assignment",
+    "AssignmentDraw",
+    "AssignmentUnit",
+    "AuditEvent",
+    "Commune",
+    "Condition",
+    "EquipmentType",
+    "FeedKind",
+    "FeedToken",
+    "Handover",
+    "HandoverKind",
+    "JobStatus",
+    "LoanRequest",
+    "LoginAttempt",
+    "Notification",
+    "OutboxEmail",
+    "OutboxStatus",
+    "Plan",
+    "PlanStatus",
+    "Pool",
+    "RequestLine",
+    "RequestStatus",
+    "Role",
+    "Site",
+    "SiteKind",
+    "SolverJob",
+    "Unavailability",
+    "Unit",
+    "UnitStatus",
+    "User",
+    "type_substitutes",
+]
