@@ -35,14 +35,16 @@ def _buckets(lo: int, hi: int) -> list[tuple[int, int]]:
     return out
 
 
-def part_bound(inst: Instance, request_ids: Sequence[str]) -> float:
-    """The LP bound on the served value of one part's requests."""
+def part_bound(inst: Instance, request_ids: Sequence[str], seconds: float = 60.0) -> float:
+    """The LP bound on the served value of one part's requests.
+
+    When GLOP does not finish within ``seconds`` the trivial bound (the value
+    of every servable request) is returned.
+    """
     solver = pywraplp.Solver.CreateSolver("GLOP")
     if solver is None:  # pragma: no cover - GLOP ships with OR-Tools
         return float(sum(inst.reqs[r].value for r in request_ids))
-    unit_items: dict[
-        str, list[tuple[int, int, object]]
-    ] = {}  # type -> (start, end, var)
+    unit_items: dict[str, list[tuple[int, int, object]]] = {}  # type -> (start, end, var)
     pool_items: dict[str, list[tuple[int, int, object]]] = {}
     objective = solver.Objective()
     for rid in request_ids:
@@ -73,9 +75,7 @@ def part_bound(inst: Instance, request_ids: Sequence[str]) -> float:
                     c = solver.Constraint(0.0, 0.0)
                     c.SetCoefficient(y, -line.quantity)
                     for t in types:
-                        f = solver.NumVar(
-                            0.0, min(line.quantity, len(inst.units_by_type[t])), ""
-                        )
+                        f = solver.NumVar(0.0, min(line.quantity, len(inst.units_by_type[t])), "")
                         c.SetCoefficient(f, 1.0)
                         end = a + rd.duration + inst.turnaround(t)
                         if b < end:
@@ -89,19 +89,16 @@ def part_bound(inst: Instance, request_ids: Sequence[str]) -> float:
             solver,
             items,
             lambda m, us=units: sum(
-                1
-                for u in us
-                if not any(b0 <= m < b1 for b0, b1 in inst.blackouts[u.id])
+                1 for u in us if not any(b0 <= m < b1 for b0, b1 in inst.blackouts[u.id])
             ),
         )
     for pool_id, items in pool_items.items():
         quantity = inst.problem.pool_by_id[pool_id].quantity
         _capacity(solver, items, lambda m, q=quantity: q)
     objective.SetMaximization()
+    solver.SetTimeLimit(max(1, int(seconds * 1000)))
     if solver.Solve() != pywraplp.Solver.OPTIMAL:
-        return float(
-            sum(inst.reqs[r].value for r in request_ids if inst.reqs[r].servable)
-        )
+        return float(sum(inst.reqs[r].value for r in request_ids if inst.reqs[r].servable))
     # The value of a plan is an integer: round down, with a margin for LP tolerance.
     return float(math.floor(objective.Value() + 1e-6))
 
@@ -112,9 +109,7 @@ def _enough(inst: Instance, rd) -> bool:
         if inst.problem.is_pooled(line.type):
             have = sum(p.quantity for p in inst.pools_by_type.get(line.type, []))
         else:
-            have = sum(
-                len(inst.units_by_type[t]) for t in inst.eligible_unit_types(line.type)
-            )
+            have = sum(len(inst.units_by_type[t]) for t in inst.eligible_unit_types(line.type))
         if line.quantity > have:
             return False
     return True
@@ -141,10 +136,9 @@ def value_upper_bound(inst: Instance, parts: Sequence[Part], seconds: float) -> 
     deadline = time.monotonic() + seconds
     total = 0.0
     for part in parts:
-        if time.monotonic() < deadline:
-            total += part_bound(inst, part.request_ids)
+        left = deadline - time.monotonic()
+        if left > 0:
+            total += part_bound(inst, part.request_ids, left)
         else:
-            total += sum(
-                inst.reqs[r].value for r in part.request_ids if inst.reqs[r].servable
-            )
+            total += sum(inst.reqs[r].value for r in part.request_ids if inst.reqs[r].servable)
     return total

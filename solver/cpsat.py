@@ -63,9 +63,7 @@ class _Clock:
         return self.options.should_stop is not None and self.options.should_stop()
 
 
-def solve_cpsat(
-    problem: Problem, options: SolveOptions, problem_sha256: str = ""
-) -> Plan:
+def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "") -> Plan:
     """Plans ``problem`` with the staged CP-SAT optimiser.
 
     Args:
@@ -109,9 +107,7 @@ def solve_cpsat(
     if _metrics(problem, assignments) is None:  # pragma: no cover - a bug upstream
         assignments = []
     _report_metrics(options, clock, problem, assignments, upper, "dates")
-    final = _final_units(
-        inst, groups, assignments, options, clock, clock.left() * UNITS_SHARE
-    )
+    final = _final_units(inst, groups, assignments, options, clock, clock.left() * UNITS_SHARE)
     if final is not None and _key_of(problem, final) <= _key_of(problem, assignments):
         assignments = final
     plan = _checked(problem, assignments, clock, problem_sha256, upper)
@@ -122,9 +118,7 @@ def solve_cpsat(
     return best
 
 
-def _greedy_plan(
-    problem: Problem, options: SolveOptions, sha: str, clock: _Clock
-) -> Plan | None:
+def _greedy_plan(problem: Problem, options: SolveOptions, sha: str, clock: _Clock) -> Plan | None:
     """The greedy baseline's plan, used as hint and as fallback."""
     try:
         from solver.baseline import solve_greedy
@@ -156,9 +150,7 @@ def _solve_dates(
         exactly (``solver.exact``), the units they were given.
     """
     batches = batch_parts(parts)
-    sizes = [
-        float(sum(_weight(inst, p.request_ids) for p in batch)) for batch in batches
-    ]
+    sizes = [float(sum(_weight(inst, p.request_ids) for p in batch)) for batch in batches]
     deadline = time.monotonic() + budget
     dated: dict[str, Dated] = {}
     exact_units: dict[tuple[str, int], tuple[str, ...]] = {}
@@ -167,6 +159,7 @@ def _solve_dates(
             break
         rids = [r for p in batch for r in p.request_ids]
         seconds = share_time(sizes, deadline - time.monotonic(), index)
+        started = time.monotonic()
         if len(rids) > LARGE_PART:
             current = {}
             window_units: dict[tuple[str, int], tuple[str, ...]] = {}
@@ -178,17 +171,15 @@ def _solve_dates(
                     for i, la in enumerate(hinted.lines):  # type: ignore[union-attr]
                         if la.units:
                             window_units[(rid, i)] = la.units
-            dated.update(
-                solve_by_windows(
-                    inst,
-                    rids,
-                    _pads(inst, batch),
-                    current,
-                    options,
-                    seconds,
-                    window_units,
-                )
+            pads = _pads(inst, batch)
+            found = solve_by_windows(
+                inst, rids, pads, current, options, seconds * 0.7, window_units
             )
+            left = seconds - (time.monotonic() - started)
+            found = solve_by_windows(
+                inst, rids, pads, found, options, left, window_units or None, shifts_only=True
+            )
+            dated.update(found)
             exact_units.update(window_units)
             continue
         exact = exact_literals(inst, rids) <= EXACT_LIMIT
@@ -197,9 +188,7 @@ def _solve_dates(
         model.hint(hints)
         if extra is not None:
             extra.hint(hints)
-        values, _ = solve_levels(
-            model.model, model.levels(), max(seconds, 0.05), options
-        )
+        values, _ = solve_levels(model.model, model.levels(), max(seconds, 0.05), options)
         if values is not None:
             dated.update(model.read(values))
             if extra is not None:
@@ -219,9 +208,7 @@ def _pads(inst: Instance, batch: list) -> dict[str, int]:
     return pads
 
 
-def _kept(
-    inst: Instance, starts: Mapping[str, int]
-) -> dict[str, list[tuple[str, ...]]]:
+def _kept(inst: Instance, starts: Mapping[str, int]) -> dict[str, list[tuple[str, ...]]]:
     """Previous units per line of requests dated at their previous start."""
     kept = {}
     for rid, prev in inst.previous.items():
@@ -298,12 +285,7 @@ def _final_units(
     tb = inst.timebase
     by_id = {a.id: a for a in assignments}
     starts = {a.id: tb.to_minutes(a.start) for a in assignments}  # type: ignore[arg-type]
-    current = {
-        (a.id, i): la.units
-        for a in assignments
-        for i, la in enumerate(a.lines)
-        if la.units
-    }
+    current = {(a.id, i): la.units for a in assignments for i, la in enumerate(a.lines) if la.units}
     kept = _kept(inst, starts)
     deadline = time.monotonic() + budget
     unit_groups = [
@@ -363,9 +345,7 @@ def _metrics(problem: Problem, assignments: list[RequestAssignment]):
     return compute_metrics(problem, ordered)
 
 
-def _key_of(
-    problem: Problem, assignments: list[RequestAssignment]
-) -> tuple[float, ...]:
+def _key_of(problem: Problem, assignments: list[RequestAssignment]) -> tuple[float, ...]:
     m = _metrics(problem, assignments)
     if m is None:
         return (float("inf"),)
@@ -377,9 +357,7 @@ def _report_metrics(options, clock, problem, assignments, bound, message) -> Non
         return
     m = _metrics(problem, assignments)
     if m is not None:
-        options.on_progress(
-            Progress(clock.elapsed(), m.served_value, m.km, bound, message)
-        )
+        options.on_progress(Progress(clock.elapsed(), m.served_value, m.km, bound, message))
 
 
 def _served_count(units: Mapping[tuple[str, int], tuple[str, ...]]) -> int:
@@ -444,17 +422,10 @@ def _with_bound(plan: Plan, upper: float) -> Plan:
 
     m = plan.metrics
     upper = max(upper, m.served_value) if upper < m.served_value else upper
-    proven = (
-        m.served_value >= upper
-        and m.changed == 0
-        and m.shift_minutes == 0
-        and m.km == 0
-    )
+    proven = m.served_value >= upper and m.changed == 0 and m.shift_minutes == 0 and m.km == 0
     bound = (float(upper), 0.0, 0.0, 0.0)
     status = Status.OPTIMAL if proven else Status.FEASIBLE
-    return replace(
-        plan, status=status, solver=replace(plan.solver, strategy=STRATEGY, bound=bound)
-    )
+    return replace(plan, status=status, solver=replace(plan.solver, strategy=STRATEGY, bound=bound))
 
 
 def _key(plan: Plan) -> tuple[float, ...]:
@@ -470,13 +441,9 @@ def _better(plan: Plan | None, greedy: Plan | None) -> Plan | None:
     return greedy
 
 
-def _report(
-    options: SolveOptions, clock: _Clock, plan: Plan | None, bound, message: str
-) -> None:
+def _report(options: SolveOptions, clock: _Clock, plan: Plan | None, bound, message: str) -> None:
     if options.on_progress is None or plan is None:
         return
     options.on_progress(
-        Progress(
-            clock.elapsed(), plan.metrics.served_value, plan.metrics.km, bound, message
-        )
+        Progress(clock.elapsed(), plan.metrics.served_value, plan.metrics.km, bound, message)
     )

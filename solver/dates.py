@@ -125,9 +125,7 @@ class DatesModel:
         rv = self.vars[rid]
         m.Add(rv.served == 1)
         m.Add(rv.start == dated.start)
-        for lv, counts, draws in zip(
-            rv.lines, dated.unit_types, dated.draws, strict=True
-        ):
+        for lv, counts, draws in zip(rv.lines, dated.unit_types, dated.draws, strict=True):
             for t, (var, mult) in lv.counts.items():
                 m.Add(mult * var == counts.get(t, 0))
             given = dict(draws)
@@ -150,9 +148,7 @@ class DatesModel:
             size = rd.duration + self.inst.turnaround(t) + pad
             cap = min(qty, len(self.inst.units_by_type[t]))
             if len(types) == 1:
-                interval = m.NewOptionalFixedSizeIntervalVar(
-                    s, size, x, f"u[{rd.id},{t}]"
-                )
+                interval = m.NewOptionalFixedSizeIntervalVar(s, size, x, f"u[{rd.id},{t}]")
                 lv.counts[t] = (x, qty)
                 self._unit_intervals.setdefault(t, []).append((interval, qty))
                 continue
@@ -183,9 +179,7 @@ class DatesModel:
         for pool in pools:
             km = 2 * inst.km100(pool.site, site)
             if len(pools) == 1:
-                interval = m.NewOptionalFixedSizeIntervalVar(
-                    s, size, x, f"d[{rd.id},{pool.id}]"
-                )
+                interval = m.NewOptionalFixedSizeIntervalVar(s, size, x, f"d[{rd.id},{pool.id}]")
                 self._pool_intervals.setdefault(pool.id, []).append((interval, qty))
                 lv.draws[pool.id] = (x, qty)
                 lv.uses[pool.id] = x
@@ -197,9 +191,7 @@ class DatesModel:
             m.Add(q <= cap * u)
             m.Add(q >= u)
             m.AddImplication(u, x)
-            interval = m.NewOptionalFixedSizeIntervalVar(
-                s, size, u, f"d[{rd.id},{pool.id}]"
-            )
+            interval = m.NewOptionalFixedSizeIntervalVar(s, size, u, f"d[{rd.id},{pool.id}]")
             self._pool_intervals.setdefault(pool.id, []).append((interval, q))
             lv.draws[pool.id] = (q, 1)
             lv.uses[pool.id] = u
@@ -220,9 +212,7 @@ class DatesModel:
                 for b0, b1 in self.inst.blackouts[unit.id]:
                     b0, b1 = max(b0, lo), min(b1, hi)
                     if b0 < b1:
-                        intervals.append(
-                            m.NewFixedSizeIntervalVar(b0, b1 - b0, f"off[{unit.id}]")
-                        )
+                        intervals.append(m.NewFixedSizeIntervalVar(b0, b1 - b0, f"off[{unit.id}]"))
                         demands.append(1)
             m.AddCumulative(intervals, demands, len(self.inst.units_by_type[t]))
 
@@ -232,9 +222,7 @@ class DatesModel:
             quantity = self.inst.problem.pool_by_id[pool_id].quantity
             if sum(d if isinstance(d, int) else quantity for _, d in items) <= quantity:
                 continue
-            self.model.AddCumulative(
-                [iv for iv, _ in items], [d for _, d in items], quantity
-            )
+            self.model.AddCumulative([iv for iv, _ in items], [d for _, d in items], quantity)
 
     def add_keep_previous(self) -> None:
         """Rewards serving a previously served request at the same time and sources."""
@@ -272,9 +260,7 @@ class DatesModel:
                     # ``changed`` compares which pools are drawn from, not quantities.
                     for pool_id, (var, mult) in lv.draws.items():
                         if mult == 1:
-                            m.Add(
-                                lv.uses[pool_id] == int(pool_id in draws)
-                            ).OnlyEnforceIf(k)
+                            m.Add(lv.uses[pool_id] == int(pool_id in draws)).OnlyEnforceIf(k)
             if not ok:
                 m.Add(k == 0)
             self.keep_terms.append(k)
@@ -320,9 +306,7 @@ class DatesModel:
                 continue
             m.AddHint(rv.start, dated.start)
             own = rv.served.Index()
-            for lv, counts, draws in zip(
-                rv.lines, dated.unit_types, dated.draws, strict=True
-            ):
+            for lv, counts, draws in zip(rv.lines, dated.unit_types, dated.draws, strict=True):
                 for t, (var, _) in lv.counts.items():
                     if var.Index() != own:
                         m.AddHint(var, counts.get(t, 0))
@@ -333,10 +317,10 @@ class DatesModel:
                         m.AddHint(lv.uses[pool_id], int(given.get(pool_id, 0) > 0))
 
     def levels(self) -> list[Level]:
-        levels = [Level("value", sum(self.value_terms), True, 0.6)]
+        levels = [Level("value", sum(self.value_terms), True, 0.45)]
         if self.keep_terms:
             levels.append(Level("kept", sum(self.keep_terms), True, 0.1))
-        levels.append(Level("shift", sum(self.shift_terms), False, 0.2))
+        levels.append(Level("shift", sum(self.shift_terms), False, 0.35))
         if self.km_terms:
             levels.append(Level("km", sum(self.km_terms), False, 0.1))
         return levels
@@ -353,18 +337,12 @@ class DatesModel:
                 continue
             dated = Dated(values[rv.start.Index()])
             for lv in rv.lines:
-                dated.unit_types.append(
-                    {t: val(e) for t, e in lv.counts.items() if val(e) > 0}
-                )
-                dated.draws.append(
-                    [(p, val(e)) for p, e in lv.draws.items() if val(e) > 0]
-                )
+                dated.unit_types.append({t: val(e) for t, e in lv.counts.items() if val(e) > 0})
+                dated.draws.append([(p, val(e)) for p, e in lv.draws.items() if val(e) > 0])
             out[rid] = dated
         return out
 
-    def solve(
-        self, seconds: float, options: SolveOptions
-    ) -> tuple[dict[str, Dated], list]:
+    def solve(self, seconds: float, options: SolveOptions) -> tuple[dict[str, Dated], list]:
         """Solves the levels; returns the served requests and the level results."""
         values, results = solve_levels(self.model, self.levels(), seconds, options)
         if values is None:

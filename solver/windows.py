@@ -48,9 +48,7 @@ def dated_from_assignment(inst: Instance, a: RequestAssignment) -> Dated | None:
     return dated
 
 
-def _score(
-    inst: Instance, rids: Sequence[str], dated: Mapping[str, Dated]
-) -> tuple[int, int]:
+def _score(inst: Instance, rids: Sequence[str], dated: Mapping[str, Dated]) -> tuple[int, int]:
     """(-value, shift) of ``rids`` in ``dated``: smaller is better."""
     value = shift = 0
     for rid in rids:
@@ -69,6 +67,7 @@ def solve_by_windows(
     options: SolveOptions,
     seconds: float,
     units: dict[tuple[str, int], tuple[str, ...]] | None = None,
+    shifts_only: bool = False,
 ) -> dict[str, Dated]:
     """Improves ``current`` (served requests of this part) window by window.
 
@@ -84,6 +83,9 @@ def solve_by_windows(
             all of them: windows small enough are then modelled exactly
             (``solver.exact``, no padding) and this map is updated in place.
 
+        shifts_only: keep which requests are served and only re-time them
+            (the dedicated shift stage, once value is settled).
+
     Returns:
         The part's served requests.
     """
@@ -94,16 +96,14 @@ def solve_by_windows(
     )
     best = {r: d for r, d in current.items() if r in set(request_ids)}
     margin = max((pads.get(r, 0) + inst.reqs[r].duration for r in order), default=0)
-    for offset in (0, STEP // 2):
+    for offset in (0,) if shifts_only else (0, STEP // 2):
         starts = list(range(offset, max(len(order) - WINDOW + STEP, 1), STEP))
         if offset and (len(order) <= WINDOW or time.monotonic() > deadline - 0.5):
             break
         sizes = [1.0] * len(starts)
         for index, first in enumerate(starts):
             left = deadline - time.monotonic()
-            if left <= 0.05 or (
-                options.should_stop is not None and options.should_stop()
-            ):
+            if left <= 0.05 or (options.should_stop is not None and options.should_stop()):
                 return best
             free = order[first : first + WINDOW]
             lo = min(inst.reqs[r].lo for r in free) - margin
@@ -114,10 +114,7 @@ def solve_by_windows(
                 for r, d in best.items()
                 if r not in free_set and d.start < hi and d.start + margin + 1440 > lo
             }
-            exact = (
-                units is not None
-                and exact_literals(inst, [*free, *fixed]) <= WINDOW_EXACT
-            )
+            exact = units is not None and exact_literals(inst, [*free, *fixed]) <= WINDOW_EXACT
             model = DatesModel(inst, free, {} if exact else pads, fixed)
             model.hint_dated(best)
             extra = None
@@ -126,7 +123,13 @@ def solve_by_windows(
                 extra.fix_units(units, set(fixed))  # type: ignore[arg-type]
                 extra.hint_units(units)  # type: ignore[arg-type]
             budget = share_time(sizes, left if offset else left * 0.8, index)
-            values, _ = solve_levels(model.model, model.levels(), budget, options)
+            levels = model.levels()
+            if shifts_only:
+                for rid in free:
+                    if rid in model.vars:
+                        model.model.Add(model.vars[rid].served == int(rid in best))
+                levels = [lv for lv in levels if lv.name != "value"]
+            values, _ = solve_levels(model.model, levels, budget, options)
             if values is None:
                 continue
             found = {r: d for r, d in model.read(values).items() if r in free_set}
@@ -137,13 +140,7 @@ def solve_by_windows(
                 if extra is not None and units is not None:
                     for key in [k for k in units if k[0] in free_set]:
                         del units[key]
-                    units.update(
-                        {
-                            k: v
-                            for k, v in extra.read(values).items()
-                            if k[0] in free_set
-                        }
-                    )
+                    units.update({k: v for k, v in extra.read(values).items() if k[0] in free_set})
                 elif units is not None:
                     units.clear()  # padded windows do not choose units: stop modelling exactly
                     units = None
