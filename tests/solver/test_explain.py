@@ -17,9 +17,12 @@ from datetime import timedelta
 
 import pytest
 
+from bench.generate import generate
+from solver import SolveOptions, solve
 from solver.check import check_assignments
 from solver.explain import ReasonKind, UnitState, diagnose_unserved, explain_unserved
 from solver.explain_reason import Reason
+from solver.io import problem_from_json
 from solver.plan import Draw, LineAssignment, RequestAssignment
 from solver.problem import EquipmentType, Interval, Pool, Problem, Unit
 
@@ -559,3 +562,28 @@ def test_reasons_agree_with_a_brute_force_search(make_problem, make_request, at,
             assert not any(fits_at(problem, plan, request, d) for d in range(low, high + 1)), (
                 reason.to_text()
             )
+
+
+# --- A generated season ------------------------------------------------------------
+
+
+def test_every_unserved_request_of_a_generated_summer_has_a_reason():
+    problem = problem_from_json(json.dumps(generate("summer", 1)))
+    plan = solve(problem, "cpsat", SolveOptions(time_limit_seconds=5.0, workers=1, seed=0))
+    served = {a.id for a in plan.requests if a.served}
+    unserved_ids = [a.id for a in plan.requests if not a.served]
+    # Fête de la musique alone asks for more stages than the agglomeration has.
+    assert unserved_ids
+
+    reasons = diagnose_unserved(problem, plan.requests, time_limit_seconds=2.0)
+
+    assert list(reasons) == unserved_ids
+    for request_id, reason in reasons.items():
+        request = problem.request_by_id[request_id]
+        assert reason.request_id == request_id
+        assert reason.to_text()
+        assert set(reason.blocking_ids) <= served
+        if reason.type_id is not None:
+            assert reason.type_id in {line.type for line in request.lines}
+        if reason.kind in (ReasonKind.BUSY, ReasonKind.LOWER_PRIORITY_TRADEOFF):
+            assert reason.blocking_ids and reason.short_by > 0
