@@ -56,7 +56,7 @@ def part_bound(inst: Instance, request_ids: Sequence[str], seconds: float = 60.0
             y = solver.NumVar(0.0, 1.0, f"y{rid}_{k}")
             ys.append(y)
             objective.SetCoefficient(y, rd.value)
-            for i, line in enumerate(rd.request.lines):
+            for line in rd.request.lines:
                 if inst.problem.is_pooled(line.type):
                     pools = inst.pools_by_type.get(line.type, [])
                     end = a + rd.duration + inst.turnaround(line.type)

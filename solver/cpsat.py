@@ -114,6 +114,8 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
     best = _better(plan, greedy)
     if best is None:
         raise InvalidPlanError("no valid plan could be made")
+    if best is greedy:
+        best = _with_bound(best, upper)
     _report(options, clock, best, upper, "done")
     return best
 

@@ -144,12 +144,21 @@ class DatesModel:
         if not types or qty > sum(len(self.inst.units_by_type[t]) for t in types):
             m.Add(x == 0)
             return
+        site = rd.request.site
         for t in types:
             size = rd.duration + self.inst.turnaround(t) + pad
             cap = min(qty, len(self.inst.units_by_type[t]))
+            # km of a round trip from the nearest home of the type: direct
+            # transfers are left to the units stage, but ties in value and
+            # shift already prefer requests close to a depot.
+            trip = min(
+                self.inst.km100(u.home, site) + self.inst.km100(site, u.home)
+                for u in self.inst.units_by_type[t]
+            )
             if len(types) == 1:
                 interval = m.NewOptionalFixedSizeIntervalVar(s, size, x, f"u[{rd.id},{t}]")
                 lv.counts[t] = (x, qty)
+                self.km_terms.append(trip * qty * x)
                 self._unit_intervals.setdefault(t, []).append((interval, qty))
                 continue
             q = m.NewIntVar(0, cap, f"q[{rd.id},{t}]")
@@ -160,6 +169,7 @@ class DatesModel:
             interval = m.NewOptionalFixedSizeIntervalVar(s, size, p, f"u[{rd.id},{t}]")
             self._unit_intervals.setdefault(t, []).append((interval, q))
             lv.counts[t] = (q, 1)
+            self.km_terms.append(trip * q)
             if lock is not None:
                 m.Add(q == locked_counts.get(t, 0))
         if len(types) > 1:
@@ -240,7 +250,7 @@ class DatesModel:
             m.AddImplication(k, rv.served)
             m.Add(rv.start == start).OnlyEnforceIf(k)
             ok = True
-            for lv, pl in zip(rv.lines, prev.lines):
+            for lv, pl in zip(rv.lines, prev.lines, strict=True):
                 if lv.counts:
                     counts: dict[str, int] = {}
                     for unit_id in pl.units:
@@ -258,7 +268,7 @@ class DatesModel:
                         ok = False
                         break
                     # ``changed`` compares which pools are drawn from, not quantities.
-                    for pool_id, (var, mult) in lv.draws.items():
+                    for pool_id, (_, mult) in lv.draws.items():
                         if mult == 1:
                             m.Add(lv.uses[pool_id] == int(pool_id in draws)).OnlyEnforceIf(k)
             if not ok:
@@ -280,7 +290,7 @@ class DatesModel:
                 continue
             m.AddHint(rv.served, 1)
             m.AddHint(rv.start, start)
-            for lv, la in zip(rv.lines, a.lines):
+            for lv, la in zip(rv.lines, a.lines, strict=True):
                 counts: dict[str, int] = {}
                 for unit_id in la.units:
                     unit = inst.problem.unit_by_id.get(unit_id)

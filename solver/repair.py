@@ -22,16 +22,10 @@ MAX_CANDIDATES = 400  # candidate starts tried per request
 class Occupancy:
     """Loans per unit and draws per pool of a plan, in minutes."""
 
-    def __init__(
-        self, inst: Instance, assignments: Sequence[RequestAssignment]
-    ) -> None:
+    def __init__(self, inst: Instance, assignments: Sequence[RequestAssignment]) -> None:
         self.inst = inst
-        self.units: dict[
-            str, list[tuple[int, int, str]]
-        ] = {}  # unit -> (start, end, site)
-        self.pools: dict[
-            str, list[tuple[int, int, int]]
-        ] = {}  # pool -> (start, end+ta, qty)
+        self.units: dict[str, list[tuple[int, int, str]]] = {}  # unit -> (start, end, site)
+        self.pools: dict[str, list[tuple[int, int, int]]] = {}  # pool -> (start, end+ta, qty)
         for a in assignments:
             if a.served and a.start is not None:
                 self.add(a)
@@ -41,7 +35,7 @@ class Occupancy:
         rd = inst.reqs[a.id]
         s = inst.timebase.to_minutes(a.start)  # type: ignore[arg-type]
         e = s + rd.duration
-        for line, la in zip(rd.request.lines, a.lines):
+        for line, la in zip(rd.request.lines, a.lines, strict=True):
             for u in la.units:
                 bisect.insort(self.units.setdefault(u, []), (s, e, rd.request.site))
             for d in la.pools:
@@ -55,13 +49,11 @@ class Occupancy:
         rd = inst.reqs[a.id]
         s = inst.timebase.to_minutes(a.start)  # type: ignore[arg-type]
         e = s + rd.duration
-        for line, la in zip(rd.request.lines, a.lines):
+        for line, la in zip(rd.request.lines, a.lines, strict=True):
             for u in la.units:
                 self.units[u].remove((s, e, rd.request.site))
             for d in la.pools:
-                self.pools[d.pool].remove(
-                    (s, e + inst.turnaround(line.type), d.quantity)
-                )
+                self.pools[d.pool].remove((s, e + inst.turnaround(line.type), d.quantity))
 
     def unit_free(self, unit_id: str, s: int, e: int, site: str) -> bool:
         inst = self.inst
@@ -80,9 +72,7 @@ class Occupancy:
     def pool_free(self, pool_id: str, s: int, end: int) -> int:
         """Quantity of the pool free over all of ``[s, end)``."""
         quantity = self.inst.problem.pool_by_id[pool_id].quantity
-        draws = [
-            (a, b, q) for a, b, q in self.pools.get(pool_id, ()) if a < end and s < b
-        ]
+        draws = [(a, b, q) for a, b, q in self.pools.get(pool_id, ()) if a < end and s < b]
         if not draws:
             return quantity
         points = sorted({s} | {a for a, _, _ in draws if a > s})
@@ -141,9 +131,7 @@ class Occupancy:
         """Starts worth trying: asked start, window ends, edges of nearby loans."""
         inst = self.inst
         points = {rd.start, rd.lo, rd.hi}
-        types = {
-            t for line in rd.request.lines for t in inst.eligible_unit_types(line.type)
-        }
+        types = {t for line in rd.request.lines for t in inst.eligible_unit_types(line.type)}
         margin = rd.duration + 24 * 60
         for t in types:
             ta = inst.turnaround(t)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from solver.baseline import solve_fcfs, solve_greedy
 from solver.check import check_plan
 from solver.cpsat import solve_cpsat
 from solver.geo import TravelMatrix
@@ -31,9 +32,7 @@ def _minutes(problem: Problem, moment: datetime) -> int:
     return problem.timebase.to_minutes(moment)
 
 
-def _unit_fits(
-    problem: Problem, travel: TravelMatrix, unit: Unit, rids: list[str]
-) -> bool:
+def _unit_fits(problem: Problem, travel: TravelMatrix, unit: Unit, rids: list[str]) -> bool:
     """Whether some order of ``rids`` on ``unit`` keeps every start in its window."""
     turnaround = problem.type_by_id[unit.type].turnaround_minutes
     for order in itertools.permutations(rids):
@@ -67,11 +66,7 @@ def brute_force_value(problem: Problem) -> int:
         options.append(eligible)
     best = 0
     for choice in itertools.product(*options):
-        value = sum(
-            problem.value_of(r)
-            for r, u in zip(problem.requests, choice, strict=True)
-            if u
-        )
+        value = sum(problem.value_of(r) for r, u in zip(problem.requests, choice, strict=True) if u)
         if value <= best:
             continue
         per_unit: dict[str, list[str]] = {}
@@ -79,8 +74,7 @@ def brute_force_value(problem: Problem) -> int:
             if unit_id is not None:
                 per_unit.setdefault(unit_id, []).append(request.id)
         if all(
-            _unit_fits(problem, travel, problem.unit_by_id[u], rids)
-            for u, rids in per_unit.items()
+            _unit_fits(problem, travel, problem.unit_by_id[u], rids) for u, rids in per_unit.items()
         ):
             best = value
     return best
@@ -126,6 +120,7 @@ def test_served_value_equals_brute_force(data, make_problem, make_request, at):
     problem = data.draw(small_problems(make_problem, make_request, at))
     plan = solve_cpsat(problem, OPTIONS)
     assert check_plan(problem, plan) == []
+    assert plan.metrics.served_value >= solve_fcfs(problem, OPTIONS).metrics.served_value
     expected = brute_force_value(problem)
     assert plan.metrics.served_value == expected
     assert plan.solver.bound[0] >= expected
@@ -201,13 +196,14 @@ def mixed_problems(draw, make_problem, make_request, at) -> Problem:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
-def test_mixed_plans_are_valid_and_within_their_bound(
-    data, make_problem, make_request, at
-):
+def test_mixed_plans_are_valid_and_within_their_bound(data, make_problem, make_request, at):
     problem = data.draw(mixed_problems(make_problem, make_request, at))
     plan = solve_cpsat(problem, OPTIONS)
     assert check_plan(problem, plan) == []
     assert plan.metrics.served_value <= plan.solver.bound[0]
+    fcfs = solve_fcfs(problem, OPTIONS)
+    greedy = solve_greedy(problem, OPTIONS)
+    assert plan.metrics.served_value >= max(fcfs.metrics.served_value, greedy.metrics.served_value)
     locked = problem.request_by_id.get("L-1")
     if locked is not None:
         assert plan.assignment_of("L-1") == locked.locked
