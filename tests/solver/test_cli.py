@@ -301,3 +301,31 @@ def test_invalid_problem_file_message_in_full() -> None:
         "  requests[0].priority: must be between 1 and 4, got 5",
     ]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["baseline"], ["solve", "--strategy", "baseline"], ["solve", "--strategy", "greedy"]],
+    ids=["baseline", "solve-baseline", "solve-greedy"],
+)
+def test_non_optimising_strategies_write_checked_plans(tmp_path: Path, args: list[str]) -> None:
+    out = tmp_path / "plan.json"
+    result = run(args[0], CAMVS, *args[1:], "-o", out)
+    assert result.returncode == 0, result.stderr
+    problem, sha = read_problem(CAMVS)
+    plan = plan_from_json(out.read_bytes())
+    assert plan.status is Status.BASELINE
+    assert check_plan(problem, plan, sha) == []
+    assert plan.assignment_of("R-0003") == problem.request_by_id["R-0003"].locked
+    assert result.stderr.splitlines()[-1].startswith(f"BASELINE: {plan.metrics.served}/8")
+    assert run("check", CAMVS, out).returncode == 0
+
+
+def test_the_optimiser_serves_at_least_the_baseline_value(tmp_path: Path) -> None:
+    baseline, optimised = tmp_path / "baseline.json", tmp_path / "cpsat.json"
+    assert run("baseline", CAMVS, "-o", baseline).returncode == 0
+    result = run("solve", CAMVS, "-o", optimised, "--time-limit", 5, "--workers", 1)
+    assert result.returncode == 0, result.stderr
+    fcfs = plan_from_json(baseline.read_bytes()).metrics
+    best = plan_from_json(optimised.read_bytes()).metrics
+    assert best.served_value >= fcfs.served_value
