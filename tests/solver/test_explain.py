@@ -24,6 +24,7 @@ from solver.explain import ReasonKind, UnitState, diagnose_unserved, explain_uns
 from solver.explain_index import Occupancy, StateCode
 from solver.explain_reason import Reason
 from solver.io import problem_from_json
+from solver.occupancy import Occupancy as SharedOccupancy
 from solver.plan import Draw, LineAssignment, RequestAssignment
 from solver.problem import EquipmentType, Interval, Pool, Problem, Unit
 
@@ -626,3 +627,38 @@ def test_every_unserved_request_of_a_generated_summer_has_a_reason():
             placed = serve_at(problem, plan, request, reason.shift_minutes)
             trial = [placed if a.id == request_id else a for a in plan]
             assert check_assignments(problem, trial) == [], reason.to_text()
+
+
+def test_occupation_agrees_with_the_shared_occupancy_helpers():
+    """Two readings of the spec's rules 3 and 4 give the same answers near real loans."""
+    problem = problem_from_json(json.dumps(generate("summer", 2)))
+    plan = list(solve(problem, "baseline", SolveOptions(workers=1, seed=0)).requests)
+    mine = Occupancy(problem, plan)
+    shared = SharedOccupancy(problem)
+    for assignment in plan:
+        shared.add_assignment(assignment)
+    rnd = random.Random(7)
+    sites = [site.id for site in problem.sites]
+    loans = [(u, loan) for u, calendar in mine.units.items() for loan in calendar.loans]
+    assert loans
+    for _ in range(3000):
+        unit_id, loan = rnd.choice(loans)
+        # Around the loan's edges, where turnaround, travel and overlap decide.
+        start = rnd.choice([loan.start, loan.busy_until]) + rnd.randrange(-600, 600)
+        end = start + rnd.randrange(30, 2000)
+        site = rnd.choice(sites)
+        calendar = mine.units[unit_id]
+        free = calendar.state(start, end, site, mine.travel) is StateCode.FREE
+        assert free == shared.units[unit_id].fits(start, end, site)
+        spans = calendar.free_shifts(start, end, site, -240, 240, mine.travel)[2]
+        shift = rnd.randrange(-240, 241)
+        in_spans = any(first <= shift <= last for first, last in spans)
+        at_shift = calendar.state(start + shift, end + shift, site, mine.travel)
+        assert in_spans == (at_shift is StateCode.FREE)
+    for pool in problem.pools:
+        edges = [t for loan in mine.pools[pool.id].loans for t in (loan.start, loan.busy_until)]
+        for _ in range(200 if edges else 0):
+            start = rnd.choice(edges) + rnd.randrange(-600, 600)
+            end = start + rnd.randrange(30, 4000)
+            tail = end + mine.turnaround(pool.type)
+            assert mine.pools[pool.id].free(start, tail) == shared.pools[pool.id].free(start, end)
