@@ -156,7 +156,8 @@ def _run_solve(args: argparse.Namespace) -> int:
             plan = solve(problem, args.strategy, options, sha)
         except KeyboardInterrupt:
             raise
-        except Exception as exc:  # noqa: BLE001 - a user gets a message, not a traceback
+        except Exception as exc:
+            # A bug in a strategy: the user gets a message, not a traceback.
             print(f"error: the {args.strategy} strategy failed: {exc}", file=sys.stderr)
             return EXIT_SOLVER_FAILED
     _write_plan(plan_to_json(plan, problem.timezone), args.output)

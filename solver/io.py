@@ -690,7 +690,7 @@ class _Reader:
             lines = None
         locked = None
         if o.get("locked") is not None:
-            locked = self.assignment(o["locked"], f"{path}.locked", locked_for=ident)
+            locked = self.assignment(o["locked"], f"{path}.locked", locked=True, request_id=ident)
         if (
             ident is None
             or commune is None
@@ -864,15 +864,14 @@ class _Reader:
         return Metrics(km=km, **read)
 
     def assignment(
-        self, value: Any, path: str, locked_for: str | None | Any = _MISSING
+        self, value: Any, path: str, *, locked: bool = False, request_id: str | None = None
     ) -> RequestAssignment | None:
-        """A request of a plan; with ``locked_for``, a request's ``locked`` field.
+        """A request of a plan or, with ``locked``, the ``locked`` field of request ``request_id``.
 
         A locked assignment must be served, may omit its ``id`` (it is then
         the request's), and has no ``reason``.
         """
-        is_locked = locked_for is not _MISSING
-        if is_locked:
+        if locked:
             o = self.obj(value, path, ("served",), ("id", "start", "end", "lines", "reason"))
         else:
             o = self.obj(value, path, ("id", "served"), ("start", "end", "lines", "reason"))
@@ -883,15 +882,15 @@ class _Reader:
             ident = self.string(o["id"], f"{path}.id")
             if ident is None:
                 return None
-            if is_locked and locked_for is not None and ident != locked_for:
-                self.error(f"{path}.id", f"must be the request's id {locked_for!r}, got {ident!r}")
+            if locked and request_id is not None and ident != request_id:
+                self.error(f"{path}.id", f"must be the request's id {request_id!r}, got {ident!r}")
                 return None
-        elif is_locked:
-            ident = locked_for
+        elif locked:
+            ident = request_id
         served = self.boolean(o.get("served", _MISSING), f"{path}.served")
         if served is None or ident is None:
             return None
-        if is_locked and not served:
+        if locked and not served:
             self.error(f"{path}.served", "a locked assignment must be served (true)")
             return None
         if not served:
