@@ -74,7 +74,7 @@ UNIT_TYPES: dict[str, tuple[str, int, float, tuple[str, ...], int]] = {
     "remorque-frigo": ("Remorque frigorifique", 180, 0, (), 2),
     "minibus-9": ("Minibus 9 places", 60, 0, ("minibus-12",), 3),
     "minibus-12": ("Minibus 12 places", 60, 0, (), 2),
-    "camion-benne": ("Camion benne 3,5 t", 60, 0, (), 2),
+    "camion-benne": ("Camion benne 3,5 t", 60, 0, (), 3),
     "nacelle": ("Nacelle élévatrice 14 m", 120, 12, (), 1),
     "balayeuse": ("Balayeuse de voirie", 120, 0, (), 1),
     "broyeur": ("Broyeur de végétaux", 60, 12, (), 2),
