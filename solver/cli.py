@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m solver",
         description="Plan equipment loans (loan-problem/1 -> loan-plan/1) and check plans.",
+        epilog="exit status: 0 done or plan valid, 1 plan breaks a rule (check), "
+        "2 unreadable or invalid input, 3 solver failure, 130 interrupted",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -78,10 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds for the whole solve (default: %(default)s)",
     )
     solve_cmd.add_argument(
-        "--workers", type=_positive(int), default=2, metavar="N", help="default: %(default)s"
+        "--workers",
+        type=_positive(int),
+        default=2,
+        metavar="N",
+        help="CP-SAT search workers (default: %(default)s)",
     )
     solve_cmd.add_argument(
-        "--seed", type=_non_negative_int, default=0, metavar="N", help="default: %(default)s"
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="random seed; with one worker, runs repeat (default: %(default)s)",
     )
     solve_cmd.set_defaults(run=_run_solve)
 
