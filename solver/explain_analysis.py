@@ -25,6 +25,7 @@ from solver.explain_spans import (
     closest,
     coverage,
     intersect,
+    value_at,
 )
 from solver.problem import Request
 
@@ -274,7 +275,15 @@ class Analyser(Describer):
         """The reason for one line that fits at no shift even on its own."""
         if spec.pooled:
             d = best_shift([self.pool_steps(tables, spec.type_id)], lambda v: v)
-            return self.pool_reason(request, tables, spec, d, ReasonKind.BUSY, others)
+            return self.pool_reason(
+                request,
+                tables,
+                spec,
+                d,
+                ReasonKind.BUSY,
+                others,
+                may_displace=self.others_fit(tables, spec, d),
+            )
         q = spec.quantity
         layers = [self.unit_steps(tables, spec, layer) for layer in range(3)]
         if max(v for _, _, v in layers[0]) < q:
@@ -286,7 +295,17 @@ class Analyser(Describer):
         else:
             kind = ReasonKind.TRAVEL
             d = best_shift([layers[2], layers[1]], lambda v: (v[0], min(v[1], q)))
-        return self.unit_reason(request, tables, [spec], d, kind, others)
+        return self.unit_reason(
+            request, tables, [spec], d, kind, others, may_displace=self.others_fit(tables, spec, d)
+        )
+
+    def others_fit(self, tables: Tables, spec: LineSpec, d: int) -> bool:
+        """Whether every line but ``spec`` fits at shift ``d``, each on its own."""
+        return all(
+            value_at(self.line_steps(tables, other), d) >= other.quantity
+            for other in tables.lines
+            if other is not spec
+        )
 
     def combination(
         self, request: Request, tables: Tables, specs: Sequence[LineSpec], core: Sequence[LineSpec]

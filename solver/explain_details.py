@@ -153,8 +153,13 @@ class Describer:
         d: int,
         kind: ReasonKind,
         others: tuple[str, ...] = (),
+        may_displace: bool = False,
     ) -> Reason:
-        """What the eligible units of ``specs`` are doing at shift ``d``."""
+        """What the eligible units of ``specs`` are doing at shift ``d``.
+
+        With ``may_displace`` (every other line fits at ``d``), a BUSY reason
+        becomes LOWER_PRIORITY_TRADEOFF when that is what it is.
+        """
         a, b = tables.s + d, tables.e + d
         statuses = self.unit_statuses(request, tables, specs, d)
         asked = sum(spec.quantity for spec in specs)
@@ -190,7 +195,7 @@ class Describer:
             "blocking_value": sum(self.value(i) for i in blockers),
             **self._period(hull, a, b),
         }
-        if kind is ReasonKind.BUSY:
+        if kind is ReasonKind.BUSY and may_displace:
             displaced = self._cheapest_units(request, statuses, asked - available)
             if displaced is not None and self._is_tradeoff(request, displaced):
                 fields.update(
@@ -241,8 +246,9 @@ class Describer:
         kind: ReasonKind,
         others: tuple[str, ...] = (),
         asked: int | None = None,
+        may_displace: bool = False,
     ) -> Reason:
-        """What holds the pools of the line's type at shift ``d``."""
+        """What holds the pools of the line's type at shift ``d`` (see ``unit_reason``)."""
         a, b = tables.s + d, tables.e + d
         z = b + self.occ.turnaround(spec.type_id)
         pools = self.occ.pools_by_type.get(spec.type_id, [])
@@ -269,7 +275,7 @@ class Describer:
             "blocking_value": sum(self.value(i) for i in blockers),
             **self._period(hull, a, b),
         }
-        if kind is ReasonKind.BUSY:
+        if kind is ReasonKind.BUSY and may_displace:
             displaced = self._cheapest_draws(request, pools, a, z, asked)
             if displaced is not None and self._is_tradeoff(request, displaced):
                 fields.update(

@@ -415,6 +415,30 @@ def test_lower_priority_tradeoff(make_problem, make_request, serve, unserved, at
     )
 
 
+def test_no_tradeoff_claimed_when_another_line_is_short_too(
+    make_problem, make_request, serve, unserved, at
+):
+    units = tuple(u for u in make_problem().units if u.id != "POD-2")
+    low_a = make_request(id="R-1", priority=1, start=at(13, 8), end=at(14, 8))
+    low_b = make_request(id="R-2", priority=1, start=at(14, 14), end=at(15, 18))
+    chairs = make_request(id="R-4", priority=4, lines=[("chair", 400)])
+    asked = make_request(id="R-3", priority=2, lines=[("podium", 1), ("chair", 10)])
+    problem = make_problem(units=units, requests=[low_a, low_b, chairs, asked])
+    plan = [
+        serve(low_a, "POD-1"),
+        serve(low_b, "POD-1"),
+        serve(chairs, [("chair@depot", 300), ("chair@melun", 100)]),
+        unserved(asked),
+    ]
+
+    reason = diagnose(problem, plan)["R-3"]
+
+    # Dropping would not be enough: the chairs are all out too.
+    assert reason.kind is ReasonKind.BUSY
+    assert reason.types == ("chair",)
+    assert reason.to_text().endswith("; also short: chair")
+
+
 def test_higher_value_request_left_out_is_plain_busy(make_problem, make_request, serve, unserved):
     units = tuple(u for u in make_problem().units if u.id != "POD-2")
     low = make_request(id="R-1", priority=1)
