@@ -24,7 +24,15 @@ from solver.io import (
     read_problem,
     sha256_hex,
 )
-from solver.plan import Status
+from solver.plan import (
+    Draw,
+    LineAssignment,
+    Metrics,
+    Plan,
+    RequestAssignment,
+    SolverInfo,
+    Status,
+)
 from solver.problem import DEFAULT_PRIORITY_VALUE, Travel
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "solver"
@@ -858,3 +866,74 @@ def test_damaged_documents_give_format_errors(
     except FormatError as exc:
         assert exc.errors
         assert all(isinstance(e, str) and "\n" not in e for e in exc.errors)
+
+
+_IDS = st.text("ABCPR-0123456789@éè ", min_size=1, max_size=8).filter(lambda s: s.strip())
+_MOMENTS = st.builds(
+    lambda minutes, offset: (
+        datetime(2027, 1, 1, tzinfo=timezone(timedelta(minutes=offset)))
+        + timedelta(minutes=minutes)
+    ),
+    st.integers(0, 525_600),
+    st.sampled_from([0, 60, 120, -300, 330]),
+)
+
+
+@st.composite
+def _assignments(draw: st.DrawFn, ident: str) -> RequestAssignment:
+    if not draw(st.booleans()):
+        return RequestAssignment(id=ident, served=False, reason=draw(st.none() | st.text()))
+    start = draw(_MOMENTS)
+    lines = draw(
+        st.lists(
+            st.builds(
+                LineAssignment,
+                type=_IDS,
+                units=st.lists(_IDS, min_size=1, max_size=3).map(tuple),
+            )
+            | st.builds(
+                LineAssignment,
+                type=_IDS,
+                pools=st.lists(
+                    st.builds(Draw, pool=_IDS, quantity=st.integers(1, 500)), min_size=1
+                ).map(tuple),
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    end = start + timedelta(minutes=draw(st.integers(1, 10_000)))
+    return RequestAssignment(id=ident, served=True, start=start, end=end, lines=tuple(lines))
+
+
+@st.composite
+def _plans(draw: st.DrawFn) -> Plan:
+    ids = draw(st.lists(_IDS, unique=True, max_size=5))
+    levels = st.none() | st.tuples(*[st.integers(0, 10**6) | st.floats(0, 1e6)] * 4)
+    return Plan(
+        problem=draw(st.text(max_size=64)),
+        status=draw(st.sampled_from(list(Status))),
+        solver=SolverInfo(
+            strategy=draw(_IDS),
+            seconds=draw(st.floats(0, 1e4)),
+            objective=draw(levels),
+            bound=draw(levels),
+        ),
+        requests=tuple(draw(_assignments(i)) for i in ids),
+        metrics=Metrics(
+            requests=len(ids),
+            served=draw(st.integers(0, 10)),
+            served_value=draw(st.integers(0, 100)),
+            changed=draw(st.integers(0, 10)),
+            shift_minutes=draw(st.integers(0, 10**5)),
+            km=draw(st.floats(0, 1e5)),
+        ),
+    )
+
+
+@settings(max_examples=100, derandomize=True)
+@given(_plans())
+def test_any_plan_round_trips(plan: Plan) -> None:
+    assert plan_from_json(plan_to_json(plan)) == plan
+    again = plan_from_json(plan_to_json(plan, "Europe/Paris"))
+    assert again == plan  # the same instants, in Paris offsets
