@@ -21,8 +21,9 @@ from bench.generate import generate
 from solver import SolveOptions, solve
 from solver.check import check_assignments
 from solver.explain import ReasonKind, UnitState, diagnose_unserved, explain_unserved
-from solver.explain_index import Occupancy, StateCode
+from solver.explain_index import Occupancy, StateCode, complement
 from solver.explain_reason import Reason
+from solver.explain_spans import at_least, best_shift, closest, coverage, intersect
 from solver.io import problem_from_json
 from solver.occupancy import Occupancy as SharedOccupancy
 from solver.plan import Draw, LineAssignment, RequestAssignment
@@ -686,3 +687,19 @@ def test_occupation_agrees_with_the_shared_occupancy_helpers():
             end = start + rnd.randrange(30, 4000)
             tail = end + mine.turnaround(pool.type)
             assert mine.pools[pool.id].free(start, tail) == shared.pools[pool.id].free(start, end)
+
+
+# --- Shift sets -------------------------------------------------------------------
+
+
+def test_shift_set_helpers():
+    assert complement([(5, 9), (-3, -1), (8, 12)], -10, 20) == [(-10, -4), (0, 4), (13, 20)]
+    assert complement([(-20, 30)], -10, 20) == []
+    steps = coverage([[(-10, 0)], [(-5, 5)], [(3, 20)]], -10, 20)
+    assert steps == [(-10, -6, 1), (-5, 0, 2), (1, 2, 1), (3, 5, 2), (6, 20, 1)]
+    assert at_least(steps, 2) == [(-5, 0), (3, 5)]
+    assert intersect([(-5, 0), (3, 5)], [(-1, 4)]) == [(-1, 0), (3, 4)]
+    assert closest([(-9, -3), (3, 8)]) == -3  # as close either way: earlier first
+    # Most units free first, then the smallest shift.
+    assert best_shift([steps], lambda values: values) == 0
+    assert best_shift([steps, coverage([[(4, 20)]], -10, 20)], lambda v: (v[0], v[1])) == 4
