@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Self
 
 from solver import STRATEGIES, solve
+from solver.check import check_plan
 from solver.io import FormatError, plan_to_json, read_plan, read_problem
 from solver.options import Progress, SolveOptions
 from solver.plan import Plan, Status
@@ -164,11 +165,12 @@ def _run_solve(args: argparse.Namespace) -> int:
     with stop:
         try:
             plan = solve(problem, args.strategy, options, sha)
-        except KeyboardInterrupt:
-            raise
         except Exception as exc:
             # A bug in a strategy: the user gets a message, not a traceback.
-            print(f"error: the {args.strategy} strategy failed: {exc}", file=sys.stderr)
+            print(
+                f"error: the {args.strategy} strategy failed ({type(exc).__name__}): {exc}",
+                file=sys.stderr,
+            )
             return EXIT_SOLVER_FAILED
     _write_plan(plan_to_json(plan, problem.timezone), args.output)
     print(summary(plan, time.monotonic() - started), file=sys.stderr)
@@ -176,8 +178,6 @@ def _run_solve(args: argparse.Namespace) -> int:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    from solver.check import check_plan
-
     problem, sha = _load_problem(args.problem)
     plan = _load_plan(args.plan)
     violations = check_plan(problem, plan, problem_sha256=sha)

@@ -249,7 +249,7 @@ def test_a_failing_strategy_gives_a_message_and_exit_3(
     monkeypatch.setattr(cli, "solve", broken)
     assert cli.main(["solve", str(CAMVS), "--time-limit", "1"]) == cli.EXIT_SOLVER_FAILED
     err = capsys.readouterr().err
-    assert "error: the cpsat strategy failed: no solution store" in err
+    assert "error: the cpsat strategy failed (RuntimeError): no solution store" in err
     assert "Traceback" not in err
 
 
