@@ -153,6 +153,9 @@ def plan_to_json(plan: Plan, timezone: str | None = None) -> str:
         timezone: an IANA zone (the problem's); when given, every time is
             written with that zone's local offset at that instant, otherwise
             with the offset it carries.
+
+    Raises:
+        zoneinfo.ZoneInfoNotFoundError: ``timezone`` is not a known zone.
     """
     zone = ZoneInfo(timezone) if timezone else None
     return _dump(_plan_dict(plan, zone))
