@@ -1,1 +1,54 @@
 """Prêt Commun: the Flask application."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from booking import config as settings
+from booking.db import Database
+
+ROOT = settings.ROOT
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints, commands.
+
+    Args:
+        test_config: settings that override the environment (tests, scripts).
+    """
+    app = Flask(
+        __name__,
+        instance_path=str(settings.DEFAULT_INSTANCE),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    instance = Path(app.instance_path)
+    overrides = dict(test_config or {})
+    if "DATABASE_URL" not in overrides or "SECRET_KEY" not in overrides:
+        # Only touch the instance folder (secret key file) when something is missing.
+        base = settings.from_environment(instance)
+    else:
+        base = settings.from_environment_without_files()
+    app.config.from_mapping(base)
+    app.config.from_mapping(overrides)
+    app.config.setdefault(
+        "LOGIN_WINDOW", timedelta(minutes=int(app.config["LOGIN_WINDOW_MINUTES"]))
+    )
+
+    Database(app.config["DATABASE_URL"]).init_app(app)
+
+    from booking import cli, errors_web, i18n, security, templating
+    from booking.views import register_blueprints
+
+    i18n.init_app(app)
+    security.init_app(app)
+    errors_web.init_app(app)
+    templating.init_app(app)
+    register_blueprints(app)
+    cli.init_app(app)
+    return app

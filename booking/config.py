@@ -60,8 +60,15 @@ def secret_key(instance_path: Path) -> str:
 def from_environment(instance_path: Path) -> dict[str, Any]:
     """The application settings for ``instance_path``."""
     return {
+        **from_environment_without_files(),
         "DATABASE_URL": database_url(instance_path),
         "SECRET_KEY": secret_key(instance_path),
+    }
+
+
+def from_environment_without_files() -> dict[str, Any]:
+    """The settings that need neither the database URL nor the secret key."""
+    return {
         "BABEL_DEFAULT_LOCALE": "fr",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
         "DISPLAY_TIMEZONE": "Europe/Paris",

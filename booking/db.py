@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import Flask, current_app, g
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names so Alembic migrations are reproducible on every backend.
@@ -63,25 +64,75 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; on SQLite, enforce foreign keys as PostgreSQL does."""
+    """Create an engine; make SQLite behave like PostgreSQL where it matters.
+
+    On SQLite: foreign keys are enforced, the file uses write-ahead logging (readers do
+    not block the writer), and SQLAlchemy rather than the driver begins transactions, so
+    that SAVEPOINTs (``begin_nested``) and transactional DDL work.
+    """
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
+        in_memory = engine.url.database in (None, "", ":memory:")
 
         @event.listens_for(engine, "connect")
-        def _enable_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # The driver's own transaction handling would defeat SAVEPOINTs.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN")
 
     return engine
 
 
-SessionFactory = sessionmaker(expire_on_commit=False)
-# One session per request (or per CLI command / job thread); removed at teardown.
-db_session: scoped_session[Session] = scoped_session(SessionFactory)
+class Database:
+    """The engine and session factory of one application.
+
+    Request code gets its session from :func:`get_session`; it lives as long as the
+    application context and is closed at teardown. Code outside a request (job threads)
+    uses :meth:`session` as a context manager. Tests set ``override`` so that requests
+    and the test share one session, and bind ``sessionmaker`` to the test's connection;
+    both live inside a transaction rolled back after the test.
+    """
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.engine = make_engine(url, **engine_kwargs)
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.override: Session | None = None
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["booking_db"] = self
+        app.teardown_appcontext(self._teardown)
+
+    def session(self) -> Session:
+        """A new session for work outside a request; use it as a context manager."""
+        return self.sessionmaker()
+
+    def _teardown(self, _exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is None:
+            return
+        if session is self.override:
+            # Undo whatever the request left uncommitted, as closing would in production.
+            session.rollback()
+        else:
+            session.close()
 
 
-def configure(engine: Engine) -> None:
-    """Bind the session factory to ``engine``."""
-    db_session.remove()
-    SessionFactory.configure(bind=engine)
+def get_db(app: Flask | None = None) -> Database:
+    """The :class:`Database` of ``app`` (default: the current application)."""
+    return (app or current_app).extensions["booking_db"]
+
+
+def get_session() -> Session:
+    """The session of the current application context, opened on first use."""
+    if "db_session" not in g:
+        database = get_db()
+        g.db_session = database.override or database.sessionmaker()
+    return g.db_session

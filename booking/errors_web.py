@@ -1,0 +1,83 @@
+"""Friendly error pages (HTML) and bodies (JSON) instead of stack traces."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response
+
+from booking.errors import BookingError, ValidationError
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _titles() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood"),
+        401: _("Please sign in"),
+        403: _("Access refused"),
+        404: _("Page not found"),
+        405: _("Method not allowed"),
+        409: _("Conflict"),
+        429: _("Too many attempts"),
+        500: _("Something went wrong"),
+    }
+
+
+def _respond(status: int, message: str, errors: list[str] | None = None) -> Response:
+    title = _titles().get(status, _("Error"))
+    if _wants_json():
+        body: dict[str, object] = {"error": title, "message": message}
+        if errors:
+            body["errors"] = errors
+        response = jsonify(body)
+    else:
+        response = Response(
+            render_template("errors/error.html", status=status, title=title, message=message),
+            mimetype="text/html",
+        )
+    response.status_code = status
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(BookingError)
+    def booking_error(error: BookingError) -> Response:
+        errors = error.messages if isinstance(error, ValidationError) else None
+        return _respond(error.status_code, error.message, errors)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error: CSRFError) -> Response:
+        return _respond(
+            400,
+            _(
+                "The form has expired or did not come from this site. Go back, reload the page "
+                "and try again."
+            ),
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        messages = {
+            403: _("You may not see this page."),
+            404: _("There is nothing at this address."),
+            405: _("This address does not accept this kind of request."),
+        }
+        return _respond(status, messages.get(status, _("The request could not be handled.")))
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error: InternalServerError) -> Response:
+        log.error("unhandled error", exc_info=error.original_exception)
+        return _respond(500, _("The error has been logged. Please try again later."))

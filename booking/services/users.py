@@ -1,0 +1,276 @@
+"""User accounts: creation, sign-in with throttling, disabling and password resets."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from booking.db import utcnow
+from booking.errors import Conflict, NotFound, TooManyAttempts, ValidationError
+from booking.models import Commune, LoginAttempt, Role, User
+from booking.services.access import require_role
+from booking.services.audit import record_event
+
+MIN_PASSWORD_LENGTH = 8
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Sign-in throttling: at most ``max_failures`` per e-mail and address in ``window``."""
+
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+
+
+class InvalidCredentials(ValidationError):
+    """Unknown e-mail, wrong password or disabled account (deliberately not told apart)."""
+
+
+def normalise_email(email: str) -> str:
+    """E-mail addresses compare case-insensitively and without surrounding spaces."""
+    return email.strip().lower()
+
+
+def _validate_password(password: str) -> list[tuple[str | None, str]]:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return [
+            (
+                "password",
+                _("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
+            )
+        ]
+    return []
+
+
+def _user_snapshot(user: User) -> dict[str, object]:
+    return {
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.value,
+        "commune_id": user.commune_id,
+        "active": user.is_active_account,
+    }
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: Role,
+    commune_id: int | None = None,
+    actor: User | None = None,
+) -> User:
+    """Create an account and commit it.
+
+    Args:
+        session: the database session.
+        email: sign-in address, unique (case-insensitive).
+        name: display name.
+        password: at least ``MIN_PASSWORD_LENGTH`` characters; only its hash is stored.
+        role: technician, manager or admin.
+        commune_id: required for technicians, refused for other roles.
+        actor: the admin creating it, or ``None`` from the command line.
+
+    Raises:
+        Forbidden: if ``actor`` is given and is not an admin.
+        ValidationError: listing every problem with the input.
+        Conflict: if the e-mail is already used.
+    """
+    if actor is not None:
+        require_role(actor, Role.ADMIN)
+    email = normalise_email(email)
+    name = name.strip()
+    errors: list[tuple[str | None, str]] = []
+    if not EMAIL_RE.match(email):
+        errors.append(("email", _("Enter a valid e-mail address.")))
+    if not name:
+        errors.append(("name", _("Enter a name.")))
+    errors += _validate_password(password)
+    if role is Role.TECHNICIAN:
+        if commune_id is None:
+            errors.append(("commune_id", _("A technician must belong to a commune.")))
+        elif session.get(Commune, commune_id) is None:
+            errors.append(("commune_id", _("Commune %(id)s does not exist.", id=commune_id)))
+    elif commune_id is not None:
+        errors.append(("commune_id", _("Only technicians belong to a commune.")))
+    if errors:
+        raise ValidationError(errors=errors)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(_("An account with the e-mail %(email)s already exists.", email=email))
+    user = User(email=email, name=name, role=role, commune_id=commune_id)
+    user.set_password(password)
+    session.add(user)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        after=_user_snapshot(user),
+    )
+    session.commit()
+    return user
+
+
+def list_users(session: Session, *, actor: User) -> list[User]:
+    """Every account, by name.
+
+    Raises:
+        Forbidden: unless ``actor`` is an admin.
+    """
+    require_role(actor, Role.ADMIN)
+    return list(session.scalars(select(User).order_by(User.name, User.id)))
+
+
+def _get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("User %(id)s does not exist.", id=user_id))
+    return user
+
+
+def set_user_active(session: Session, user_id: int, active: bool, *, actor: User) -> User:
+    """Enable or disable an account and commit.
+
+    Raises:
+        Forbidden: unless ``actor`` is an admin.
+        NotFound: if there is no such user.
+        ValidationError: if an admin tries to disable their own account.
+    """
+    require_role(actor, Role.ADMIN)
+    user = _get_user(session, user_id)
+    if not active and user.id == actor.id:
+        raise ValidationError(_("You cannot disable your own account."))
+    before = _user_snapshot(user)
+    user.is_active_account = active
+    record_event(
+        session,
+        actor=actor,
+        action="user.enable" if active else "user.disable",
+        object_type="user",
+        object_id=user.id,
+        before=before,
+        after=_user_snapshot(user),
+    )
+    session.commit()
+    return user
+
+
+def reset_password(session: Session, user_id: int, password: str, *, actor: User | None) -> User:
+    """Give an account a new password, lift its sign-in throttling, and commit.
+
+    Raises:
+        Forbidden: if ``actor`` is given and is not an admin.
+        NotFound: if there is no such user.
+        ValidationError: if the password is too short.
+    """
+    if actor is not None:
+        require_role(actor, Role.ADMIN)
+    user = _get_user(session, user_id)
+    errors = _validate_password(password)
+    if errors:
+        raise ValidationError(errors=errors)
+    user.set_password(password)
+    session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
+    # The password itself never reaches the audit trail.
+    record_event(
+        session,
+        actor=actor,
+        action="user.reset_password",
+        object_type="user",
+        object_id=user.id,
+    )
+    session.commit()
+    return user
+
+
+def recent_failures(
+    session: Session, email: str, ip: str, *, now: datetime, throttle: Throttle
+) -> int:
+    """Failed sign-ins for ``email`` from ``ip`` within the throttle window before ``now``."""
+    since = now - throttle.window
+    return (
+        session.scalar(
+            select(func.count(LoginAttempt.id)).where(
+                LoginAttempt.email == email, LoginAttempt.ip == ip, LoginAttempt.at > since
+            )
+        )
+        or 0
+    )
+
+
+def authenticate(
+    session: Session,
+    email: str,
+    password: str,
+    ip: str,
+    *,
+    now: datetime | None = None,
+    throttle: Throttle | None = None,
+) -> User:
+    """Check a sign-in attempt and commit what it leaves behind.
+
+    A failure is recorded per e-mail and client address; after ``throttle.max_failures``
+    failures within ``throttle.window`` every attempt is refused, even with the right
+    password, until the oldest failure leaves the window. Success clears the failures.
+
+    Raises:
+        TooManyAttempts: while throttled; the message says how long to wait.
+        InvalidCredentials: unknown e-mail, wrong password or disabled account.
+    """
+    now = now or utcnow()
+    throttle = throttle or Throttle()
+    email = normalise_email(email)
+    since = now - throttle.window
+    failures = list(
+        session.scalars(
+            select(LoginAttempt.at)
+            .where(LoginAttempt.email == email, LoginAttempt.ip == ip, LoginAttempt.at > since)
+            .order_by(LoginAttempt.at)
+        )
+    )
+    if len(failures) >= throttle.max_failures:
+        # Refused until enough failures have aged out of the window.
+        release = failures[len(failures) - throttle.max_failures] + throttle.window
+        minutes = max(1, -(-int((release - now).total_seconds()) // 60))
+        raise TooManyAttempts(
+            _(
+                "Too many failed sign-in attempts. Try again in %(minutes)d minutes.",
+                minutes=minutes,
+            )
+        )
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None or not user.check_password(password) or not user.is_active_account:
+        session.add(LoginAttempt(email=email, ip=ip, at=now))
+        session.commit()
+        raise InvalidCredentials(_("Wrong e-mail or password, or the account is disabled."))
+    session.execute(delete(LoginAttempt).where(LoginAttempt.email == email, LoginAttempt.ip == ip))
+    user.last_login_at = now
+    session.commit()
+    return user
+
+
+def set_locale(session: Session, user: User, locale: str, *, allowed: list[str]) -> None:
+    """Remember the interface language ``user`` chose.
+
+    Raises:
+        ValidationError: if ``locale`` is not one of ``allowed``.
+    """
+    if locale not in allowed:
+        raise ValidationError(_("Unknown language %(code)s.", code=locale), field="locale")
+    user.locale = locale
+    session.commit()
+
+
+def list_communes(session: Session) -> list[Commune]:
+    """Every commune, by name."""
+    return list(session.scalars(select(Commune).order_by(Commune.name)))
