@@ -75,7 +75,6 @@ class UnitCalendar:
         self.unit = unit
         self.turnaround = turnaround
         self.blackouts = sorted(blackouts)
-        self.blackout_starts = [b[0] for b in self.blackouts]
         self.loans: list[Loan] = []
         self.starts: list[int] = []
         self.busy_untils: list[int] = []
