@@ -166,10 +166,13 @@ def place(
 
     Returns:
         The assignment and the km its units' itineraries and draws add, or
-        None when a line cannot be served (nothing stays booked).
+        None when the shifted dates leave the window or the horizon, or a
+        line cannot be served (nothing stays booked).
     """
-    start = occ.minutes(request.start) + shift
-    end = occ.minutes(request.end) + shift
+    base_start, base_end, lo, hi = occ.window(request)
+    if not lo <= shift <= hi:  # outside the window or the horizon (spec rule 1)
+        return None
+    start, end = base_start + shift, base_end + shift
     lines: list[LineAssignment] = []
     km = 0.0
     for line in request.lines:

@@ -26,7 +26,7 @@ interval), so 20,000 requests take seconds.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -334,11 +334,6 @@ class Occupancy:
         start = (request.start.astimezone(UTC) + delta).astimezone(request.start.tzinfo)
         end = (request.end.astimezone(UTC) + delta).astimezone(request.end.tzinfo)
         return start, end
-
-
-def total_km(calendars: Iterable[UnitCalendar]) -> float:
-    """The km of all the calendars' itineraries (pool draws not included)."""
-    return sum(calendar.km() for calendar in calendars)
 
 
 def sorted_shifts(candidates: Sequence[int], lo: int, hi: int) -> list[int]:

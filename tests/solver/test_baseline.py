@@ -185,3 +185,16 @@ def test_greedy_serves_at_least_fcfs_value_on_generated_seasons(seed: int) -> No
     assert fcfs.metrics.shift_minutes == 0
     assert greedy.metrics.served_value >= fcfs.metrics.served_value
     assert greedy.metrics.km / greedy.metrics.served < fcfs.metrics.km / fcfs.metrics.served
+
+
+def test_dates_outside_the_horizon_are_never_served_as_asked(make_problem, make_request) -> None:
+    # Desired 30 June 20:00 to 1 July 18:00, but the horizon starts on 1 July.
+    request = make_request(
+        start=datetime(2027, 6, 30, 20, 0, tzinfo=PARIS_SUMMER),
+        end=at(1, 18),
+        latest_end=at(3, 18),
+    )
+    problem = make_problem(requests=[request])
+    assert not solved(problem, "fcfs")["R-0001"].served
+    greedy = solved(problem, "greedy")["R-0001"]
+    assert greedy.served and greedy.start == at(1, 0)
