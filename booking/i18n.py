@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, has_request_context, session
 from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
@@ -14,6 +14,9 @@ from booking.timeutil import to_local
 
 def select_locale() -> str:
     """The session's choice, else the account's, else French."""
+    if not has_request_context():
+        # Services called from the CLI, jobs or tests have no session or user.
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     languages: list[str] = current_app.config["LANGUAGES"]
     chosen = session.get("locale")
     if chosen in languages:
