@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -203,10 +203,12 @@ class TimeBase:
     origin: datetime
 
     def to_minutes(self, moment: datetime) -> int:
-        seconds = (moment - self.origin).total_seconds()
+        # Through UTC: subtracting two datetimes that share one ZoneInfo is
+        # wall-clock arithmetic and would be an hour off across a DST change.
+        seconds = (moment.astimezone(UTC) - self.origin.astimezone(UTC)).total_seconds()
         return int(seconds // 60)
 
     def to_datetime(self, minutes: int, like: datetime | None = None) -> datetime:
-        """The instant ``minutes`` after the origin, in ``like``'s offset if given."""
-        moment = self.origin + timedelta(minutes=minutes)
-        return moment.astimezone(like.tzinfo) if like is not None else moment
+        """The instant ``minutes`` after the origin, in ``like``'s zone if given."""
+        moment = self.origin.astimezone(UTC) + timedelta(minutes=minutes)
+        return moment.astimezone(like.tzinfo if like is not None else self.origin.tzinfo)
