@@ -453,11 +453,12 @@ def _check_unit(session: Session, data: UnitData, current: Unit | None) -> None:
         raise Conflict(_("Another unit already has the code %(code)s.", code=code))
 
 
-def _fill_unit(u: Unit, data: UnitData) -> None:
+def _fill_unit(session: Session, u: Unit, data: UnitData) -> None:
     u.code = data.code.strip()
     u.name = data.name.strip()
-    u.type_id = data.type_id
-    u.home_depot_id = data.home_depot_id
+    # Relationships rather than ids, so that loaded objects see the change at once.
+    u.type = session.get_one(EquipmentType, data.type_id)
+    u.home_depot = session.get_one(Site, data.home_depot_id)
     u.status = data.status
     u.notes = (data.notes or "").strip() or None
 
@@ -473,7 +474,7 @@ def create_unit(session: Session, data: UnitData, *, actor: User, commit: bool =
     require_staff(actor)
     _check_unit(session, data, None)
     u = Unit()
-    _fill_unit(u, data)
+    _fill_unit(session, u, data)
     session.add(u)
     session.flush()
     _record(session, actor, "unit.create", u, None, unit_snapshot(u), commit)
@@ -494,7 +495,7 @@ def update_unit(
     u = get_unit(session, unit_id, actor=actor)
     _check_unit(session, data, u)
     before = unit_snapshot(u)
-    _fill_unit(u, data)
+    _fill_unit(session, u, data)
     session.flush()
     _record(session, actor, "unit.update", u, before, unit_snapshot(u), commit)
     return u
@@ -635,10 +636,10 @@ def _check_site(session: Session, data: SiteData, current: Site | None) -> None:
         raise Conflict(_("Another site is already called %(name)s.", name=name))
 
 
-def _fill_site(s: Site, data: SiteData) -> None:
+def _fill_site(session: Session, s: Site, data: SiteData) -> None:
     s.name = data.name.strip()
     s.kind = data.kind
-    s.commune_id = data.commune_id
+    s.commune = None if data.commune_id is None else session.get_one(Commune, data.commune_id)
     s.address = (data.address or "").strip() or None
     s.lat = data.lat
     s.lon = data.lon
@@ -657,7 +658,7 @@ def create_site(session: Session, data: SiteData, *, actor: User, commit: bool =
     require_staff(actor)
     _check_site(session, data, None)
     s = Site()
-    _fill_site(s, data)
+    _fill_site(session, s, data)
     session.add(s)
     session.flush()
     _record(session, actor, "site.create", s, None, site_snapshot(s), commit)
@@ -679,7 +680,7 @@ def update_site(
     s = get_site(session, site_id, actor=actor)
     _check_site(session, data, s)
     before = site_snapshot(s)
-    _fill_site(s, data)
+    _fill_site(session, s, data)
     session.flush()
     _record(session, actor, "site.update", s, before, site_snapshot(s), commit)
     return s
