@@ -62,8 +62,9 @@ class LoanRequest(Base):
     # Flexibility: the loan may be shifted within [earliest_start_dt, latest_end_dt].
     earliest_start_dt: Mapped[datetime | None] = mapped_column(UTCDateTime())
     latest_end_dt: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # 1 is the most important (safety, elections), 4 the least.
-    priority: Mapped[int] = mapped_column(default=3)
+    # As in the solver spec: 1 low, 2 normal, 3 high, 4 imperative (safety, elections);
+    # 3 and 4 need a priority_reason.
+    priority: Mapped[int] = mapped_column(default=2)
     priority_reason: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     status: Mapped[RequestStatus] = mapped_column(
