@@ -45,6 +45,12 @@ class Plan(Base):
     # watermark is older than the data is stale and cannot be approved as is.
     data_watermark: Mapped[datetime | None] = mapped_column(UTCDateTime())
     notes: Mapped[str | None] = mapped_column(Text)
+    # SHA-256 of the planning data read for the problem (requests, approved loans and
+    # inventory): approval recomputes it and refuses the plan when it differs.
+    data_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # What changed against the plan approved when this one was proposed (new, moved,
+    # dropped request ids, and that plan's id).
+    diff: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
