@@ -4,7 +4,7 @@ The database is SQLite in a temporary file, or PostgreSQL when ``TEST_DATABASE_U
 set. The schema is created once per session; each test runs inside a transaction that is
 rolled back afterwards, so tests may commit freely.
 
-``app``         the application, CSRF off (see ``csrf_enabled``), wired to the test's
+``app``         the application in English, CSRF off (see ``csrf_enabled``), wired to the test's
                 transaction; requests, CLI commands and ``db_session`` share one session.
 ``client``      Flask test client; ``runner`` CLI runner; ``auth`` signs in and out.
 ``db_session``  the SQLAlchemy session of the test.
@@ -55,6 +55,9 @@ DEFAULT_PASSWORD = "correct horse battery"
 DEFAULT_START = datetime(2030, 6, 3, 8, 0, tzinfo=PARIS)
 MELUN = (48.5394, 2.6603)
 
+# scrypt costs ~0.1 s per hash; tests hash hundreds of passwords and do not test its strength.
+User.password_method = "pbkdf2:sha256:1000"
+
 
 def pytest_report_header() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
@@ -87,6 +90,9 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret-key",
             "WTF_CSRF_ENABLED": False,
+            # Messages stay the English source strings whether or not the catalogues are
+            # compiled; tests/views/test_i18n.py checks the French interface.
+            "BABEL_DEFAULT_LOCALE": "en",
         }
     )
     app.instance_path = str(tmp_path / "instance")

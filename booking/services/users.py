@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from booking.db import utcnow
 from booking.errors import Conflict, NotFound, TooManyAttempts, ValidationError
@@ -30,6 +33,15 @@ class Throttle:
 
 class InvalidCredentials(ValidationError):
     """Unknown e-mail, wrong password or disabled account (deliberately not told apart)."""
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash_for(method: str) -> str:
+    return generate_password_hash("not a password", method=method)
+
+
+def _dummy_hash() -> str:
+    return _dummy_hash_for(User.password_method)
 
 
 def normalise_email(email: str) -> str:
@@ -243,12 +255,16 @@ def authenticate(
         release = failures[len(failures) - throttle.max_failures] + throttle.window
         minutes = max(1, -(-int((release - now).total_seconds()) // 60))
         raise TooManyAttempts(
-            _(
-                "Too many failed sign-in attempts. Try again in %(minutes)d minutes.",
-                minutes=minutes,
+            ngettext(
+                "Too many failed sign-in attempts. Try again in %(num)d minute.",
+                "Too many failed sign-in attempts. Try again in %(num)d minutes.",
+                minutes,
             )
         )
     user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        # Spend the time of a hash check anyway, so timing does not reveal unknown e-mails.
+        User(password_hash=_dummy_hash()).check_password(password)
     if user is None or not user.check_password(password) or not user.is_active_account:
         session.add(LoginAttempt(email=email, ip=ip, at=now))
         session.commit()
