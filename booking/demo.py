@@ -1,0 +1,402 @@
+"""Demo data: the communes of Melun Val de Seine, two depots, an inventory, a season.
+
+``flask seed-demo`` fills an empty database in one transaction. The inventory
+comes from the CSV files in ``booking/data/demo/`` through the same import as
+the inventory page, so they are also examples of the format. Requests are
+dated from today: the season leads up to the next 14 July.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from booking.db import get_session
+from booking.errors import BookingError
+from booking.models import (
+    Commune,
+    EquipmentType,
+    LoanRequest,
+    RequestLine,
+    Role,
+    Site,
+    SiteKind,
+    Unit,
+    User,
+)
+from booking.services import csv_inventory
+from booking.services import inventory as inventory_service
+from booking.timeutil import LOCAL_TZ
+
+DATA = Path(__file__).resolve().parent / "data"
+EMAIL_DOMAIN = "pret-commun.example"
+
+# (e-mail local part, name, role, commune slug, password): demo only, printed by the command.
+ACCOUNTS = (
+    ("admin", "Administratrice démo", Role.ADMIN, None, "admin-demo"),
+    ("gestionnaire", "Gestionnaire du parc", Role.MANAGER, None, "gestion-demo"),
+    ("technicien.melun", "Technicien de Melun", Role.TECHNICIAN, "melun", "technicien-demo"),
+    (
+        "technicien.dammarie",
+        "Technicienne de Dammarie-lès-Lys",
+        Role.TECHNICIAN,
+        "dammarie-les-lys",
+        "technicien-demo",
+    ),
+    (
+        "technicien.le-mee",
+        "Technicien du Mée-sur-Seine",
+        Role.TECHNICIAN,
+        "le-mee-sur-seine",
+        "technicien-demo",
+    ),
+)
+# (name, commune slug, lat, lon, address)
+DEPOTS = (
+    ("Centre technique communautaire", "vaux-le-penil", 48.5286, 2.6831, "Vaux-le-Pénil"),
+    ("Dépôt de Dammarie-lès-Lys", "dammarie-les-lys", 48.5120, 2.6350, "Dammarie-lès-Lys"),
+)
+
+
+@dataclass(frozen=True)
+class DemoRequest:
+    """One request of the demo season, delivered to the commune's town hall."""
+
+    commune: str  # slug
+    title: str
+    start_dt: datetime
+    end_dt: datetime
+    lines: tuple[tuple[str, int], ...]  # (type code, quantity)
+    priority: int  # 1 most important .. 4 least, as LoanRequest.priority
+    reason: str
+    flexible_days: int = 0  # the loan may move this many days either way
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What ``seed_demo`` created."""
+
+    communes: int
+    sites: int
+    types: int
+    units: int
+    pools: int
+    windows: int
+    requests: int
+    accounts: tuple[tuple[str, str, str], ...]  # (e-mail, role, password)
+
+
+class DemoDataExists(BookingError):
+    """The database already holds communes or accounts."""
+
+
+def _at(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=LOCAL_TZ)
+
+
+def _next_weekday(day: date, weekday: int) -> date:
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
+
+
+def season_year(today: date) -> int:
+    """The year of the first 14 July at least 60 days after ``today``."""
+    year = today.year
+    while date(year, 7, 14) < today + timedelta(days=60):
+        year += 1
+    return year
+
+
+def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRequest]:
+    """About 150 requests from three weeks after ``today`` to the end of next September.
+
+    Events (14 July, Fête de la musique, two election Sundays in April, weekend
+    fêtes) and weekday use of vehicles and machines; deterministic for given
+    arguments. Quantities never exceed the demo stock of one type, but peaks
+    such as 14 July ask for more than there is, as real seasons do.
+    """
+    rng = random.Random(seed)
+    year = season_year(today)
+    first, last = today + timedelta(days=22), date(year, 9, 30)
+    out: list[DemoRequest] = []
+
+    def add(request: DemoRequest) -> None:
+        if first <= request.start_dt.date() and request.end_dt.date() <= last:
+            out.append(request)
+
+    big = ("melun", "dammarie-les-lys", "le-mee-sur-seine", "vaux-le-penil")
+    summer = [*big, "saint-fargeau-ponthierry", "la-rochette", "rubelles", "boissise-le-roi"]
+    summer += ["pringy", "livry-sur-seine", "seine-port", "maincy"]
+    national = date(year, 7, 14)
+    for i, commune in enumerate(summer):
+        lines = [
+            ("podium-8x6" if commune in big else "podium-4x3", 1),
+            ("crowd-barrier", rng.choice((30, 50, 80))),
+            ("chair", rng.choice((80, 120, 200))),
+            ("table", rng.choice((10, 20, 30))),
+            ("generator-20", 1),
+        ]
+        if i < 6:
+            lines.append(("sound-stage", 1))
+        add(
+            DemoRequest(
+                commune,
+                "Fête nationale : bal et feu d'artifice",
+                _at(national - timedelta(days=1), 8),
+                _at(national + timedelta(days=1), 12),
+                tuple(lines),
+                2,
+                "Fête nationale, manifestation communale majeure",
+            )
+        )
+    music = date(year, 6, 21)
+    for commune in rng.sample(communes, 10):
+        add(
+            DemoRequest(
+                commune,
+                "Fête de la musique",
+                _at(music - timedelta(days=1), 14),
+                _at(music + timedelta(days=1), 12),
+                (("podium-4x3", 1), ("sound-portable", 1), ("crowd-barrier", 20), ("chair", 60)),
+                3,
+                "Concerts en plein air",
+            )
+        )
+    round_one = _next_weekday(date(year, 4, 8), 6)
+    for polling_day in (round_one, round_one + timedelta(days=14)):
+        for commune in communes[:14]:
+            stations = rng.randint(1, 4)
+            lines = (("voting-booth", 3 * stations), ("ballot-box", stations), ("table", 2))
+            add(
+                DemoRequest(
+                    commune,
+                    "Élections : bureaux de vote",
+                    _at(polling_day - timedelta(days=2), 8),
+                    _at(polling_day + timedelta(days=1), 12),
+                    lines,
+                    1,
+                    "Obligation légale : tenue du scrutin",
+                )
+            )
+    weekend_kinds = (
+        ("Brocante", (("crowd-barrier", 20), ("table", 20), ("tent-3x3", 2)), 4),
+        (
+            "Fête de village",
+            (("tent-3x3", 4), ("table", 15), ("chair", 80), ("fridge-trailer", 1)),
+            3,
+        ),
+        ("Forum des associations", (("exhibition-grid", 30), ("table", 25), ("chair", 50)), 3),
+        ("Exposition", (("exhibition-grid", 40),), 4),
+        ("Kermesse", (("tent-3x3", 3), ("table", 10), ("chair", 60), ("sound-portable", 1)), 3),
+    )
+    saturdays = [_next_weekday(first, 5) + timedelta(weeks=w) for w in range(60)]
+    saturdays = [d for d in saturdays if d <= last]
+    for _ in range(40):
+        saturday = rng.choice(saturdays)
+        title, lines, priority = rng.choice(weekend_kinds)
+        if saturday.month == 12:
+            title, lines = "Marché de Noël", (("tent-3x3", 6), ("table", 12), ("generator-20", 1))
+        add(
+            DemoRequest(
+                rng.choice(communes),
+                title,
+                _at(saturday - timedelta(days=1), 14),
+                _at(saturday + timedelta(days=2), 10),
+                lines,
+                priority,
+                "Animation locale",
+            )
+        )
+    weekday_kinds = (
+        ("Sortie scolaire", "minibus-9", 1, 3, "Transport d'élèves"),
+        ("Sortie des aînés", "minibus-12", 1, 3, "Sortie du CCAS"),
+        ("Évacuation de déchets verts", "tipper-35", 2, 3, "Entretien des espaces verts"),
+        ("Élagage", "aerial-lift", 2, 2, "Sécurité des arbres d'alignement"),
+        ("Nettoyage de voirie", "sweeper", 1, 3, "Propreté après le marché"),
+        ("Broyage de branches", "chipper", 1, 4, "Entretien des espaces verts"),
+        ("Désherbage du cimetière", "weeder", 3, 4, "Gestion sans pesticides"),
+    )
+    weekdays = [first + timedelta(days=i) for i in range((last - first).days)]
+    weekdays = [d for d in weekdays if d.weekday() in (1, 2, 3)]
+    for _ in range(50):
+        day = rng.choice(weekdays)
+        title, code, days, priority, reason = rng.choice(weekday_kinds)
+        quantity = 2 if code == "minibus-9" and rng.random() < 0.3 else 1
+        add(
+            DemoRequest(
+                rng.choice(communes),
+                title,
+                _at(day, 8),
+                _at(day + timedelta(days=days - 1), 18),
+                ((code, quantity),),
+                priority,
+                reason,
+                flexible_days=2,
+            )
+        )
+    out.sort(key=lambda r: (r.start_dt, r.commune, r.title))
+    return out
+
+
+def _maintenance(today: date) -> list[tuple[str, datetime, datetime, str]]:
+    """(unit code, start, end, reason) windows spread over the season."""
+    year = season_year(today)
+    return [
+        ("BALAY-1", _at(date(year, 3, 1), 7), _at(date(year, 3, 15), 18), "Révision annuelle"),
+        ("NACELLE-1", _at(date(year, 5, 3), 7), _at(date(year, 5, 8), 18), "Contrôle VGP"),
+        ("MB9-1", _at(date(year, 2, 2), 8), _at(date(year, 2, 4), 12), "Contrôle technique"),
+        ("BENNE-2", _at(date(year, 6, 7), 8), _at(date(year, 6, 12), 18), "Embrayage"),
+        ("GE60-1", _at(date(year, 4, 20), 8), _at(date(year, 4, 23), 18), "Vidange"),
+    ]
+
+
+def has_data(session: Session) -> bool:
+    """Whether the database already holds communes or accounts."""
+    communes = session.scalar(select(func.count(Commune.id))) or 0
+    users = session.scalar(select(func.count(User.id))) or 0
+    return bool(communes or users)
+
+
+def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
+    """Fills an empty database with the demo data and commits, all in one transaction.
+
+    Raises:
+        DemoDataExists: the database already holds communes or accounts.
+        CsvImportError: a demo inventory file is broken (a bug in ``booking/data``).
+    """
+    if has_data(session):
+        raise DemoDataExists(
+            "The database already holds communes or accounts: seed-demo only fills an empty one."
+        )
+    today = today or datetime.now(UTC).astimezone(LOCAL_TZ).date()
+    with (DATA / "communes.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    communes = {
+        r["slug"]: Commune(slug=r["slug"], name=r["name"], lat=float(r["lat"]), lon=float(r["lon"]))
+        for r in rows
+    }
+    session.add_all(communes.values())
+    session.flush()
+    accounts = []
+    users: dict[str, User] = {}
+    for local, name, role, slug, password in ACCOUNTS:
+        email = f"{local}@{EMAIL_DOMAIN}"
+        user = User(email=email, name=name, role=role, commune=communes[slug] if slug else None)
+        user.set_password(password)
+        session.add(user)
+        users[slug or role.value] = user
+        accounts.append((email, role.value, password))
+    session.flush()
+    manager = users[Role.MANAGER.value]
+
+    town_halls: dict[str, Site] = {}
+    for name, slug, lat, lon, address in DEPOTS:
+        inventory_service.create_site(
+            session,
+            inventory_service.SiteData(
+                name, SiteKind.DEPOT, lat, lon, communes[slug].id, address=address
+            ),
+            actor=manager,
+            commit=False,
+        )
+    for slug, commune in communes.items():
+        town_halls[slug] = inventory_service.create_site(
+            session,
+            inventory_service.SiteData(
+                f"{commune.name} - Hôtel de ville",
+                SiteKind.DELIVERY,
+                commune.lat or 0.0,
+                commune.lon or 0.0,
+                commune.id,
+            ),
+            actor=manager,
+            commit=False,
+        )
+    results = [
+        csv_inventory.import_csv(
+            session, manager, kind, (DATA / "demo" / f"{kind}.csv").read_bytes()
+        )
+        for kind in ("types", "units", "pools")
+    ]
+    units = {u.code: u for u in session.scalars(select(Unit))}
+    windows = _maintenance(today)
+    for code, start, end, reason in windows:
+        if start.date() > today:
+            inventory_service.add_unavailability(
+                session, units[code].id, start, end, reason, actor=manager, commit=False
+            )
+    types = {t.code: t for t in session.scalars(select(EquipmentType))}
+    season = demo_season(today, list(communes))
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    for item in season:
+        flex = timedelta(days=item.flexible_days)
+        request = LoanRequest(
+            commune=communes[item.commune],
+            site=town_halls[item.commune],
+            title=item.title,
+            requested_start_dt=item.start_dt,
+            requested_end_dt=item.end_dt,
+            earliest_start_dt=item.start_dt - flex if flex else None,
+            latest_end_dt=item.end_dt + flex if flex else None,
+            priority=item.priority,
+            priority_reason=item.reason,
+            submitted_by=users.get(item.commune),
+            submitted_at=now - timedelta(hours=rng.randint(1, 30 * 24)),
+            lines=[RequestLine(type=types[code], quantity=q) for code, q in item.lines],
+        )
+        session.add(request)
+    session.commit()
+    return DemoSummary(
+        communes=len(communes),
+        sites=len(DEPOTS) + len(town_halls),
+        types=results[0].created,
+        units=results[1].created,
+        pools=results[2].created,
+        windows=sum(1 for _c, start, _e, _r in windows if start.date() > today),
+        requests=len(season),
+        accounts=tuple(accounts),
+    )
+
+
+@click.command("seed-demo")
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Do nothing (exit 0) when the database already holds data, instead of failing.",
+)
+def seed_demo_command(if_empty: bool) -> None:
+    """Fill an empty database with demo communes, inventory, requests and accounts."""
+    session = get_session()
+    if has_data(session):
+        if if_empty:
+            click.echo("The database already holds data: demo data not added.")
+            return
+        click.echo(
+            "Error: the database already holds communes or accounts; seed-demo only fills an "
+            "empty database (use --if-empty to skip silently).",
+            err=True,
+        )
+        sys.exit(1)
+    summary = seed_demo(session)
+    click.echo(
+        f"Demo data added: {summary.communes} communes, {summary.sites} sites, "
+        f"{summary.types} equipment types, {summary.units} units, {summary.pools} pools, "
+        f"{summary.windows} maintenance windows, {summary.requests} requests."
+    )
+    click.echo("Demo accounts (demo passwords, change them on a real server):")
+    for email, role, password in summary.accounts:
+        click.echo(f"  {role:<10} {email:<40} {password}")
+
+
+def register_cli(app: Flask) -> None:
+    """Add ``flask seed-demo`` to the application's commands."""
+    app.cli.add_command(seed_demo_command)
