@@ -131,14 +131,21 @@ def _capacity(solver, items: list[tuple[int, int, object]], available) -> None:
             c.SetCoefficient(var, 1.0)
 
 
-def value_upper_bound(inst: Instance, parts: Sequence[Part], seconds: float) -> float:
-    """Sum of the parts' LP bounds; parts not reached in time count fully."""
+def part_bounds(inst: Instance, parts: Sequence[Part], seconds: float) -> list[float]:
+    """The LP bound of each part; parts not reached in time count fully."""
     deadline = time.monotonic() + seconds
-    total = 0.0
+    bounds = []
     for part in parts:
         left = deadline - time.monotonic()
         if left > 0:
-            total += part_bound(inst, part.request_ids, left)
+            bounds.append(part_bound(inst, part.request_ids, left))
         else:
-            total += sum(inst.reqs[r].value for r in part.request_ids if inst.reqs[r].servable)
-    return total
+            bounds.append(
+                float(sum(inst.reqs[r].value for r in part.request_ids if inst.reqs[r].servable))
+            )
+    return bounds
+
+
+def value_upper_bound(inst: Instance, parts: Sequence[Part], seconds: float) -> float:
+    """Sum of the parts' LP bounds; parts not reached in time count fully."""
+    return sum(part_bounds(inst, parts, seconds))

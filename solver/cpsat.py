@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from solver.assemble import InvalidPlanError, build_plan
+from solver.bound import part_bounds
 from solver.dates import Dated, DatesModel
 from solver.decompose import batch_parts, decompose, share_time, unit_type_groups
 from solver.exact import EXACT_LIMIT, ExactUnits, exact_literals
@@ -39,11 +40,11 @@ from solver.units import UnitsModel, greedy_units, make_loans
 from solver.windows import dated_from_assignment, solve_by_windows
 
 STRATEGY = "cp-sat"
-LARGE_PART = 150  # parts with more requests are solved window by window
+LARGE_PART = 800  # parts with more requests are solved window by window
 
 # Fractions of the time limit per stage; unused time flows to the next stage.
 GREEDY_SHARE = 0.1
-DATES_SHARE = 0.6
+DATES_SHARE = 0.8
 UNITS_SHARE = 0.85  # of what is left after dates, the rest goes to repair and checks
 
 
@@ -91,11 +92,10 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
     _report(options, clock, greedy, None, "greedy")
 
     groups, parts = decompose(inst)
-    from solver.bound import value_upper_bound
-
-    upper = value_upper_bound(inst, parts, min(clock.left() * 0.05, 5.0))
+    bounds = part_bounds(inst, parts, min(clock.left() * 0.05, 5.0))
+    upper = sum(bounds)
     dated, exact_units = _solve_dates(
-        inst, parts, hints, options, clock, clock.left() * DATES_SHARE
+        inst, parts, bounds, hints, options, clock, clock.left() * DATES_SHARE
     )
     starts = {rid: d.start for rid, d in dated.items()}
     splits = {rid: d.unit_types for rid, d in dated.items()}
@@ -140,6 +140,7 @@ def _greedy_plan(problem: Problem, options: SolveOptions, sha: str, clock: _Cloc
 def _solve_dates(
     inst: Instance,
     parts: list,
+    bounds: list[float],
     hints: Mapping[str, RequestAssignment],
     options: SolveOptions,
     clock: _Clock,
@@ -151,8 +152,17 @@ def _solve_dates(
         The served requests, and for the batches small enough to be modelled
         exactly (``solver.exact``), the units they were given.
     """
+    bound_of = {id(p): b for p, b in zip(parts, bounds, strict=True)}
     batches = batch_parts(parts)
-    sizes = [float(sum(_weight(inst, p.request_ids) for p in batch)) for batch in batches]
+    # Time goes where value may still be won: the gap between a batch's LP
+    # bound and the hinted (greedy) plan's value, plus a share by size for
+    # the shift and km levels.
+    sizes = []
+    for batch in batches:
+        rids = [r for p in batch for r in p.request_ids]
+        hinted = sum(inst.reqs[r].value for r in rids if r in hints and hints[r].served)
+        gap = max(0.0, sum(bound_of[id(p)] for p in batch) - hinted)
+        sizes.append(_weight(inst, rids) / 10 + gap)
     deadline = time.monotonic() + budget
     dated: dict[str, Dated] = {}
     exact_units: dict[tuple[str, int], tuple[str, ...]] = {}

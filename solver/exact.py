@@ -20,7 +20,7 @@ from solver.instance import Instance
 from solver.plan import RequestAssignment
 
 # Largest number of (line, unit) literals for which a part is modelled exactly.
-EXACT_LIMIT = 600
+EXACT_LIMIT = 120
 
 
 def exact_literals(inst: Instance, request_ids: Sequence[str]) -> int:
@@ -69,9 +69,7 @@ class ExactUnits:
             rd = inst.reqs[rid]
             a = self.assign[(rid, i, unit_id)]
             s = dm.vars[rid].start
-            intervals.append(
-                m.NewOptionalFixedSizeIntervalVar(s, rd.duration + ta, a, "")
-            )
+            intervals.append(m.NewOptionalFixedSizeIntervalVar(s, rd.duration + ta, a, ""))
         for b0, b1 in inst.blackouts[unit_id]:
             intervals.append(m.NewFixedSizeIntervalVar(b0, b1 - b0, ""))
         m.AddNoOverlap(intervals)
@@ -86,19 +84,14 @@ class ExactUnits:
                 if t12 == 0 and t21 == 0:
                     continue
                 reach = ta + max(t12, t21)
-                if (
-                    d1.hi + d1.duration + reach <= d2.lo
-                    or d2.hi + d2.duration + reach <= d1.lo
-                ):
+                if d1.hi + d1.duration + reach <= d2.lo or d2.hi + d2.duration + reach <= d1.lo:
                     continue
                 a1 = self.assign[(r1, i1, unit_id)]
                 a2 = self.assign[(r2, i2, unit_id)]
                 s1, s2 = dm.vars[r1].start, dm.vars[r2].start
                 first = m.NewBoolVar("")
                 m.Add(s2 >= s1 + d1.duration + ta + t12).OnlyEnforceIf([a1, a2, first])
-                m.Add(s1 >= s2 + d2.duration + ta + t21).OnlyEnforceIf(
-                    [a1, a2, first.Not()]
-                )
+                m.Add(s1 >= s2 + d2.duration + ta + t21).OnlyEnforceIf([a1, a2, first.Not()])
 
     def hint(self, assignments: Mapping[str, RequestAssignment]) -> None:
         """Hints the units of earlier plans where the dates model hinted the request."""
@@ -113,9 +106,7 @@ class ExactUnits:
             )
             m.AddHint(a, int(on))
 
-    def fix_units(
-        self, units: Mapping[tuple[str, int], tuple[str, ...]], rids: set[str]
-    ) -> None:
+    def fix_units(self, units: Mapping[tuple[str, int], tuple[str, ...]], rids: set[str]) -> None:
         """Keeps the units of requests ``rids`` (neighbours outside a window)."""
         m = self.dm.model
         for (rid, i, unit_id), a in self.assign.items():

@@ -22,9 +22,9 @@ from solver.lexsolve import solve_levels
 from solver.options import SolveOptions
 from solver.plan import RequestAssignment
 
-WINDOW = 120  # requests per window
+WINDOW = 400  # requests per window
 WINDOW_EXACT = 1500  # most (line, unit) literals for an exact window
-STEP = 80  # requests between window starts (the rest overlaps)
+STEP = 300  # requests between window starts (the rest overlaps)
 
 
 def dated_from_assignment(inst: Instance, a: RequestAssignment) -> Dated | None:
