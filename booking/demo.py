@@ -199,7 +199,7 @@ def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRe
     )
     saturdays = [_next_weekday(first, 5) + timedelta(weeks=w) for w in range(60)]
     saturdays = [d for d in saturdays if d <= last]
-    for _ in range(40):
+    for _ in range(45):
         saturday = rng.choice(saturdays)
         title, lines, priority = rng.choice(weekend_kinds)
         if saturday.month == 12:
@@ -226,7 +226,7 @@ def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRe
     )
     weekdays = [first + timedelta(days=i) for i in range((last - first).days)]
     weekdays = [d for d in weekdays if d.weekday() in (1, 2, 3)]
-    for _ in range(50):
+    for _ in range(55):
         day = rng.choice(weekdays)
         title, code, days, priority, reason = rng.choice(weekday_kinds)
         quantity = 2 if code == "minibus-9" and rng.random() < 0.3 else 1

@@ -33,6 +33,7 @@ from booking.models import (
 )
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
+from booking.timeutil import to_local
 
 # Codes appear in CSV files, calendar names and the solver's problem files.
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
@@ -526,11 +527,14 @@ def add_unavailability(
         raise ValidationError(_("The window must end after it starts."), field="end_dt")
     for other in u.unavailabilities:
         if other.start_dt < end_dt and start_dt < other.end_dt:
+            shown = [
+                to_local(dt).strftime("%d/%m/%Y %H:%M") for dt in (other.start_dt, other.end_dt)
+            ]
             raise Conflict(
                 _(
-                    "This window overlaps the one from %(start)s to %(end)s (UTC).",
-                    start=f"{other.start_dt:%Y-%m-%d %H:%M}",
-                    end=f"{other.end_dt:%Y-%m-%d %H:%M}",
+                    "This window overlaps the one from %(start)s to %(end)s.",
+                    start=shown[0],
+                    end=shown[1],
                 )
             )
     w = Unavailability(start_dt=start_dt, end_dt=end_dt, reason=(reason or "").strip() or None)

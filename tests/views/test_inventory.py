@@ -346,3 +346,13 @@ def test_site_kind_choice(
     assert client.post("/inventory/sites/new", data=data).status_code == 302
     site = db_session.scalars(select(Site)).one()
     assert site.kind is SiteKind.DEPOT and site.commune is None
+
+
+def test_pages_are_translated(client: FlaskClient, auth: AuthActions, manager: User) -> None:
+    # The test app runs in English (see conftest); the catalogues are compiled by make.
+    auth.login(manager)
+    client.post("/language", data={"locale": "fr"})
+    page = client.get("/inventory/").get_data(as_text=True)
+    assert "Vue d'ensemble" in page and "Importer un fichier CSV" in page
+    client.post("/language", data={"locale": "en"})
+    assert "Overview" in client.get("/inventory/").get_data(as_text=True)
