@@ -3,19 +3,24 @@
 The solve runs in stages, each hinted by the one before and by the greedy
 plan (``solver.baseline.solve_greedy``) when available:
 
-1. ``solver.decompose`` splits the problem into type groups and time clusters.
-2. ``solver.dates`` decides, per batch of clusters, which requests are served,
+1. ``solver.decompose`` splits the problem into type groups and time clusters
+   (parts); ``solver.bound`` gives each part an LP upper bound on its value,
+   and time goes to parts in proportion to what the greedy plan leaves
+   between it and that bound.
+2. ``solver.dates`` decides, per batch of parts, which requests are served,
    when, with how many units of each type and which pool draws
-   (lexicographic: value, kept from ``previous``, shift, pool km).
-3. ``solver.units`` gives concrete units per type group (value kept,
-   previous units, km with direct transfers).
-4. ``solver.repair`` inserts requests still unserved where the exact
-   schedule has room.
+   (lexicographic: value, kept from ``previous``, shift, km), with unit
+   cumulatives padded by travel (``solver.padding``); small batches use the
+   exact unit rules instead (``solver.exact``), parts larger than
+   ``LARGE_PART`` go window by window (``solver.windows``).
+3. Units are given nearest first (``solver.units.greedy_units``);
+   ``solver.repair`` inserts what is still unserved and moves shifted
+   requests nearer their asked start, on the exact minute schedule.
+4. ``solver.units`` re-chooses units per substitution group with CP-SAT
+   (previous units kept, then km with direct transfers).
 5. ``solver.assemble.build_plan`` checks the plan; the better of this plan
    and the greedy one (lexicographically) is returned, so a stage that fails
    never costs a valid plan.
-
-``solver.bound`` gives the upper bound on served value (an LP relaxation).
 """
 
 from __future__ import annotations
@@ -234,28 +239,6 @@ def _kept(inst: Instance, starts: Mapping[str, int]) -> dict[str, list[tuple[str
     return kept
 
 
-def _assign_units(
-    inst: Instance,
-    loans: list,
-    exact_units: Mapping[tuple[str, int], tuple[str, ...]],
-    options: SolveOptions,
-    seconds: float,
-) -> dict[tuple[str, int], tuple[str, ...]]:
-    """Stage 3 for one type group: the best of greedy, exact-stage and CP-SAT units."""
-    start = greedy_units(inst, loans)
-    keys = {(ln.request, ln.line) for ln in loans}
-    if keys <= set(exact_units):
-        from_exact = {k: exact_units[k] for k in keys}
-        if _served_count(from_exact) >= _served_count(start):
-            start = from_exact
-    model = UnitsModel(inst, loans)
-    model.hint(start)
-    found, _ = model.solve(max(seconds, 0.05), options)
-    if found is not None and _served_count(found) >= _served_count(start):
-        return found
-    return start
-
-
 def _quick_units(
     inst: Instance,
     groups: list,
@@ -433,7 +416,7 @@ def _with_bound(plan: Plan, upper: float) -> Plan:
     from dataclasses import replace
 
     m = plan.metrics
-    upper = max(upper, m.served_value) if upper < m.served_value else upper
+    upper = max(upper, m.served_value)  # a valid plan's value is a lower bound on the optimum
     proven = m.served_value >= upper and m.changed == 0 and m.shift_minutes == 0 and m.km == 0
     bound = (float(upper), 0.0, 0.0, 0.0)
     status = Status.OPTIMAL if proven else Status.FEASIBLE

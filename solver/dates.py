@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from solver.instance import Instance, ReqData
-from solver.lexsolve import Level, LevelResult, solve_levels
-from solver.options import SolveOptions
+from solver.lexsolve import Level
 from solver.plan import RequestAssignment
 
 
@@ -351,13 +350,3 @@ class DatesModel:
                 dated.draws.append([(p, val(e)) for p, e in lv.draws.items() if val(e) > 0])
             out[rid] = dated
         return out
-
-    def solve(self, seconds: float, options: SolveOptions) -> tuple[dict[str, Dated], list]:
-        """Solves the levels; returns the served requests and the level results."""
-        values, results = solve_levels(self.model, self.levels(), seconds, options)
-        if values is None:
-            return {}, results
-        return self.read(values), results
-
-
-LevelResults = list[LevelResult]
