@@ -105,9 +105,10 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     session = factory()
     database.sessionmaker = factory
     database.override = session
+    # No application context stays pushed: each request and command gets its own, as in
+    # production (a pushed one would be shared by every request of the test, and ``g`` with it).
     try:
-        with app.app_context():
-            yield app
+        yield app
     finally:
         database.override = None
         session.close()
@@ -129,9 +130,17 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+class ContextCliRunner(FlaskCliRunner):
+    """Runs each command in its own application context, as ``flask <command>`` does."""
+
+    def invoke(self, cli: Any = None, args: Any = None, **kwargs: Any) -> Any:
+        with self.app.app_context():
+            return super().invoke(cli, args, **kwargs)
+
+
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
-    return app.test_cli_runner()
+    return ContextCliRunner(app)
 
 
 @pytest.fixture
