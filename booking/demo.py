@@ -322,7 +322,11 @@ def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
         )
     results = [
         csv_inventory.import_csv(
-            session, manager, kind, (DATA / "demo" / f"{kind}.csv").read_bytes()
+            session,
+            kind,
+            (DATA / "demo" / f"{kind}.csv").read_bytes(),
+            actor=manager,
+            commit=False,
         )
         for kind in ("types", "units", "pools")
     ]

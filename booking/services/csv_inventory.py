@@ -31,6 +31,8 @@ KINDS = ("types", "units", "pools", "sites")
 # French Excel writes ';' because ',' is its decimal separator; tabs come from copy-paste.
 DELIMITERS = ",;\t"
 EXPORT_DELIMITER = ";"
+# An inventory of a few thousand lines is well under a megabyte.
+MAX_BYTES = 5_000_000
 TRUE_WORDS = frozenset({"1", "yes", "y", "true", "oui", "o", "vrai"})
 FALSE_WORDS = frozenset({"0", "no", "n", "false", "non", "faux"})
 
@@ -357,21 +359,29 @@ def _depot_by_name(session: Session) -> dict[str, Site]:
     }
 
 
-def import_csv(session: Session, actor: User, kind: str, data: bytes) -> ImportResult:
+def import_csv(
+    session: Session, kind: str, data: bytes, *, actor: User, commit: bool = True
+) -> ImportResult:
     """Imports one kind of inventory from CSV bytes, all or nothing.
 
-    On success the changes are flushed (with their audit events) and the caller
-    commits. On any problem the session is rolled back, so nothing of the file
-    remains, and every problem found is reported at once.
+    Every line goes through the same services as the forms (with their audit
+    events). On success the whole file is committed at once (only flushed with
+    ``commit=False``). On any problem the session is rolled back, so nothing of the
+    file remains (nor anything else left uncommitted in the session), and every
+    problem found is reported.
 
     Raises:
-        PermissionDenied: ``actor`` is not a manager.
+        Forbidden: ``actor`` is not a manager or an admin.
         ValidationError: ``kind`` is not one of ``KINDS``.
-        CsvImportError: the file is unreadable or some lines are wrong.
+        CsvImportError: the file is too large or unreadable, or some lines are wrong.
     """
     require_staff(actor)
     if kind not in KINDS:
         raise ValidationError(_("Unknown kind of inventory file: %(kind)s.", kind=kind))
+    if len(data) > MAX_BYTES:
+        raise CsvImportError(
+            [CsvProblem(None, None, _("The file is larger than %(n)d MB.", n=MAX_BYTES // 10**6))]
+        )
     rows = _rows(_decode(data), kind)
     importer = {
         "types": _import_types,
@@ -385,7 +395,10 @@ def import_csv(session: Session, actor: User, kind: str, data: bytes) -> ImportR
     if problems:
         session.rollback()
         raise CsvImportError(sorted(problems, key=lambda p: (p.line or 0, p.column or "")))
-    session.flush()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return ImportResult(kind, counts.created, counts.updated, counts.unchanged)
 
 
@@ -409,11 +422,15 @@ Rows = list[tuple[int, dict[str, str]]]
 
 def _parse_all(
     rows: Rows,
-    key_column: str,
+    key_columns: tuple[str, ...],
     parse: Callable[[dict[str, str]], Any],
     problems: list[CsvProblem],
 ) -> list[tuple[int, Any]]:
-    """Parses every row, reporting cell errors and repeated keys; returns (line, value)."""
+    """Parses every row, reporting cell errors and repeated keys; returns (line, value).
+
+    Keys compare case-insensitively; a repeated key is reported on its later line, in
+    the last key column.
+    """
     seen: dict[str, int] = {}
     parsed = []
     for line, cells in rows:
@@ -422,17 +439,13 @@ def _parse_all(
         except _CellError as exc:
             problems.append(CsvProblem(line, exc.column, exc.message))
             continue
-        key = (
-            cells[key_column].lower()
-            if key_column != "type+depot"
-            else (f"{cells['type']} @ {cells['depot']}".lower())
-        )
-        first = seen.setdefault(key, line)
+        key = " / ".join(cells[c] for c in key_columns)
+        first = seen.setdefault(key.lower(), line)
         if first != line:
             problems.append(
                 CsvProblem(
                     line,
-                    "depot" if key_column == "type+depot" else key_column,
+                    key_columns[-1],
                     _("Duplicate: %(key)s is already on line %(first)s.", key=key, first=first),
                 )
             )
@@ -479,7 +492,7 @@ def _import_types(
             )
         return current, data
 
-    parsed = _parse_all(rows, "code", parse, problems)
+    parsed = _parse_all(rows, ("code",), parse, problems)
     if problems:
         return
     # New types first, without substitutes, so that a type may name as substitute
@@ -542,7 +555,7 @@ def _import_units(
             notes=cells.get("notes", current.notes if current else None),
         )
 
-    parsed = _parse_all(rows, "code", parse, problems)
+    parsed = _parse_all(rows, ("code",), parse, problems)
     if problems:
         return
     for line, (current, data) in parsed:
@@ -591,7 +604,7 @@ def _import_pools(
             raise _CellError("quantity", _("This value is required."))
         return t.id, depot.id, quantity
 
-    parsed = _parse_all(rows, "type+depot", parse, problems)
+    parsed = _parse_all(rows, ("type", "depot"), parse, problems)
     if problems:
         return
     for line, (type_id, depot_id, quantity) in parsed:
@@ -645,7 +658,7 @@ def _import_sites(
             is_active=_pick(_bool(cells, "active"), current.is_active if current else True),
         )
 
-    parsed = _parse_all(rows, "name", parse, problems)
+    parsed = _parse_all(rows, ("name",), parse, problems)
     if problems:
         return
     for line, (current, data) in parsed:
@@ -708,7 +721,7 @@ def _export_rows(session: Session, actor: User, kind: str) -> Iterator[list[Any]
             ]
 
 
-def export_csv(session: Session, actor: User, kind: str) -> bytes:
+def export_csv(session: Session, kind: str, *, actor: User) -> bytes:
     """One kind of inventory as CSV bytes that ``import_csv`` reads back unchanged.
 
     UTF-8 with a byte-order mark and ';' separators, so that Excel in French opens

@@ -373,7 +373,7 @@ def export_csv(kind: str) -> Response:
     """Download one kind of inventory as CSV."""
     if kind not in csv_inventory.KINDS:
         raise NotFound(_("There is no %(kind)s export.", kind=kind))
-    data = csv_inventory.export_csv(get_session(), current(), kind)
+    data = csv_inventory.export_csv(get_session(), kind, actor=current())
     return Response(
         data,
         mimetype="text/csv; charset=utf-8",
@@ -389,7 +389,7 @@ def import_csv() -> Page:
     if form.validate_on_submit():
         try:
             result = csv_inventory.import_csv(
-                get_session(), current(), form.kind.data, form.file.data.read()
+                get_session(), form.kind.data, form.file.data.read(), actor=current()
             )
         except csv_inventory.CsvImportError as error:
             problems = error.problems
@@ -397,7 +397,6 @@ def import_csv() -> Page:
         except BookingError as error:
             flash_error(error, form)
         else:
-            get_session().commit()
             flash(
                 _(
                     "Import done: %(created)d created, %(updated)d updated, "
