@@ -1,0 +1,261 @@
+"""How much of each equipment type is free over a period, for the request form.
+
+A fixed handful of aggregate queries, whatever the number of types, units or requests:
+the form asks again each time its dates change. Other communes' requests are only ever
+counted, never described.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from booking.errors import ValidationError
+from booking.models import (
+    Assignment,
+    AssignmentDraw,
+    AssignmentUnit,
+    EquipmentType,
+    LoanRequest,
+    Plan,
+    PlanStatus,
+    Pool,
+    RequestLine,
+    RequestStatus,
+    Unavailability,
+    Unit,
+    UnitStatus,
+    User,
+)
+from booking.services.access import require_role
+
+# Requests that hold equipment in the approved schedule (cancelled ones have left it).
+SCHEDULED = (RequestStatus.APPROVED, RequestStatus.HANDED_OVER)
+# Requests still waiting for a plan.
+PENDING = (RequestStatus.SUBMITTED, RequestStatus.PLANNED)
+
+
+@dataclass(frozen=True)
+class TypeAvailability:
+    """Quantities of one type over a period.
+
+    ``stock``: units not retired, or the pooled quantity. ``out_of_service``: units in
+    maintenance or with an unavailability window overlapping the period. ``planned``:
+    units (or the peak pooled quantity) held by approved loans overlapping the period,
+    turnaround included. ``free`` = stock - out_of_service - planned, never below 0.
+    ``requested_by_others``: quantity asked by other communes' pending requests overlapping
+    the period, from ``requests_by_others`` requests; ``requested_by_commune``: the same
+    for the commune's own other pending requests.
+    """
+
+    type_id: int
+    code: str
+    name: str
+    is_pooled: bool
+    stock: int
+    out_of_service: int
+    planned: int
+    free: int
+    requested_by_others: int
+    requests_by_others: int
+    requested_by_commune: int
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready values."""
+        return {
+            "type_id": self.type_id,
+            "code": self.code,
+            "name": self.name,
+            "is_pooled": self.is_pooled,
+            "stock": self.stock,
+            "out_of_service": self.out_of_service,
+            "planned": self.planned,
+            "free": self.free,
+            "requested_by_others": self.requested_by_others,
+            "requests_by_others": self.requests_by_others,
+            "requested_by_commune": self.requested_by_commune,
+        }
+
+
+def _peak(intervals: Iterable[tuple[datetime, datetime, int]]) -> int:
+    """The largest sum of quantities held at one instant; intervals are half-open."""
+    # Ends sort before starts at the same instant: [a, b) and [b, c) do not overlap.
+    events = sorted(
+        [(start, 1, quantity) for start, _end, quantity in intervals]
+        + [(end, 0, -quantity) for _start, end, quantity in intervals]
+    )
+    current = peak = 0
+    for _at, _kind, delta in events:
+        current += delta
+        peak = max(peak, current)
+    return peak
+
+
+def availability(
+    session: Session,
+    *,
+    by: User,
+    start_dt: datetime,
+    end_dt: datetime,
+    type_ids: Iterable[int] | None = None,
+    commune_id: int | None = None,
+    exclude_request_id: int | None = None,
+) -> list[TypeAvailability]:
+    """Stock, planned and requested quantities of each type over ``[start_dt, end_dt)``.
+
+    Args:
+        session: the database session.
+        by: who asks (any signed-in user).
+        start_dt: start of the period (aware).
+        end_dt: end of the period (aware), after ``start_dt``.
+        type_ids: only these types (default: all), in name order.
+        commune_id: the commune whose own requests are told apart from others'
+            (default: ``by``'s commune).
+        exclude_request_id: a request left out of the counts (the one being edited).
+
+    Returns:
+        One entry per type, by name.
+
+    Raises:
+        Forbidden: if ``by`` is not signed in or disabled.
+        ValidationError: if the period is empty or reversed.
+    """
+    require_role(by)
+    if end_dt <= start_dt:
+        raise ValidationError(_("The period must end after it starts."), field="end_dt")
+    commune_id = commune_id if commune_id is not None else by.commune_id
+
+    type_query = select(EquipmentType).order_by(EquipmentType.name, EquipmentType.id)
+    if type_ids is not None:
+        type_query = type_query.where(EquipmentType.id.in_(list(type_ids)))
+    types = list(session.scalars(type_query))
+    ids = [t.id for t in types]
+    if not ids:
+        return []
+    turnaround = {t.id: timedelta(minutes=t.turnaround_minutes) for t in types}
+    longest_turnaround = max(turnaround.values())
+
+    units = dict(
+        session.execute(
+            select(Unit.type_id, func.count(Unit.id))
+            .where(Unit.type_id.in_(ids), Unit.status != UnitStatus.RETIRED)
+            .group_by(Unit.type_id)
+        ).all()
+    )
+    pooled = dict(
+        session.execute(
+            select(Pool.type_id, func.sum(Pool.quantity))
+            .where(Pool.type_id.in_(ids))
+            .group_by(Pool.type_id)
+        ).all()
+    )
+    window_overlaps = (
+        select(Unavailability.id)
+        .where(
+            Unavailability.unit_id == Unit.id,
+            Unavailability.start_dt < end_dt,
+            Unavailability.end_dt > start_dt,
+        )
+        .exists()
+    )
+    down_units: dict[int, set[int]] = defaultdict(set)
+    for type_id, unit_id in session.execute(
+        select(Unit.type_id, Unit.id).where(
+            Unit.type_id.in_(ids),
+            or_(Unit.status == UnitStatus.MAINTENANCE, window_overlaps),
+            Unit.status != UnitStatus.RETIRED,
+        )
+    ):
+        down_units[type_id].add(unit_id)
+
+    # Approved loans: the assignments of the approved plan whose requests still hold
+    # equipment. The period is widened by the longest turnaround so that a loan ending
+    # just before it still counts; the exact per-type test is done below.
+    held = (
+        Plan.status == PlanStatus.APPROVED,
+        Assignment.is_served.is_(True),
+        LoanRequest.status.in_(SCHEDULED),
+        Assignment.start_dt < end_dt,
+        Assignment.end_dt > start_dt - longest_turnaround,
+    )
+    if exclude_request_id is not None:
+        held += (LoanRequest.id != exclude_request_id,)
+    busy_units: dict[int, set[int]] = defaultdict(set)
+    for type_id, unit_id, loan_end in session.execute(
+        select(Unit.type_id, AssignmentUnit.unit_id, Assignment.end_dt)
+        .join(Assignment, AssignmentUnit.assignment_id == Assignment.id)
+        .join(Plan, Assignment.plan_id == Plan.id)
+        .join(LoanRequest, Assignment.request_id == LoanRequest.id)
+        .join(Unit, AssignmentUnit.unit_id == Unit.id)
+        .where(Unit.type_id.in_(ids), *held)
+    ):
+        if loan_end + turnaround[type_id] > start_dt:
+            busy_units[type_id].add(unit_id)
+    draws: dict[int, list[tuple[datetime, datetime, int]]] = defaultdict(list)
+    for type_id, loan_start, loan_end, quantity in session.execute(
+        select(Pool.type_id, Assignment.start_dt, Assignment.end_dt, AssignmentDraw.quantity)
+        .join(Assignment, AssignmentDraw.assignment_id == Assignment.id)
+        .join(Plan, Assignment.plan_id == Plan.id)
+        .join(LoanRequest, Assignment.request_id == LoanRequest.id)
+        .join(Pool, AssignmentDraw.pool_id == Pool.id)
+        .where(Pool.type_id.in_(ids), *held)
+    ):
+        held_until = loan_end + turnaround[type_id]
+        if held_until > start_dt:
+            draws[type_id].append((max(loan_start, start_dt), min(held_until, end_dt), quantity))
+
+    pending = (
+        LoanRequest.status.in_(PENDING),
+        LoanRequest.requested_start_dt < end_dt,
+        LoanRequest.requested_end_dt > start_dt,
+        RequestLine.type_id.in_(ids),
+    )
+    if exclude_request_id is not None:
+        pending += (LoanRequest.id != exclude_request_id,)
+    # Per (type, commune): a request belongs to one commune, so counts add up exactly.
+    requested: dict[tuple[int, bool], tuple[int, int]] = {}
+    for type_id, request_commune, quantity, count in session.execute(
+        select(
+            RequestLine.type_id,
+            LoanRequest.commune_id,
+            func.sum(RequestLine.quantity),
+            func.count(func.distinct(LoanRequest.id)),
+        )
+        .join(LoanRequest, RequestLine.request_id == LoanRequest.id)
+        .where(*pending)
+        .group_by(RequestLine.type_id, LoanRequest.commune_id)
+    ):
+        key = (type_id, commune_id is not None and request_commune == commune_id)
+        total, requests = requested.get(key, (0, 0))
+        requested[key] = (total + int(quantity or 0), requests + int(count or 0))
+
+    result = []
+    for t in types:
+        stock = int(pooled.get(t.id) or 0) if t.is_pooled else int(units.get(t.id, 0))
+        down = len(down_units[t.id])
+        # A unit both down and lent is counted once, as down.
+        planned = _peak(draws[t.id]) if t.is_pooled else len(busy_units[t.id] - down_units[t.id])
+        others, others_count = requested.get((t.id, False), (0, 0))
+        own, _own_count = requested.get((t.id, True), (0, 0))
+        result.append(
+            TypeAvailability(
+                type_id=t.id,
+                code=t.code,
+                name=t.name,
+                is_pooled=t.is_pooled,
+                stock=stock,
+                out_of_service=down,
+                planned=planned,
+                free=max(0, stock - down - planned),
+                requested_by_others=others,
+                requests_by_others=others_count,
+                requested_by_commune=own,
+            )
+        )
+    return result
