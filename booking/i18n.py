@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, current_app, has_request_context, session
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import Babel, format_date, format_datetime, get_locale
 from flask_login import current_user
 
-from booking.extensions import babel
 from booking.timeutil import to_local
 
 
@@ -41,6 +40,8 @@ def local_date(value: datetime | None, format: str = "medium") -> str:
 
 
 def init_app(app: Flask) -> None:
+    # One Babel per application: its translation cache is keyed by locale only.
+    babel = Babel()
     babel.init_app(
         app,
         locale_selector=select_locale,

@@ -81,6 +81,25 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def compiled_translations(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The message catalogues compiled into a temporary folder (tests never need `make`)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    target = tmp_path_factory.mktemp("translations")
+    source = Path(__file__).resolve().parents[1] / "booking" / "translations"
+    for po_path in source.glob("*/LC_MESSAGES/messages.po"):
+        locale = po_path.parent.parent.name
+        folder = target / locale / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        with open(po_path, "rb") as handle:
+            catalogue = read_po(handle, locale=locale)
+        with open(folder / "messages.mo", "wb") as handle:
+            write_mo(handle, catalogue)
+    return target
+
+
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The application inside a transaction rolled back after the test."""
