@@ -257,16 +257,6 @@ def list_pools(session: Session, *, actor: User) -> list[Pool]:
     return list(session.scalars(stmt))
 
 
-def list_communes(session: Session, *, actor: User) -> list[Commune]:
-    """All member communes by name, to choose a delivery site's commune.
-
-    Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
-    """
-    require_staff(actor)
-    return list(session.scalars(select(Commune).order_by(Commune.name)))
-
-
 # --- equipment types --------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from booking.forms_inventory import (
 from booking.models import EquipmentType, Site, SiteKind, UnitStatus
 from booking.services import csv_inventory
 from booking.services import inventory as service
+from booking.services import users as user_service
 from booking.services.access import require_staff
 from booking.timeutil import from_local
 from booking.views.helpers import current, flash_error
@@ -65,7 +66,7 @@ def index() -> str:
 
 
 def _type_form(t: EquipmentType | None) -> TypeForm:
-    form = TypeForm(obj=None, unit_count=len(t.units) if t else 0)
+    form = TypeForm(unit_count=len(t.units) if t else 0)
     others = service.list_types(get_session(), actor=current())
     form.substitutes.choices = [
         (o.code, f"{o.name} ({o.code})") for o in others if not o.is_pooled and o is not t
@@ -302,7 +303,7 @@ def pools() -> Page:
 
 def _site_form() -> SiteForm:
     form = SiteForm()
-    communes = service.list_communes(get_session(), actor=current())
+    communes = user_service.list_communes(get_session())
     form.commune_id.choices = [(0, "—")] + [(c.id, c.name) for c in communes]
     return form
 
