@@ -18,6 +18,8 @@ from functools import partial
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,42 +45,42 @@ class Column:
 
     name: str
     required: bool
-    help: str
+    help: LazyString
 
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "types": (
-        Column("code", True, "unique code, e.g. minibus-9"),
-        Column("name", True, "name shown to users"),
-        Column("tracking", True, "unit (numbered units) or pool (quantity by depot)"),
-        Column("delivered", False, "yes if the agglomeration delivers it, no if collected"),
-        Column("turnaround_minutes", False, "minutes unavailable after each loan"),
-        Column("min_notice_hours", False, "hours between the request and the loan start"),
-        Column("max_loan_days", False, "longest loan in days; empty for no limit"),
-        Column("substitutes", False, "codes of types that may replace it, separated by |"),
-        Column("description", False, "free text"),
+        Column("code", True, _l("unique code, e.g. minibus-9")),
+        Column("name", True, _l("name shown to users")),
+        Column("tracking", True, _l("unit (numbered units) or pool (quantity by depot)")),
+        Column("delivered", False, _l("yes if the agglomeration delivers it, no if collected")),
+        Column("turnaround_minutes", False, _l("minutes unavailable after each loan")),
+        Column("min_notice_hours", False, _l("hours between the request and the loan start")),
+        Column("max_loan_days", False, _l("longest loan in days; empty for no limit")),
+        Column("substitutes", False, _l("codes of types that may replace it, separated by |")),
+        Column("description", False, _l("free text")),
     ),
     "units": (
-        Column("code", True, "unique code, e.g. MB9-01"),
-        Column("name", False, "name; defaults to the code"),
-        Column("type", True, "code of a unit-tracked type"),
-        Column("home_depot", True, "name of the depot it returns to"),
-        Column("status", False, "available, maintenance or retired"),
-        Column("notes", False, "free text"),
+        Column("code", True, _l("unique code, e.g. MB9-01")),
+        Column("name", False, _l("name; defaults to the code")),
+        Column("type", True, _l("code of a unit-tracked type")),
+        Column("home_depot", True, _l("name of the depot it returns to")),
+        Column("status", False, _l("available, maintenance or retired")),
+        Column("notes", False, _l("free text")),
     ),
     "pools": (
-        Column("type", True, "code of a pooled type"),
-        Column("depot", True, "name of the depot holding the stock"),
-        Column("quantity", True, "number of items, 0 or more"),
+        Column("type", True, _l("code of a pooled type")),
+        Column("depot", True, _l("name of the depot holding the stock")),
+        Column("quantity", True, _l("number of items, 0 or more")),
     ),
     "sites": (
-        Column("name", True, "unique name, e.g. Melun - Hôtel de ville"),
-        Column("kind", True, "depot or delivery"),
-        Column("commune", False, "commune slug, required for delivery sites"),
-        Column("address", False, "postal address"),
-        Column("lat", True, "latitude in degrees (WGS 84), -90 to 90"),
-        Column("lon", True, "longitude in degrees (WGS 84), -180 to 180"),
-        Column("active", False, "yes or no"),
+        Column("name", True, _l("unique name, e.g. Melun - Hôtel de ville")),
+        Column("kind", True, _l("depot or delivery")),
+        Column("commune", False, _l("commune slug, required for delivery sites")),
+        Column("address", False, _l("postal address")),
+        Column("lat", True, _l("latitude in degrees (WGS 84), -90 to 90")),
+        Column("lon", True, _l("longitude in degrees (WGS 84), -180 to 180")),
+        Column("active", False, _l("yes or no")),
     ),
 }
 

@@ -354,5 +354,6 @@ def test_pages_are_translated(client: FlaskClient, auth: AuthActions, manager: U
     client.post("/language", data={"locale": "fr"})
     page = client.get("/inventory/").get_data(as_text=True)
     assert "Vue d'ensemble" in page and "Importer un fichier CSV" in page
+    assert "nombre d'articles, 0 ou plus" in page  # the CSV columns' help
     client.post("/language", data={"locale": "en"})
     assert "Overview" in client.get("/inventory/").get_data(as_text=True)
