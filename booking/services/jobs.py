@@ -1,0 +1,230 @@
+"""Background solver jobs: the runner interface and its in-process implementation.
+
+The web request that asks for a plan only writes a QUEUED ``SolverJob`` row and hands
+its id to a ``JobRunner``; it never waits for the solver. The job body
+(``planning_run.run_solver_job``) opens its own sessions and reports progress on the job
+row, so any process can show it. A cancellation is written to the row (status
+CANCELLED) and the running job polls the row, so any process can cancel a job.
+
+Implementations:
+
+- ``ThreadJobRunner`` (default, ``JOB_RUNNER = "thread"``): a thread pool inside the web
+  process (``SOLVER_JOB_THREADS`` threads, default 1).
+- ``InlineJobRunner`` (``JOB_RUNNER = "inline"``): runs the job in the caller's thread
+  before ``submit`` returns; for tests and scripts.
+- A Celery runner, for PostgreSQL deployments with a broker (DESIGN: solver jobs on a
+  worker pool when DATABASE_URL and a broker are set), would implement the same protocol
+  with ``submit`` sending a task that calls ``run_solver_job``; it is not written yet.
+
+``SOLVER_WORKERS`` (default 2) sets CP-SAT's threads per job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from flask import Flask, current_app
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from booking.db import Database, get_db, utcnow
+from booking.errors import Conflict
+from booking.models import JobStatus, SolverJob, User
+from booking.services.access import get_or_404, require_staff
+from booking.services.audit import record_event
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+# How often a running job re-reads its row to see a cancellation (seconds).
+CANCEL_POLL_SECONDS = 1.0
+
+
+class JobRunner(Protocol):
+    """Runs solver jobs given their ids."""
+
+    def submit(self, job_id: int) -> None:
+        """Start (or queue) the job; returns without waiting for it."""
+
+    def cancel(self, job_id: int) -> None:
+        """Ask a job of this runner to stop soon (the row is already marked)."""
+
+
+def _stop_check(database: Database, job_id: int, flag: threading.Event) -> Callable[[], bool]:
+    """A ``should_stop`` that is true once the flag is set or the row says CANCELLED."""
+    last = [0.0]
+
+    def should_stop() -> bool:
+        if flag.is_set():
+            return True
+        now = time.monotonic()
+        if now - last[0] < CANCEL_POLL_SECONDS:
+            return False
+        last[0] = now
+        with database.session() as session:
+            status = session.scalar(select(SolverJob.status).where(SolverJob.id == job_id))
+        if status is JobStatus.CANCELLED:
+            flag.set()
+        return flag.is_set()
+
+    return should_stop
+
+
+class _BaseRunner:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._flags: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def _run(self, job_id: int) -> None:
+        from booking.services.planning_run import run_solver_job
+
+        with self._lock:
+            flag = self._flags.setdefault(job_id, threading.Event())
+        try:
+            with self.app.app_context():
+                database = get_db(self.app)
+                run_solver_job(
+                    database,
+                    job_id,
+                    should_stop=_stop_check(database, job_id, flag),
+                    workers=int(self.app.config.get("SOLVER_WORKERS", 2)),
+                )
+        except Exception:
+            log.exception("solver job %s crashed", job_id)
+        finally:
+            with self._lock:
+                self._flags.pop(job_id, None)
+
+    def cancel(self, job_id: int) -> None:
+        with self._lock:
+            flag = self._flags.get(job_id)
+        if flag is not None:
+            flag.set()
+
+
+class InlineJobRunner(_BaseRunner):
+    """Runs each job immediately in the calling thread (tests, scripts)."""
+
+    def submit(self, job_id: int) -> None:
+        self._run(job_id)
+
+
+class ThreadJobRunner(_BaseRunner):
+    """Runs jobs on a small thread pool of the web process."""
+
+    def __init__(self, app: Flask, threads: int = 1) -> None:
+        super().__init__(app)
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="solver-job")
+
+    def submit(self, job_id: int) -> None:
+        self.executor.submit(self._run, job_id)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+def make_runner(app: Flask) -> JobRunner:
+    """The runner ``app.config["JOB_RUNNER"]`` names ("thread" by default, or "inline")."""
+    kind = app.config.get("JOB_RUNNER", "thread")
+    if kind == "inline":
+        return InlineJobRunner(app)
+    if kind == "thread":
+        return ThreadJobRunner(app, int(app.config.get("SOLVER_JOB_THREADS", 1)))
+    raise ValueError(f"unknown JOB_RUNNER {kind!r}: use 'thread' or 'inline'")
+
+
+def get_runner(app: Flask | None = None) -> JobRunner:
+    """The job runner of ``app`` (default: the current application), made on first use."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    runner = app.extensions.get("job_runner")
+    if runner is None:
+        runner = app.extensions["job_runner"] = make_runner(app)
+    return runner  # type: ignore[no-any-return]
+
+
+def fail_interrupted_jobs(session: Session) -> int:
+    """Mark the jobs a stopped process left QUEUED or RUNNING as FAILED.
+
+    Requests and approved plans are untouched: a job only writes its plan at the very
+    end, in one transaction.
+
+    Returns:
+        How many jobs were marked.
+    """
+    count = session.execute(
+        update(SolverJob)
+        .where(SolverJob.status.in_(ACTIVE))
+        .values(
+            status=JobStatus.FAILED,
+            finished_at=utcnow(),
+            message=_("The server restarted during the solve; nothing was lost, run it again."),
+        )
+    ).rowcount
+    session.commit()
+    return int(count or 0)
+
+
+def cancel_job(session: Session, job_id: int, *, by: User) -> SolverJob:
+    """Cancel a queued or running job; the runner that holds it stops soon after.
+
+    Raises:
+        Forbidden: ``by`` is not staff.
+        NotFound: no such job.
+        Conflict: the job has already ended.
+    """
+    require_staff(by)
+    job = get_or_404(session, SolverJob, job_id)
+    changed = session.execute(
+        update(SolverJob)
+        .where(SolverJob.id == job_id, SolverJob.status.in_(ACTIVE))
+        .values(
+            status=JobStatus.CANCELLED,
+            finished_at=utcnow(),
+            message=_("Cancelled by %(name)s.", name=by.name),
+        )
+    ).rowcount
+    if not changed:
+        session.rollback()
+        raise Conflict(_("This run has already ended; there is nothing to cancel."))
+    record_event(
+        session, actor=by, action="plan.cancel_run", object_type="solver_job", object_id=job_id
+    )
+    session.commit()
+    get_runner().cancel(job_id)
+    session.refresh(job)
+    return job
+
+
+def get_job(session: Session, job_id: int, *, by: User) -> SolverJob:
+    """A job, for staff.
+
+    Raises:
+        Forbidden: ``by`` is not staff.
+        NotFound: no such job.
+    """
+    require_staff(by)
+    return get_or_404(session, SolverJob, job_id)
+
+
+def init_app(app: Flask) -> None:
+    """Mark jobs interrupted by a previous process as failed (not in tests)."""
+    if app.testing or not app.config.get("FAIL_INTERRUPTED_JOBS", True):
+        return
+    database = get_db(app)
+    try:
+        with app.app_context(), database.session() as session:
+            count = fail_interrupted_jobs(session)
+    except SQLAlchemyError:
+        # No schema yet (before `flask init-db`): nothing to clean.
+        log.info("solver jobs not checked at start: database not ready")
+        return
+    if count:
+        log.warning("%s solver job(s) interrupted by a restart were marked failed", count)

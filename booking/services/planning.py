@@ -1,0 +1,655 @@
+"""Planning: database rows -> ``solver.Problem`` -> stored plan -> approval.
+
+This package of modules (``planning`` and ``planning_*``) is the only part of the
+application that imports both the models and ``solver``. This module maps rows to a
+problem (``build_problem``) and fingerprints the data a plan was built from; the others
+run the optimiser as a job and store its plan (``planning_run``), approve and adjust
+plans (``planning_approve``), and gather what the pages show (``planning_review``).
+Their public functions are re-exported here.
+
+Ids in the problem: sites ``site-<id>``, types and units by their code, pools
+``<type code>@site-<depot id>``, requests ``R-<id>``, communes by slug.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+import solver
+from booking.models import (
+    Assignment,
+    EquipmentType,
+    LoanRequest,
+    Plan,
+    PlanStatus,
+    Pool,
+    RequestStatus,
+    Site,
+    Unit,
+    UnitStatus,
+)
+from solver.check import check_assignments, compute_metrics
+from solver.io import problem_from_json, problem_to_json, sha256_hex
+from solver.plan import Draw, LineAssignment, RequestAssignment, SolverInfo, Status
+from solver.problem import (
+    EquipmentType as SolverType,
+)
+from solver.problem import (
+    Interval,
+    Line,
+    Request,
+)
+from solver.problem import (
+    Pool as SolverPool,
+)
+from solver.problem import (
+    Site as SolverSite,
+)
+from solver.problem import (
+    Unit as SolverUnit,
+)
+
+TIMEZONE = "Europe/Paris"
+ZONE = ZoneInfo(TIMEZONE)
+# Requests the optimiser may place, and approved loans it must keep as they are.
+OPEN_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.PLANNED)
+LOCKED_STATUSES = (RequestStatus.APPROVED, RequestStatus.HANDED_OVER)
+_MINUTE = timedelta(minutes=1)
+
+
+def site_key(site_id: int) -> str:
+    return f"site-{site_id}"
+
+
+def request_key(request_id: int) -> str:
+    return f"R-{request_id}"
+
+
+def pool_key(pool: Pool) -> str:
+    return f"{pool.type.code}@site-{pool.depot_id}"
+
+
+def request_id_of(key: str) -> int | None:
+    """The database id of a problem request id ``R-<id>``, or None."""
+    if key.startswith("R-") and key[2:].isdigit():
+        return int(key[2:])
+    return None
+
+
+@dataclass
+class IdMaps:
+    """How the problem's string ids map back to rows.
+
+    Attributes:
+        sites, types, units, pools, requests: problem id -> primary key.
+        lines: problem request id -> its RequestLine ids, in the problem's line order.
+        locked: problem request ids locked as approved loans.
+        pinned: problem request ids locked because the manager pinned them.
+        horizon: the problem's horizon, aware UTC datetimes.
+        fingerprint: see ``data_fingerprint``.
+        approved_plan_id: the plan given as ``previous``, if any.
+        watermark: the latest ``updated_at`` of the requests read.
+    """
+
+    sites: dict[str, int] = field(default_factory=dict)
+    types: dict[str, int] = field(default_factory=dict)
+    units: dict[str, int] = field(default_factory=dict)
+    pools: dict[str, int] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)
+    lines: dict[str, list[int]] = field(default_factory=dict)
+    locked: set[str] = field(default_factory=set)
+    pinned: set[str] = field(default_factory=set)
+    horizon: tuple[datetime, datetime] | None = None
+    fingerprint: str = ""
+    approved_plan_id: int | None = None
+    watermark: datetime | None = None
+
+
+# --- times ------------------------------------------------------------------------------
+
+
+def _local(moment: datetime) -> datetime:
+    """An aware time in Paris, floored to the minute (the file's time unit)."""
+    return moment.astimezone(ZONE).replace(second=0, microsecond=0)
+
+
+def _local_ceil(moment: datetime) -> datetime:
+    floored = _local(moment)
+    return floored if floored == moment.astimezone(ZONE) else floored + _MINUTE
+
+
+def _midnight_before(moment: datetime) -> datetime:
+    local = moment.astimezone(ZONE)
+    return datetime(local.year, local.month, local.day, tzinfo=ZONE)
+
+
+def _midnight_after(moment: datetime) -> datetime:
+    start = _midnight_before(moment)
+    if start == moment.astimezone(ZONE):
+        return start
+    nxt = (start + timedelta(days=1, hours=2)).date()
+    return datetime(nxt.year, nxt.month, nxt.day, tzinfo=ZONE)
+
+
+def request_window(loan: LoanRequest) -> tuple[datetime, datetime]:
+    """The earliest start and latest end allowed, never narrower than the request."""
+    earliest = min(loan.earliest_start_dt or loan.requested_start_dt, loan.requested_start_dt)
+    latest = max(loan.latest_end_dt or loan.requested_end_dt, loan.requested_end_dt)
+    return earliest, latest
+
+
+def _subtract(
+    intervals: Iterable[tuple[datetime, datetime]], holes: Iterable[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """The union of ``intervals`` minus every hole, merged and sorted."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    for hole_start, hole_end in sorted(holes):
+        kept: list[tuple[datetime, datetime]] = []
+        for start, end in merged:
+            if hole_end <= start or end <= hole_start:
+                kept.append((start, end))
+                continue
+            if start < hole_start:
+                kept.append((start, hole_start))
+            if hole_end < end:
+                kept.append((hole_end, end))
+        merged = kept
+    return [(s, e) for s, e in merged if s < e]
+
+
+# --- reading the rows ---------------------------------------------------------------------
+
+
+@dataclass
+class _Rows:
+    approved: Plan | None
+    open_requests: list[LoanRequest]
+    locked_requests: list[LoanRequest]
+    types: list[EquipmentType]
+    units: list[Unit]
+    pools: list[Pool]
+
+
+def _read_rows(session: Session) -> _Rows:
+    approved = session.scalars(
+        select(Plan)
+        .where(Plan.status == PlanStatus.APPROVED)
+        .options(
+            selectinload(Plan.assignments).selectinload(Assignment.units),
+            selectinload(Plan.assignments).selectinload(Assignment.draws),
+        )
+        .order_by(Plan.id.desc())
+    ).first()
+    requests = session.scalars(
+        select(LoanRequest)
+        .where(LoanRequest.status.in_(OPEN_STATUSES + LOCKED_STATUSES))
+        .options(selectinload(LoanRequest.lines), selectinload(LoanRequest.commune))
+        .order_by(LoanRequest.id)
+    ).all()
+    types = list(session.scalars(select(EquipmentType).order_by(EquipmentType.id)))
+    units = list(
+        session.scalars(select(Unit).options(selectinload(Unit.unavailabilities)).order_by(Unit.id))
+    )
+    pools = list(session.scalars(select(Pool).order_by(Pool.id)))
+    return _Rows(
+        approved=approved,
+        open_requests=[r for r in requests if r.status in OPEN_STATUSES],
+        locked_requests=[r for r in requests if r.status in LOCKED_STATUSES],
+        types=types,
+        units=units,
+        pools=pools,
+    )
+
+
+def _fingerprint(rows: _Rows, horizon: tuple[datetime, datetime] | None) -> str:
+    """SHA-256 of everything a plan depends on, in a canonical JSON form.
+
+    Statuses SUBMITTED and PLANNED count as one (proposing a plan moves requests from
+    one to the other); versions and ``updated_at`` are left out for the same reason.
+    """
+
+    def t(moment: datetime | None) -> str | None:
+        return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+    def request_data(r: LoanRequest) -> list[Any]:
+        return [
+            r.id,
+            "open" if r.status in OPEN_STATUSES else r.status.value,
+            r.commune_id,
+            r.site_id,
+            r.priority,
+            t(r.requested_start_dt),
+            t(r.requested_end_dt),
+            t(r.earliest_start_dt),
+            t(r.latest_end_dt),
+            [[line.id, line.type_id, line.quantity] for line in r.lines],
+        ]
+
+    data = {
+        "horizon": [t(horizon[0]), t(horizon[1])] if horizon else None,
+        "approved_plan": rows.approved.id if rows.approved else None,
+        "requests": [request_data(r) for r in rows.open_requests + rows.locked_requests],
+        "types": [
+            [
+                et.id,
+                et.code,
+                et.turnaround_minutes,
+                et.is_pooled,
+                et.max_direct_transfer_hours,
+                sorted(s.id for s in et.substitutes),
+            ]
+            for et in rows.types
+        ],
+        "units": [
+            [
+                u.id,
+                u.code,
+                u.type_id,
+                u.home_depot_id,
+                u.status.value,
+                sorted([w.id, t(w.start_dt), t(w.end_dt)] for w in u.unavailabilities),
+            ]
+            for u in rows.units
+        ],
+        "pools": [[p.id, p.type_id, p.depot_id, p.quantity] for p in rows.pools],
+    }
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def data_fingerprint(session: Session, *, horizon: tuple[datetime, datetime] | None) -> str:
+    """The fingerprint of the planning data as it is now (see ``build_problem``)."""
+    return _fingerprint(_read_rows(session), horizon)
+
+
+# --- building the problem -----------------------------------------------------------------
+
+
+def _locked_assignment(
+    loan: LoanRequest, assignment: Assignment, types: dict[int, EquipmentType], units: set[int]
+) -> RequestAssignment | None:
+    """The request's assignment in the file's form, or None when it cannot be expressed."""
+    if not assignment.is_served or assignment.start_dt is None or assignment.end_dt is None:
+        return None
+    unit_codes: dict[int, list[str]] = {}
+    for au in assignment.units:
+        unit_codes.setdefault(au.line_id, []).append(au.unit.code)
+        units.add(au.unit_id)
+    draws: dict[int, list[Draw]] = {}
+    for ad in assignment.draws:
+        draws.setdefault(ad.line_id, []).append(Draw(pool_key(ad.pool), ad.quantity))
+    lines = []
+    for line in loan.lines:
+        lines.append(
+            LineAssignment(
+                type=types[line.type_id].code,
+                units=tuple(unit_codes.get(line.id, ())),
+                pools=tuple(draws.get(line.id, ())),
+            )
+        )
+    return RequestAssignment(
+        id=request_key(loan.id),
+        served=True,
+        start=_local(assignment.start_dt),
+        end=_local(assignment.end_dt),
+        lines=tuple(lines),
+    )
+
+
+def _pinned_assignments(session: Session, request_ids: set[int]) -> dict[int, Assignment]:
+    """Served pinned assignments of the latest proposed plan, by request id."""
+    latest = session.scalars(
+        select(Plan).where(Plan.status == PlanStatus.PROPOSED).order_by(Plan.id.desc())
+    ).first()
+    if latest is None:
+        return {}
+    return {
+        a.request_id: a
+        for a in latest.assignments
+        if a.is_pinned and a.is_served and a.request_id in request_ids
+    }
+
+
+def build_problem(
+    session: Session,
+    *,
+    horizon: tuple[datetime, datetime] | None = None,
+    include_pins: bool = True,
+) -> tuple[solver.Problem, IdMaps]:
+    """Map the database to a ``loan-problem/1`` problem.
+
+    Open requests (SUBMITTED, PLANNED) are to be placed within their flexibility window;
+    approved loans (APPROVED, HANDED_OVER) are ``locked`` to their assignment in the
+    approved plan; assignments the manager pinned in the latest proposed plan are locked
+    too (unless they no longer fit, then they are left free). The approved plan's served
+    assignments of requests still in the problem are ``previous``. Units in maintenance
+    or retired are unavailable (retired ones left out unless an approved loan holds them);
+    their unavailability windows are kept, except where an approved loan holds the unit.
+
+    Args:
+        session: the database session.
+        horizon: (start, end), aware; open requests whose window lies inside are planned.
+            Default: from the day of the earliest open window to the day after the latest.
+            It is widened to hold the approved loans that overlap it.
+        include_pins: whether pinned assignments become locked.
+
+    Returns:
+        The problem and the id maps (with the data fingerprint).
+    """
+    rows = _read_rows(session)
+    maps = IdMaps(approved_plan_id=rows.approved.id if rows.approved else None)
+    types_by_id = {et.id: et for et in rows.types}
+    approved_by_request = (
+        {a.request_id: a for a in rows.approved.assignments} if rows.approved else {}
+    )
+
+    # Horizon: the open requests to plan decide it, unless given.
+    open_requests = rows.open_requests
+    if horizon is not None:
+        h_start, h_end = horizon
+        open_requests = [
+            r
+            for r in open_requests
+            if h_start <= request_window(r)[0] and request_window(r)[1] <= h_end
+        ]
+    elif open_requests:
+        h_start = min(request_window(r)[0] for r in open_requests)
+        h_end = max(request_window(r)[1] for r in open_requests)
+    else:
+        now = datetime.now(UTC)
+        h_start, h_end = now, now + timedelta(days=1)
+    h_start, h_end = _midnight_before(h_start), _midnight_after(h_end)
+
+    # Approved loans that overlap the horizon (their occupation, with turnaround).
+    used_units: set[int] = set()
+    locked: dict[int, RequestAssignment] = {}
+    for loan in rows.locked_requests:
+        assignment = approved_by_request.get(loan.id)
+        if assignment is None or assignment.start_dt is None or assignment.end_dt is None:
+            continue
+        pad = max((types_by_id[line.type_id].turnaround_minutes for line in loan.lines), default=0)
+        if assignment.end_dt + timedelta(minutes=pad) <= h_start or assignment.start_dt >= h_end:
+            continue
+        candidate = _locked_assignment(loan, assignment, types_by_id, used_units)
+        if candidate is not None:
+            locked[loan.id] = candidate
+    for assignment in locked.values():
+        assert assignment.start is not None and assignment.end is not None
+        h_start = min(h_start, _midnight_before(assignment.start))
+        h_end = max(h_end, _midnight_after(assignment.end))
+    maps.horizon = (h_start.astimezone(UTC), h_end.astimezone(UTC))
+    maps.fingerprint = _fingerprint(rows, horizon)
+    maps.watermark = max(
+        (r.updated_at for r in rows.open_requests + rows.locked_requests), default=None
+    )
+
+    # Pins of the latest proposal: locked like approved loans.
+    pinned: dict[int, RequestAssignment] = {}
+    if include_pins:
+        open_ids = {r.id for r in open_requests}
+        for request_id, assignment in _pinned_assignments(session, open_ids).items():
+            loan = session.get(LoanRequest, request_id)
+            assert loan is not None
+            candidate = _locked_assignment(loan, assignment, types_by_id, used_units)
+            if candidate is not None:
+                pinned[request_id] = candidate
+
+    # Inventory.
+    pooled_types = {et.id for et in rows.types if et.is_pooled}
+    site_ids: set[int] = set()
+    units: list[SolverUnit] = []
+    occupations: dict[str, list[tuple[datetime, datetime]]] = {}
+    for request_id, assignment in {**locked, **pinned}.items():
+        loan = session.get(LoanRequest, request_id)
+        assert loan is not None and assignment.start is not None and assignment.end is not None
+        for line, la in zip(loan.lines, assignment.lines, strict=True):
+            pad = timedelta(minutes=types_by_id[line.type_id].turnaround_minutes)
+            for code in la.units:
+                occupations.setdefault(code, []).append((assignment.start, assignment.end + pad))
+    for unit in rows.units:
+        if unit.type_id in pooled_types:
+            continue
+        if unit.status is UnitStatus.RETIRED and unit.id not in used_units:
+            continue
+        blocked: list[tuple[datetime, datetime]] = [
+            (_local(w.start_dt), _local_ceil(w.end_dt))
+            for w in unit.unavailabilities
+            if w.end_dt > h_start and w.start_dt < h_end
+        ]
+        if unit.status is not UnitStatus.AVAILABLE:
+            blocked.append((h_start, h_end))
+        # An approved loan keeps its unit even if a window was added over it since.
+        windows = _subtract(blocked, occupations.get(unit.code, []))
+        units.append(
+            SolverUnit(
+                id=unit.code,
+                type=types_by_id[unit.type_id].code,
+                home=site_key(unit.home_depot_id),
+                unavailable=tuple(Interval(s, e) for s, e in windows),
+            )
+        )
+        maps.units[unit.code] = unit.id
+        site_ids.add(unit.home_depot_id)
+    pools: list[SolverPool] = []
+    for pool in rows.pools:
+        if pool.type_id not in pooled_types or pool.quantity < 1:
+            continue
+        pools.append(
+            SolverPool(
+                id=pool_key(pool),
+                type=pool.type.code,
+                site=site_key(pool.depot_id),
+                quantity=pool.quantity,
+            )
+        )
+        maps.pools[pool_key(pool)] = pool.id
+        site_ids.add(pool.depot_id)
+    types = []
+    for et in rows.types:
+        substitutes: tuple[str, ...] = ()
+        if not et.is_pooled:
+            substitutes = tuple(s.code for s in et.substitutes if not s.is_pooled and s is not et)
+        hours = et.max_direct_transfer_hours
+        types.append(
+            SolverType(
+                id=et.code,
+                name=et.name,
+                turnaround_minutes=et.turnaround_minutes,
+                max_direct_transfer_hours=(
+                    hours if hours is not None else solver.problem.DEFAULT_MAX_DIRECT_TRANSFER_HOURS
+                ),
+                substitutes=substitutes,
+            )
+        )
+        maps.types[et.code] = et.id
+
+    # Requests.
+    def make_request(loan: LoanRequest, fixed: RequestAssignment | None) -> Request:
+        if fixed is not None:
+            assert fixed.start is not None and fixed.end is not None
+            start, end, earliest, latest = fixed.start, fixed.end, fixed.start, fixed.end
+        else:
+            window = request_window(loan)
+            start, end = _local(loan.requested_start_dt), _local_ceil(loan.requested_end_dt)
+            earliest = max(_local(window[0]), h_start)
+            latest = min(_local_ceil(window[1]), h_end)
+        return Request(
+            id=request_key(loan.id),
+            commune=loan.commune.slug,
+            site=site_key(loan.site_id),
+            priority=loan.priority,
+            submitted_at=loan.submitted_at.astimezone(ZONE).replace(microsecond=0),
+            start=start,
+            end=end,
+            earliest_start=min(earliest, start),
+            latest_end=max(latest, end),
+            lines=tuple(
+                Line(type=types_by_id[line.type_id].code, quantity=line.quantity)
+                for line in loan.lines
+            ),
+            locked=fixed,
+        )
+
+    planned = sorted(
+        [*open_requests, *(r for r in rows.locked_requests if r.id in locked)], key=lambda r: r.id
+    )
+    requests: list[Request] = []
+    for loan in planned:
+        key = request_key(loan.id)
+        requests.append(make_request(loan, locked.get(loan.id) or pinned.get(loan.id)))
+        maps.requests[key] = loan.id
+        maps.lines[key] = [line.id for line in loan.lines]
+        site_ids.add(loan.site_id)
+        if loan.id in locked:
+            maps.locked.add(key)
+        elif loan.id in pinned:
+            maps.pinned.add(key)
+
+    sites = []
+    for site in session.scalars(select(Site).where(Site.id.in_(site_ids)).order_by(Site.id)):
+        sites.append(
+            SolverSite(
+                id=site_key(site.id),
+                name=site.name,
+                lat=site.lat,
+                lon=site.lon,
+                commune=site.commune.slug if site.commune is not None else None,
+            )
+        )
+        maps.sites[site_key(site.id)] = site.id
+
+    problem = solver.Problem(
+        timezone=TIMEZONE,
+        horizon=Interval(h_start, h_end),
+        sites=tuple(sites),
+        types=tuple(types),
+        units=tuple(units),
+        pools=tuple(pools),
+        requests=tuple(requests),
+    )
+    # A pin that no longer fits beside the approved loans and other pins is dropped.
+    fixed = [r.locked for r in problem.requests if r.locked is not None]
+    bad = {v.request for v in check_assignments(problem, fixed) if v.request in maps.pinned}
+    if bad:
+        maps.pinned -= bad
+        reopened = tuple(
+            make_request(next(x for x in planned if request_key(x.id) == r.id), None)
+            if r.id in bad
+            else r
+            for r in problem.requests
+        )
+        problem = replace(problem, requests=reopened)
+    if rows.approved is not None:
+        problem = replace(problem, previous=_previous_plan(problem, rows.approved, maps))
+    return problem, maps
+
+
+def _previous_plan(problem: solver.Problem, approved: Plan, maps: IdMaps) -> solver.Plan:
+    """The approved plan's served assignments of requests still in the problem."""
+    assignments = []
+    known = set(maps.requests.values())
+    for assignment in approved.assignments:
+        if assignment.request_id not in known or not assignment.is_served:
+            continue
+        loan = assignment.request
+        candidate = _locked_assignment(
+            loan, assignment, {line.type_id: line.type for line in loan.lines}, set()
+        )
+        if candidate is None:
+            continue
+        # Units or pools no longer in the problem cannot be compared: leave the request out.
+        if any(code not in maps.units for la in candidate.lines for code in la.units) or any(
+            d.pool not in maps.pools for la in candidate.lines for d in la.pools
+        ):
+            continue
+        assignments.append(candidate)
+    base = replace(problem, previous=None)
+    metrics = compute_metrics(base, assignments)
+    status = str((approved.plan_json or {}).get("status", Status.FEASIBLE.value))
+    return solver.Plan(
+        problem=approved.problem_sha,
+        status=Status(status) if status in Status.__members__ else Status.FEASIBLE,
+        solver=SolverInfo(strategy=approved.strategy, seconds=0.0),
+        requests=tuple(assignments),
+        metrics=replace(metrics, requests=len(assignments)),
+    )
+
+
+def problem_document(problem: solver.Problem) -> tuple[str, str]:
+    """The problem as the file the command line reads, and that file's SHA-256.
+
+    The text is read back and validated, so a problem the application plans is one the
+    command line accepts and plans the same way.
+
+    Raises:
+        solver.io.FormatError: the data breaks the problem format (the message names
+            every fault).
+    """
+    text = problem_to_json(problem)
+    problem_from_json(text)
+    return text, sha256_hex(text.encode("utf-8"))
+
+
+def stored_problem_text(plan: Plan) -> str:
+    """The exact problem file of a stored plan (its SHA-256 is ``plan.problem_sha``)."""
+    return problem_to_json(problem_from_json(json.dumps(plan.problem_json)))
+
+
+def km_per_served(metrics: dict[str, Any] | None) -> float | None:
+    """Kilometres per served request, or None when nothing is served."""
+    if not metrics or not metrics.get("served"):
+        return None
+    value = float(metrics["km"]) / int(metrics["served"])
+    return round(value, 1) if math.isfinite(value) else None
+
+
+def served_by_priority(
+    problem: solver.Problem, assignments: Sequence[RequestAssignment]
+) -> dict[str, int]:
+    """How many requests of each priority (as strings "1".."4") are served."""
+    counts = {str(p): 0 for p in range(1, 5)}
+    for assignment in assignments:
+        request = problem.request_by_id.get(assignment.id)
+        if assignment.served and request is not None:
+            counts[str(request.priority)] += 1
+    return counts
+
+
+# Re-exported public API of the planning modules (imported last: they import this one).
+from booking.services.planning_approve import (  # noqa: E402
+    approve_plan,
+    decline_request,
+    force_unit,
+    pin_assignment,
+    unpin_assignment,
+)
+from booking.services.planning_run import propose_plan, run_solver_job  # noqa: E402
+
+__all__ = [
+    "IdMaps",
+    "approve_plan",
+    "build_problem",
+    "data_fingerprint",
+    "decline_request",
+    "force_unit",
+    "pin_assignment",
+    "problem_document",
+    "propose_plan",
+    "run_solver_job",
+    "unpin_assignment",
+]

@@ -1,0 +1,395 @@
+"""Running the optimiser as a job and storing its plan as a PROPOSED plan."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+import solver
+from booking.db import Database, utcnow
+from booking.errors import ValidationError
+from booking.models import (
+    Assignment,
+    AssignmentDraw,
+    AssignmentUnit,
+    JobStatus,
+    LoanRequest,
+    Plan,
+    PlanStatus,
+    RequestStatus,
+    SolverJob,
+    User,
+)
+from booking.services.access import require_staff
+from booking.services.audit import record_event
+from booking.services.planning import (
+    TIMEZONE,
+    IdMaps,
+    build_problem,
+    km_per_served,
+    problem_document,
+    served_by_priority,
+)
+from solver.check import check_plan
+from solver.explain import diagnose_unserved
+from solver.io import FormatError, plan_to_json
+from solver.options import Progress, SolveOptions
+
+log = logging.getLogger(__name__)
+
+MIN_TIME_LIMIT = 1
+MAX_TIME_LIMIT = 600
+# Progress is written at most this often (seconds): each write is a transaction.
+PROGRESS_INTERVAL = 1.0
+# Budget for explaining the unserved requests, out of the job's time limit (seconds).
+EXPLAIN_SECONDS = 5.0
+
+
+def propose_plan(
+    session: Session,
+    *,
+    by: User,
+    time_limit_seconds: float = 60,
+    strategy: str = "cpsat",
+    runner: Any = None,
+) -> SolverJob:
+    """Queue a run of the optimiser over the current data; never waits for the solver.
+
+    Args:
+        session: the database session (committed here: the job row must be visible to
+            the runner).
+        by: who asks; a manager or an admin.
+        time_limit_seconds: the solver's time limit, 1 to 600.
+        strategy: one of ``solver.STRATEGIES``.
+        runner: the job runner; default the application's (``jobs.get_runner()``).
+
+    Returns:
+        The job row; with an inline runner it has already finished.
+
+    Raises:
+        Forbidden: ``by`` is not staff.
+        ValidationError: bad time limit or strategy.
+    """
+    require_staff(by)
+    if strategy not in solver.STRATEGIES:
+        raise ValidationError(_("Unknown strategy %(name)s.", name=strategy), field="strategy")
+    if not MIN_TIME_LIMIT <= time_limit_seconds <= MAX_TIME_LIMIT:
+        raise ValidationError(
+            _(
+                "The time limit must be between %(low)s and %(high)s seconds.",
+                low=MIN_TIME_LIMIT,
+                high=MAX_TIME_LIMIT,
+            ),
+            field="time_limit",
+        )
+    job = SolverJob(
+        status=JobStatus.QUEUED,
+        strategy=strategy,
+        time_limit_seconds=float(time_limit_seconds),
+        requested_by_id=by.id,
+        stage="queued",
+    )
+    session.add(job)
+    session.flush()
+    record_event(
+        session,
+        actor=by,
+        action="plan.propose",
+        object_type="solver_job",
+        object_id=job.id,
+        after={"strategy": strategy, "time_limit_seconds": float(time_limit_seconds)},
+    )
+    session.commit()
+    if runner is None:
+        from booking.services.jobs import get_runner
+
+        runner = get_runner()
+    runner.submit(job.id)
+    session.refresh(job)
+    return job
+
+
+# --- the job ------------------------------------------------------------------------------
+
+
+class _ProgressWriter:
+    """Writes the solver's progress to the job row, at most once per interval."""
+
+    def __init__(self, database: Database, job_id: int, time_limit: float) -> None:
+        self.database = database
+        self.job_id = job_id
+        self.time_limit = max(time_limit, 1.0)
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def stage(self, name: str, fraction: float, force: bool = True) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < PROGRESS_INTERVAL:
+            return
+        self.last = now
+        with self.database.session() as session:
+            session.execute(
+                update(SolverJob)
+                .where(SolverJob.id == self.job_id, SolverJob.status == JobStatus.RUNNING)
+                .values(stage=name, progress=min(max(fraction, 0.0), 0.99))
+            )
+            session.commit()
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_INTERVAL:
+            return
+        self.last = now
+        fraction = 0.1 + 0.8 * min(progress.elapsed_seconds / self.time_limit, 1.0)
+        with self.database.session() as session:
+            session.execute(
+                update(SolverJob)
+                .where(SolverJob.id == self.job_id, SolverJob.status == JobStatus.RUNNING)
+                .values(stage="solving", progress=fraction, best_objective=progress.served_value)
+            )
+            session.commit()
+
+
+def _finish(database: Database, job_id: int, status: JobStatus, message: str) -> None:
+    with database.session() as session:
+        session.execute(
+            update(SolverJob)
+            .where(
+                SolverJob.id == job_id,
+                SolverJob.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+            )
+            .values(status=status, message=message, finished_at=utcnow())
+        )
+        session.commit()
+
+
+def run_solver_job(
+    database: Database,
+    job_id: int,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    workers: int = 2,
+) -> None:
+    """Run one queued job to its end: build, solve, check, explain, store.
+
+    Each step uses its own short session, so that no transaction stays open while the
+    solver runs. Any failure ends the job FAILED with a message for the manager (details
+    in the log); a cancelled job stores nothing.
+
+    Args:
+        database: where the job and the data live.
+        job_id: the SolverJob to run.
+        should_stop: polled by the solver; True ends the solve early.
+        workers: CP-SAT worker threads.
+    """
+    with database.session() as session:
+        claimed = session.execute(
+            update(SolverJob)
+            .where(SolverJob.id == job_id, SolverJob.status == JobStatus.QUEUED)
+            .values(status=JobStatus.RUNNING, started_at=utcnow(), stage="building", progress=0.02)
+        ).rowcount
+        session.commit()
+        if not claimed:
+            return
+        job = session.get(SolverJob, job_id)
+        assert job is not None
+        strategy, time_limit, by_id = job.strategy, job.time_limit_seconds, job.requested_by_id
+    writer = _ProgressWriter(database, job_id, time_limit)
+    try:
+        with database.session() as session:
+            problem, maps = build_problem(session)
+            session.rollback()
+        text, sha = problem_document(problem)
+        writer.stage("solving", 0.1)
+        options = SolveOptions(
+            time_limit_seconds=time_limit,
+            workers=workers,
+            seed=0,
+            on_progress=writer,
+            should_stop=should_stop,
+        )
+        plan = solver.solve(problem, strategy, options, sha)
+        if should_stop is not None and should_stop():
+            _finish(database, job_id, JobStatus.CANCELLED, _("Cancelled before the end."))
+            return
+        writer.stage("checking", 0.92)
+        baseline = solver.solve(problem, "baseline", SolveOptions(time_limit_seconds=60), sha)
+        violations = check_plan(problem, plan, sha) + check_plan(problem, baseline, sha)
+        if violations:
+            log.error("job %s: plan breaks the rules: %s", job_id, violations)
+            listed = "; ".join(str(v) for v in violations[:5])
+            _finish(
+                database,
+                job_id,
+                JobStatus.FAILED,
+                _("The plan broke a rule and was not stored: %(detail)s", detail=listed),
+            )
+            return
+        writer.stage("explaining", 0.95)
+        reasons = diagnose_unserved(problem, plan.requests, EXPLAIN_SECONDS)
+        with database.session() as session:
+            stored = _store_plan(session, problem, plan, baseline, text, sha, maps, reasons, by_id)
+            done = session.execute(
+                update(SolverJob)
+                .where(SolverJob.id == job_id, SolverJob.status == JobStatus.RUNNING)
+                .values(
+                    status=JobStatus.SUCCEEDED,
+                    plan_id=stored.id,
+                    progress=1.0,
+                    stage="done",
+                    finished_at=utcnow(),
+                    best_objective=plan.metrics.served_value,
+                    message=None,
+                )
+            ).rowcount
+            if not done:
+                # Cancelled (or failed by a restart) while storing: keep nothing.
+                session.rollback()
+                return
+            session.commit()
+    except FormatError as error:
+        log.warning("job %s: data cannot be planned: %s", job_id, error)
+        _finish(
+            database,
+            job_id,
+            JobStatus.FAILED,
+            _("The data cannot be planned: %(detail)s", detail="; ".join(error.errors[:5])),
+        )
+    except Exception:
+        log.exception("job %s failed", job_id)
+        _finish(
+            database,
+            job_id,
+            JobStatus.FAILED,
+            _("The optimiser failed; the error has been logged. Nothing was changed."),
+        )
+
+
+def plan_summary(problem: solver.Problem, plan: solver.Plan) -> dict[str, Any]:
+    """The headline figures of a plan, as stored on the Plan row."""
+    summary: dict[str, Any] = asdict(plan.metrics)
+    summary["status"] = plan.status.value
+    summary["seconds"] = round(plan.solver.seconds, 2)
+    summary["served_by_priority"] = served_by_priority(problem, plan.requests)
+    summary["km_per_served"] = km_per_served(summary)
+    summary["shifted"] = sum(
+        1
+        for a in plan.requests
+        if a.served and a.start is not None and a.start != problem.request_by_id[a.id].start
+    )
+    summary["bound"] = list(plan.solver.bound) if plan.solver.bound else None
+    return summary
+
+
+def _store_plan(
+    session: Session,
+    problem: solver.Problem,
+    plan: solver.Plan,
+    baseline: solver.Plan,
+    text: str,
+    sha: str,
+    maps: IdMaps,
+    reasons: dict[str, Any],
+    by_id: int | None,
+) -> Plan:
+    """Add the plan, its assignments and the diff; move its open requests to PLANNED."""
+    row = Plan(
+        status=PlanStatus.PROPOSED,
+        strategy=plan.solver.strategy,
+        problem_json=json.loads(text),
+        plan_json=json.loads(plan_to_json(plan, TIMEZONE)),
+        problem_sha=sha,
+        metrics=plan_summary(problem, plan),
+        baseline_metrics=plan_summary(problem, baseline),
+        data_watermark=maps.watermark,
+        data_fingerprint=maps.fingerprint,
+        created_by_id=by_id,
+    )
+    session.add(row)
+    for ra in plan.requests:
+        request_id = maps.requests[ra.id]
+        assignment = Assignment(
+            request_id=request_id,
+            is_served=ra.served,
+            start_dt=ra.start,
+            end_dt=ra.end,
+            is_pinned=ra.id in maps.pinned,
+        )
+        if not ra.served:
+            reason = reasons.get(ra.id)
+            assignment.reason = reason.to_dict() if reason is not None else {"text": ra.reason}
+        for line_id, la in zip(maps.lines[ra.id], ra.lines, strict=False):
+            for code in la.units:
+                assignment.units.append(AssignmentUnit(line_id=line_id, unit_id=maps.units[code]))
+            for draw in la.pools:
+                assignment.draws.append(
+                    AssignmentDraw(
+                        line_id=line_id, pool_id=maps.pools[draw.pool], quantity=draw.quantity
+                    )
+                )
+        row.assignments.append(assignment)
+    row.diff = plan_diff(session, maps.approved_plan_id, row.assignments)
+    open_ids = [maps.requests[key] for key in maps.requests if key not in maps.locked]
+    if open_ids:
+        # Only requests still SUBMITTED: one cancelled during the solve stays cancelled.
+        session.execute(
+            update(LoanRequest)
+            .where(LoanRequest.id.in_(open_ids), LoanRequest.status == RequestStatus.SUBMITTED)
+            .values(status=RequestStatus.PLANNED)
+            .execution_options(synchronize_session=False)
+        )
+    session.flush()
+    return row
+
+
+def _signature(a: Assignment) -> tuple[Any, ...]:
+    return (
+        a.is_served,
+        a.start_dt,
+        a.end_dt,
+        tuple(sorted((u.line_id, u.unit_id) for u in a.units)),
+        tuple(sorted((d.line_id, d.pool_id, d.quantity) for d in a.draws)),
+    )
+
+
+def plan_diff(
+    session: Session, approved_plan_id: int | None, assignments: list[Assignment]
+) -> dict[str, Any]:
+    """What a plan changes against an approved one.
+
+    Returns:
+        ``{"against_plan_id", "new", "moved", "dropped"}``: request ids newly served,
+        served at other times or with other units or pools, and no longer served.
+    """
+    before: dict[int, Assignment] = {}
+    if approved_plan_id is not None:
+        before = {
+            a.request_id: a
+            for a in session.scalars(
+                select(Assignment).where(Assignment.plan_id == approved_plan_id)
+            )
+        }
+    new, moved, dropped = [], [], []
+    for a in assignments:
+        old = before.get(a.request_id)
+        was_served = old is not None and old.is_served
+        if a.is_served and not was_served:
+            new.append(a.request_id)
+        elif not a.is_served and was_served:
+            dropped.append(a.request_id)
+        elif a.is_served and old is not None and _signature(a) != _signature(old):
+            moved.append(a.request_id)
+    return {
+        "against_plan_id": approved_plan_id,
+        "new": sorted(new),
+        "moved": sorted(moved),
+        "dropped": sorted(dropped),
+    }

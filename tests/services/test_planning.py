@@ -1,0 +1,482 @@
+"""Planning services: problem building, proposals, approval and adjustments."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+import solver
+from booking.errors import Conflict, Forbidden, ValidationError
+from booking.models import (
+    AuditEvent,
+    JobStatus,
+    LoanRequest,
+    Notification,
+    Plan,
+    PlanStatus,
+    RequestStatus,
+    SiteKind,
+    SolverJob,
+    Unavailability,
+    UnitStatus,
+)
+from booking.services import jobs, planning
+from booking.services.planning_reasons import describe_reason
+from booking.services.planning_run import run_solver_job
+from solver.check import check_plan
+from solver.io import plan_from_json, problem_from_json, sha256_hex
+from tests.conftest import DEFAULT_START
+
+
+class RecordingRunner:
+    """A runner that only remembers what it was given."""
+
+    def __init__(self) -> None:
+        self.submitted: list[int] = []
+        self.cancelled: list[int] = []
+
+    def submit(self, job_id: int) -> None:
+        self.submitted.append(job_id)
+
+    def cancel(self, job_id: int) -> None:
+        self.cancelled.append(job_id)
+
+
+@pytest.fixture(autouse=True)
+def inline_runner(app):
+    app.config["JOB_RUNNER"] = "inline"
+    app.config["SOLVER_WORKERS"] = 1
+    app.extensions.pop("job_runner", None)
+    # Services run here as in a job: inside an application context, without a request.
+    with app.app_context():
+        yield
+    app.extensions.pop("job_runner", None)
+
+
+@pytest.fixture
+def fleet(make_site, make_type, make_unit, make_pool, commune, technician):
+    """A depot with two minibuses and 100 chairs, and a site of the commune."""
+    depot = make_site(kind=SiteKind.DEPOT, name="Centre technique")
+    minibus = make_type(code="minibus-9", name="Minibus 9 places", turnaround_minutes=60)
+    chair = make_type(code="chair", name="Chaise pliante", is_pooled=True)
+    units = [make_unit(code=f"MB-{n}", type=minibus, home_depot=depot) for n in (1, 2)]
+    pool = make_pool(type=chair, depot=depot, quantity=100)
+    site = make_site(commune=commune, name="Salle des fêtes")
+    return SimpleNamespace(
+        depot=depot, minibus=minibus, chair=chair, units=units, pool=pool, site=site
+    )
+
+
+@pytest.fixture
+def ask(make_request, fleet, commune):
+    """``ask(minibuses=1, chairs=0, day=0, **attrs)``: a request of the commune."""
+
+    def make(minibuses: int = 1, chairs: int = 0, day: int = 0, **params):
+        lines = []
+        if minibuses:
+            lines.append((fleet.minibus, minibuses))
+        if chairs:
+            lines.append((fleet.chair, chairs))
+        params.setdefault("commune", commune)
+        params.setdefault("site", fleet.site)
+        return make_request(lines=lines, start=DEFAULT_START + timedelta(days=day), **params)
+
+    return make
+
+
+def propose(db_session, manager, strategy="cpsat"):
+    job = planning.propose_plan(db_session, by=manager, time_limit_seconds=5, strategy=strategy)
+    assert job.status is JobStatus.SUCCEEDED, job.message
+    plan = db_session.get(Plan, job.plan_id)
+    assert plan is not None
+    return plan
+
+
+# --- build_problem ------------------------------------------------------------------------
+
+
+def test_build_problem_maps_rows(db_session, fleet, ask, make_unit, make_type, commune):
+    big = make_type(code="minibus-12", name="Minibus 12 places")
+    fleet.minibus.substitutes = [big]
+    make_unit(code="MB12-1", type=big, home_depot=fleet.depot, status=UnitStatus.MAINTENANCE)
+    make_unit(code="MB-OLD", type=fleet.minibus, home_depot=fleet.depot, status=UnitStatus.RETIRED)
+    db_session.add(
+        Unavailability(
+            unit=fleet.units[0],
+            start_dt=DEFAULT_START - timedelta(days=1),
+            end_dt=DEFAULT_START + timedelta(hours=4),
+        )
+    )
+    loan = ask(
+        minibuses=1,
+        chairs=30,
+        priority=4,
+        earliest_start_dt=DEFAULT_START - timedelta(days=1),
+        latest_end_dt=DEFAULT_START + timedelta(days=3),
+    )
+    db_session.commit()
+
+    problem, maps = planning.build_problem(db_session)
+
+    request = problem.request_by_id[f"R-{loan.id}"]
+    assert maps.requests[request.id] == loan.id
+    assert request.priority == 4
+    assert request.commune == commune.slug
+    assert request.site == f"site-{fleet.site.id}"
+    assert [(line.type, line.quantity) for line in request.lines] == [
+        ("minibus-9", 1),
+        ("chair", 30),
+    ]
+    assert request.earliest_start == DEFAULT_START - timedelta(days=1)
+    assert request.latest_end == DEFAULT_START + timedelta(days=3)
+    assert request.locked is None
+    assert problem.type_by_id["minibus-9"].substitutes == ("minibus-12",)
+    assert problem.type_by_id["minibus-9"].turnaround_minutes == 60
+    assert "MB-OLD" not in problem.unit_by_id
+    # In maintenance: unavailable over the whole horizon.
+    (blackout,) = problem.unit_by_id["MB12-1"].unavailable
+    assert (blackout.start, blackout.end) == (problem.horizon.start, problem.horizon.end)
+    (window,) = problem.unit_by_id["MB-1"].unavailable
+    assert window.end == DEFAULT_START + timedelta(hours=4)
+    assert problem.pool_by_id[f"chair@site-{fleet.depot.id}"].quantity == 100
+    assert problem.unit_by_id["MB-1"].home == f"site-{fleet.depot.id}"
+    assert problem.previous is None
+    # The document is one the command line accepts.
+    text, sha = planning.problem_document(problem)
+    assert problem_from_json(text).requests == problem.requests
+    assert sha == sha256_hex(text.encode())
+
+
+def test_build_problem_locks_approved_loans_and_sets_previous(db_session, fleet, ask, manager):
+    first = ask()
+    plan = propose(db_session, manager, "greedy")
+    planning.approve_plan(db_session, plan.id, by=manager)
+    second = ask(day=1)
+
+    problem, maps = planning.build_problem(db_session)
+
+    locked = problem.request_by_id[f"R-{first.id}"].locked
+    assert locked is not None and locked.served
+    served = next(a for a in plan.assignments if a.request_id == first.id)
+    assert locked.lines[0].units == (served.units[0].unit.code,)
+    assert locked.start == served.start_dt
+    assert f"R-{first.id}" in maps.locked
+    assert problem.request_by_id[f"R-{second.id}"].locked is None
+    assert problem.previous is not None
+    assert [a.id for a in problem.previous.requests] == [f"R-{first.id}"]
+    assert maps.approved_plan_id == plan.id
+
+
+def test_maintenance_window_added_over_an_approved_loan_keeps_the_loan(
+    db_session, fleet, ask, manager
+):
+    loan = ask()
+    plan = propose(db_session, manager, "greedy")
+    planning.approve_plan(db_session, plan.id, by=manager)
+    unit = next(a for a in plan.assignments if a.request_id == loan.id).units[0].unit
+    unit.status = UnitStatus.MAINTENANCE
+    db_session.commit()
+    ask(day=5)
+
+    problem, _maps = planning.build_problem(db_session)
+
+    planning.problem_document(problem)  # raises if the locked loan no longer fitted
+    blackouts = problem.unit_by_id[unit.code].unavailable
+    loan_end = DEFAULT_START + timedelta(days=2)
+    assert all(b.end <= DEFAULT_START or b.start >= loan_end for b in blackouts)
+
+
+# --- proposing ------------------------------------------------------------------------------
+
+
+def test_propose_stores_a_checked_plan(db_session, fleet, ask, manager):
+    loans = [ask(priority=2), ask(priority=4), ask(priority=3, chairs=40)]
+    plan = propose(db_session, manager)
+
+    problem = problem_from_json(json.dumps(plan.problem_json))
+    solver_plan = plan_from_json(json.dumps(plan.plan_json))
+    assert check_plan(problem, solver_plan, plan.problem_sha) == []
+    assert sha256_hex(planning.stored_problem_text(plan).encode()) == plan.problem_sha
+    assert plan.status is PlanStatus.PROPOSED
+    # Two minibuses, three requests at the same time: the lowest priority is left out.
+    served = {a.request_id for a in plan.assignments if a.is_served}
+    assert served == {loans[1].id, loans[2].id}
+    unserved = next(a for a in plan.assignments if not a.is_served)
+    assert unserved.reason["kind"] == "BUSY"
+    assert plan.metrics["served"] == 2
+    assert plan.metrics["served_by_priority"] == {"1": 0, "2": 0, "3": 1, "4": 1}
+    assert plan.baseline_metrics["served"] == 2
+    assert plan.diff == {
+        "against_plan_id": None,
+        "new": sorted(served),
+        "moved": [],
+        "dropped": [],
+    }
+    draws = [d for a in plan.assignments for d in a.draws]
+    assert [(d.pool_id, d.quantity) for d in draws] == [(fleet.pool.id, 40)]
+    for loan in loans:
+        db_session.refresh(loan)
+        assert loan.status is RequestStatus.PLANNED
+    job = db_session.scalars(select(SolverJob)).one()
+    assert job.progress == 1.0 and job.finished_at is not None
+
+
+def test_the_stored_problem_file_gives_the_same_plan(db_session, fleet, ask, manager):
+    ask()
+    ask(day=1, chairs=10)
+    plan = propose(db_session, manager, "greedy")
+    text = planning.stored_problem_text(plan)
+    again = solver.solve(problem_from_json(text), "greedy", None, sha256_hex(text.encode()))
+    assert (
+        json.loads(solver.io.plan_to_json(again, "Europe/Paris"))["requests"]
+        == (plan.plan_json["requests"])
+    )
+
+
+def test_propose_is_for_staff(db_session, fleet, technician):
+    with pytest.raises(Forbidden):
+        planning.propose_plan(db_session, by=technician)
+
+
+def test_propose_refuses_a_bad_time_limit(db_session, manager):
+    with pytest.raises(ValidationError):
+        planning.propose_plan(db_session, by=manager, time_limit_seconds=0)
+
+
+# --- approving ------------------------------------------------------------------------------
+
+
+def test_approve_moves_requests_notifies_and_audits(
+    db_session, fleet, ask, manager, technician, other_technician
+):
+    low = ask(priority=1, title="Brocante")
+    high = [ask(priority=4, title="Élections"), ask(priority=3, title="Marché")]
+    plan = propose(db_session, manager)
+
+    planning.approve_plan(db_session, plan.id, by=manager)
+
+    db_session.refresh(plan)
+    assert plan.status is PlanStatus.APPROVED and plan.approved_by_id == manager.id
+    for loan in high:
+        db_session.refresh(loan)
+        assert loan.status is RequestStatus.APPROVED
+        assert loan.sequence == 1
+    db_session.refresh(low)
+    assert low.status is RequestStatus.DECLINED
+    assert low.sequence == 1
+    assert "Élections" in low.decline_reason or "Marché" in low.decline_reason
+    notes = db_session.scalars(select(Notification).order_by(Notification.id)).all()
+    assert {n.user_id for n in notes} == {technician.id}
+    assert sorted(n.kind for n in notes) == [
+        "request.approved",
+        "request.approved",
+        "request.declined",
+    ]
+    approved_note = next(n for n in notes if n.payload["request_id"] == high[0].id)
+    assert "Élections" in approved_note.text and approved_note.payload["units"]
+    event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "plan.approve")).one()
+    assert event.object_id == plan.id
+    assert event.after["declined"] == [low.id]
+
+
+def test_a_new_approved_plan_supersedes_and_keeps_loans(db_session, fleet, ask, manager):
+    first = ask()
+    plan = propose(db_session, manager, "greedy")
+    planning.approve_plan(db_session, plan.id, by=manager)
+    second = ask(day=1)
+    newer = propose(db_session, manager, "greedy")
+    planning.approve_plan(db_session, newer.id, by=manager)
+
+    db_session.refresh(plan)
+    assert plan.status is PlanStatus.SUPERSEDED
+    db_session.refresh(first)
+    db_session.refresh(second)
+    assert first.status is RequestStatus.APPROVED and first.sequence == 1
+    assert second.status is RequestStatus.APPROVED and second.sequence == 1
+    old = next(a for a in plan.assignments if a.request_id == first.id)
+    kept = next(a for a in newer.assignments if a.request_id == first.id)
+    assert [u.unit_id for u in kept.units] == [u.unit_id for u in old.units]
+    assert newer.diff["new"] == [second.id] and newer.diff["against_plan_id"] == plan.id
+
+
+@pytest.mark.parametrize("change", ["edit", "cancel", "new", "lines"])
+def test_approve_refuses_a_stale_plan(db_session, fleet, ask, manager, change):
+    loan = ask()
+    plan = propose(db_session, manager, "greedy")
+    if change == "edit":
+        loan.requested_end_dt = loan.requested_end_dt + timedelta(hours=2)
+    elif change == "cancel":
+        loan.status = RequestStatus.CANCELLED
+    elif change == "new":
+        ask(day=3)
+    else:
+        loan.lines[0].quantity = 2
+    db_session.commit()
+
+    with pytest.raises(Conflict, match="Run the optimiser again"):
+        planning.approve_plan(db_session, plan.id, by=manager)
+    db_session.refresh(plan)
+    assert plan.status is PlanStatus.PROPOSED
+    assert db_session.scalars(select(Notification)).all() == []
+
+
+def test_approve_refuses_a_plan_that_is_not_proposed(db_session, fleet, ask, manager):
+    ask()
+    plan = propose(db_session, manager, "greedy")
+    planning.approve_plan(db_session, plan.id, by=manager)
+    with pytest.raises(Conflict):
+        planning.approve_plan(db_session, plan.id, by=manager)
+
+
+def test_approve_is_for_staff(db_session, fleet, ask, manager, technician):
+    ask()
+    plan = propose(db_session, manager, "greedy")
+    with pytest.raises(Forbidden):
+        planning.approve_plan(db_session, plan.id, by=technician)
+
+
+# --- adjustments ----------------------------------------------------------------------------
+
+
+def test_force_unit_explains_a_broken_rule(db_session, fleet, ask, manager):
+    a, b = ask(), ask()
+    plan = propose(db_session, manager, "greedy")
+    other = next(x for x in plan.assignments if x.request_id == b.id).units[0].unit
+
+    with pytest.raises(ValidationError) as caught:
+        planning.force_unit(db_session, plan.id, a.id, a.lines[0].id, other.id, by=manager)
+    assert other.code in caught.value.message
+    assert "rule 3" not in caught.value.message  # worded, not the checker's label
+
+
+def test_force_unit_applies_a_valid_change(db_session, fleet, ask, manager, make_unit):
+    loan = ask()
+    plan = propose(db_session, manager, "greedy")
+    spare = make_unit(code="MB-3", type=fleet.minibus, home_depot=fleet.depot)
+    # The spare is not in the plan's problem: refused with a clear message.
+    with pytest.raises(ValidationError, match="MB-3"):
+        planning.force_unit(db_session, plan.id, loan.id, loan.lines[0].id, spare.id, by=manager)
+    assignment = next(x for x in plan.assignments if x.request_id == loan.id)
+    current = assignment.units[0].unit
+    other = next(u for u in fleet.units if u.id != current.id)
+
+    planning.force_unit(db_session, plan.id, loan.id, loan.lines[0].id, other.id, by=manager)
+
+    db_session.refresh(assignment)
+    assert [u.unit_id for u in assignment.units] == [other.id]
+    served = next(r for r in plan.plan_json["requests"] if r["id"] == f"R-{loan.id}")
+    assert served["lines"][0]["units"] == [other.code]
+    problem = problem_from_json(json.dumps(plan.problem_json))
+    assert check_plan(problem, plan_from_json(json.dumps(plan.plan_json))) == []
+
+
+def test_pinned_assignment_is_locked_on_the_next_run(db_session, fleet, ask, manager):
+    loan = ask(
+        earliest_start_dt=DEFAULT_START - timedelta(days=2),
+        latest_end_dt=DEFAULT_START + timedelta(days=5),
+    )
+    plan = propose(db_session, manager, "greedy")
+    planning.pin_assignment(db_session, plan.id, loan.id, by=manager)
+    pinned = next(a for a in plan.assignments if a.request_id == loan.id)
+
+    problem, maps = planning.build_problem(db_session)
+    locked = problem.request_by_id[f"R-{loan.id}"].locked
+    assert locked is not None
+    assert locked.start == pinned.start_dt
+    assert locked.lines[0].units == (pinned.units[0].unit.code,)
+    assert f"R-{loan.id}" in maps.pinned
+
+    rerun = propose(db_session, manager)
+    again = next(a for a in rerun.assignments if a.request_id == loan.id)
+    assert again.is_pinned
+    assert [u.unit_id for u in again.units] == [u.unit_id for u in pinned.units]
+
+    planning.unpin_assignment(db_session, rerun.id, loan.id, by=manager)
+    problem, _maps = planning.build_problem(db_session)
+    assert problem.request_by_id[f"R-{loan.id}"].locked is None
+
+
+def test_decline_request(db_session, fleet, ask, manager, technician):
+    loan = ask()
+    with pytest.raises(ValidationError):
+        planning.decline_request(db_session, loan.id, "  ", by=manager)
+    planning.decline_request(db_session, loan.id, "Matériel réservé aux élections", by=manager)
+    db_session.refresh(loan)
+    assert loan.status is RequestStatus.DECLINED
+    assert loan.decline_reason == "Matériel réservé aux élections"
+    assert loan.sequence == 1
+    note = db_session.scalars(select(Notification)).one()
+    assert note.user_id == technician.id and "élections" in note.text
+    with pytest.raises(Conflict):
+        planning.decline_request(db_session, loan.id, "again", by=manager)
+
+
+def test_unserved_reason_is_worded_with_names(db_session, fleet, ask, manager):
+    ask(priority=4, title="Élections")
+    ask(priority=4, title="Conseil")
+    low = ask(priority=1, title="Brocante")
+    plan = propose(db_session, manager)
+    unserved = next(a for a in plan.assignments if a.request_id == low.id)
+    text = describe_reason(db_session, unserved.reason)
+    assert "Minibus 9 places" in text
+    assert "Élections" in text and "Conseil" in text
+    assert "R-" not in text
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+
+def test_restart_marks_running_jobs_failed(db_session, fleet, ask, manager):
+    loan = ask()
+    plan = propose(db_session, manager, "greedy")
+    running = SolverJob(status=JobStatus.RUNNING, strategy="cpsat")
+    queued = SolverJob(status=JobStatus.QUEUED, strategy="cpsat")
+    db_session.add_all([running, queued])
+    db_session.commit()
+
+    assert jobs.fail_interrupted_jobs(db_session) == 2
+
+    for job in (running, queued):
+        db_session.refresh(job)
+        assert job.status is JobStatus.FAILED
+        assert "restarted" in job.message or "redémarr" in job.message
+    db_session.refresh(loan)
+    db_session.refresh(plan)
+    assert loan.status is RequestStatus.PLANNED and plan.status is PlanStatus.PROPOSED
+
+
+def test_cancel_a_queued_job(app, db_session, fleet, ask, manager):
+    ask()
+    recorder = RecordingRunner()
+    app.extensions["job_runner"] = recorder
+    job = planning.propose_plan(db_session, by=manager, time_limit_seconds=5)
+    assert recorder.submitted == [job.id] and job.status is JobStatus.QUEUED
+
+    jobs.cancel_job(db_session, job.id, by=manager)
+    assert recorder.cancelled == [job.id]
+    from booking.db import get_db
+
+    run_solver_job(get_db(app), job.id, workers=1)
+    db_session.refresh(job)
+    assert job.status is JobStatus.CANCELLED and job.plan_id is None
+    assert db_session.scalars(select(Plan)).all() == []
+    with pytest.raises(Conflict):
+        jobs.cancel_job(db_session, job.id, by=manager)
+
+
+def test_a_stop_request_during_the_solve_stores_nothing(app, db_session, fleet, ask, manager):
+    ask()
+    app.extensions["job_runner"] = RecordingRunner()
+    job = planning.propose_plan(db_session, by=manager, time_limit_seconds=5)
+    from booking.db import get_db
+
+    run_solver_job(get_db(app), job.id, should_stop=lambda: True, workers=1)
+    db_session.refresh(job)
+    assert job.status is JobStatus.CANCELLED
+    assert db_session.scalars(select(Plan)).all() == []
+    loan = db_session.scalars(select(LoanRequest)).one()
+    assert loan.status is RequestStatus.SUBMITTED
