@@ -51,4 +51,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     register_blueprints(app)
     cli.init_app(app)
+
+    from booking.services import jobs
+
+    jobs.init_app(app)
     return app
