@@ -88,7 +88,7 @@ db: translations
 	  fi; \
 	elif [ $$status = 1 ]; then \
 	  echo "Keeping the existing data in the database."; \
-	  $(FLASK) demo-accounts 2>/dev/null || true; \
+	  $(FLASK) demo-accounts; \
 	else exit $$status; fi
 
 run: db
