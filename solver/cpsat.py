@@ -38,7 +38,7 @@ from solver.instance import Instance
 from solver.lexsolve import solve_levels
 from solver.options import Progress, SolveOptions
 from solver.padding import travel_pads
-from solver.plan import Draw, LineAssignment, Plan, RequestAssignment, Status
+from solver.plan import Draw, LineAssignment, Metrics, Plan, RequestAssignment, Status
 from solver.problem import Problem
 from solver.repair import compact_shifts, insert_unserved
 from solver.units import UnitsModel, greedy_units, make_loans
@@ -46,6 +46,7 @@ from solver.windows import dated_from_assignment, solve_by_windows
 
 STRATEGY = "cp-sat"
 LARGE_PART = 800  # parts with more requests are solved window by window
+MAX_UNIT_LITERALS = 30_000  # largest (loan, unit) count re-assigned by CP-SAT at once
 
 # Fractions of the time limit per stage; unused time flows to the next stage.
 GREEDY_SHARE = 0.1
@@ -54,9 +55,16 @@ UNITS_SHARE = 0.85  # of what is left after dates, the rest goes to repair and c
 
 
 class _Clock:
-    def __init__(self, options: SolveOptions) -> None:
+    """Seconds left for the stages: the limit minus a reserve for the final check.
+
+    Checking, explaining and measuring the plan takes time that grows with the
+    number of requests (about a second per 1,500 on a shared laptop core).
+    """
+
+    def __init__(self, options: SolveOptions, requests: int) -> None:
         self.t0 = time.monotonic()
-        self.limit = options.time_limit_seconds
+        reserve = min(0.1 * options.time_limit_seconds, 0.5 + requests / 1500)
+        self.limit = options.time_limit_seconds - reserve
         self.options = options
 
     def elapsed(self) -> float:
@@ -85,7 +93,7 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
         InvalidPlanError: only if no strategy at all produced a valid plan
             (a bug).
     """
-    clock = _Clock(options)
+    clock = _Clock(options, len(problem.requests))
     inst = Instance(problem)
     greedy = _greedy_plan(problem, options, problem_sha256, clock)
     hints: dict[str, RequestAssignment] = dict(inst.previous)
@@ -109,11 +117,13 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
     assignments = insert_unserved(inst, assignments, clock.left() * 0.2)
     frozen = _frozen(inst, assignments)
     assignments = compact_shifts(inst, assignments, clock.left() * 0.3, frozen)
-    if _metrics(problem, assignments) is None:  # pragma: no cover - a bug upstream
+    first = _metrics(problem, assignments)
+    if first is None:  # pragma: no cover - a bug upstream: fall back to the greedy plan
         assignments = []
-    _report_metrics(options, clock, problem, assignments, upper, "dates")
+    elif options.on_progress is not None:
+        options.on_progress(Progress(clock.elapsed(), first.served_value, first.km, upper, "dates"))
     final = _final_units(inst, groups, assignments, options, clock, clock.left() * UNITS_SHARE)
-    if final is not None and _key_of(problem, final) <= _key_of(problem, assignments):
+    if final is not None and first is not None and _key_of(problem, final) <= _key(first):
         assignments = final
     plan = _checked(problem, assignments, clock, problem_sha256, upper)
     best = _better(plan, greedy)
@@ -293,6 +303,8 @@ def _final_units(
     for index, (_, loans) in enumerate(unit_groups):
         if clock.stopped():
             break
+        if sum(len(ln.units) for ln in loans) > MAX_UNIT_LITERALS:
+            continue  # too large to build in time: the nearest-first units stay
         hint = {(ln.request, ln.line): current[(ln.request, ln.line)] for ln in loans}
         model = UnitsModel(inst, loans, serve_all=True)
         model.hint(hint)
@@ -345,14 +357,6 @@ def _key_of(problem: Problem, assignments: list[RequestAssignment]) -> tuple[flo
     if m is None:
         return (float("inf"),)
     return (-m.served_value, m.changed, m.shift_minutes, m.km)
-
-
-def _report_metrics(options, clock, problem, assignments, bound, message) -> None:
-    if options.on_progress is None:
-        return
-    m = _metrics(problem, assignments)
-    if m is not None:
-        options.on_progress(Progress(clock.elapsed(), m.served_value, m.km, bound, message))
 
 
 def _served_count(units: Mapping[tuple[str, int], tuple[str, ...]]) -> int:
@@ -423,8 +427,9 @@ def _with_bound(plan: Plan, upper: float) -> Plan:
     return replace(plan, status=status, solver=replace(plan.solver, strategy=STRATEGY, bound=bound))
 
 
-def _key(plan: Plan) -> tuple[float, ...]:
-    m = plan.metrics
+def _key(item: Plan | Metrics) -> tuple[float, ...]:
+    """The lexicographic objective as a tuple to minimise."""
+    m = item.metrics if isinstance(item, Plan) else item
     return (-m.served_value, m.changed, m.shift_minutes, m.km)
 
 
