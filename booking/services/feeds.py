@@ -1,0 +1,417 @@
+"""Calendar feeds: secret-token subscriptions and the calendars behind them.
+
+Feeds: one commune's loans, one unit's (for its keeper), one equipment type's, the
+delivery and collection round (for the drivers), and the manager's whole schedule. A
+technician may subscribe to their own commune, and to units and types (seeing only their
+commune's loans in them); the round and the manager feed are for staff. Staff feeds show
+proposed loans as TENTATIVE; others never do.
+
+Tokens are ``secrets.token_urlsafe(32)`` and only their SHA-256 is stored: the link is
+shown once, when it is made or regenerated. An unknown or revoked token, a disabled owner,
+or an owner whose role no longer allows the feed all look the same: NotFound.
+
+Caching, and why this way: building and serialising events with ``icalendar`` costs about
+0.4 ms each, so 5,000 events would take 2 s at every poll. Three layers keep polls cheap:
+
+1. The watermark row of a token (:class:`FeedWatermark`) records the ETag and
+   Last-Modified of the body built for a given feed generation and UTC day. The
+   generation (``feeds_cache``) rises in the same transaction as any change a calendar
+   can show, so "nothing changed" costs two small indexed reads and no body at all:
+   that is the 304 path.
+2. Whole bodies are kept in memory per token, generation and day: an unchanged feed is
+   sent without being rebuilt, in every worker that built it once.
+3. When something changed, the events are read again (six queries) but each VEVENT's
+   text comes from a cache keyed by everything it contains, so only the changed loans go
+   through ``icalendar``.
+
+Keying by content (not by loan id and sequence) means a renamed unit or site can never
+serve stale text; keying bodies by generation means a change is visible at the next poll.
+Last-Modified never goes backwards: when the body changes it becomes the latest of the
+events' last change and one second after the previous Last-Modified, which also covers
+loans deleted or leaving the window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from booking.db import utcnow
+from booking.errors import Forbidden, NotFound, ValidationError
+from booking.models import Commune, EquipmentType, FeedKind, FeedToken, Role, Unit, User
+from booking.models.feeds import FeedWatermark
+from booking.services.access import STAFF_ROLES, require_role
+from booking.services.feeds_cache import BODY_CACHE, current_generation
+from booking.services.feeds_data import COMMUNE_AUDIENCE, STAFF, FeedScope, collect_events
+from booking.services.feeds_ical import Labels, render_calendar
+
+TOKEN_BYTES = 32
+NAME_MAX = 120
+# Recording last use at every poll would turn reads into writes.
+LAST_USED_GRANULARITY = timedelta(hours=1)
+STAFF_ONLY_KINDS = frozenset({FeedKind.ROUND, FeedKind.MANAGER})
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token: hex SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh secret: 32 random bytes, URL-safe (43 characters)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+# --- who may subscribe to what --------------------------------------------------------------
+
+
+def may_subscribe(user: User, kind: FeedKind, target_id: int | None) -> bool:
+    """Whether ``user``'s role allows a feed of ``kind`` on ``target_id`` (existence aside)."""
+    if not user.is_active:
+        return False
+    if user.role in STAFF_ROLES:
+        return True
+    if user.role is not Role.TECHNICIAN or user.commune_id is None:
+        return False
+    if kind is FeedKind.COMMUNE:
+        return target_id == user.commune_id
+    return kind in (FeedKind.UNIT, FeedKind.TYPE)
+
+
+def scope_for(user: User, kind: FeedKind, target_id: int | None) -> FeedScope:
+    """What a feed of ``user`` shows: staff see everything, technicians their commune."""
+    staff = user.role in STAFF_ROLES
+    return FeedScope(
+        kind=kind,
+        target_id=target_id,
+        audience=STAFF if staff else COMMUNE_AUDIENCE,
+        commune_id=None if staff else user.commune_id,
+    )
+
+
+def _target_name(session: Session, kind: FeedKind, target_id: int | None) -> str | None:
+    """The name of the feed's commune, unit or type; None when it does not exist."""
+    model = {FeedKind.COMMUNE: Commune, FeedKind.UNIT: Unit, FeedKind.TYPE: EquipmentType}.get(kind)
+    if model is None:
+        return "" if target_id is None else None
+    if target_id is None:
+        return None
+    obj = session.get(model, target_id)
+    return None if obj is None else obj.name
+
+
+@dataclass(frozen=True)
+class FeedChoice:
+    """One feed a user may make: ``value`` is "kind" or "kind:target_id"."""
+
+    value: str
+    label: str
+    group: str
+
+
+def feed_choices(session: Session, *, user: User) -> list[FeedChoice]:
+    """Every feed ``user`` may subscribe to, grouped for a select list.
+
+    Raises:
+        Forbidden: if the user is not signed in or is disabled.
+    """
+    require_role(user)
+    choices: list[FeedChoice] = []
+    communes = session.scalars(select(Commune).order_by(Commune.name)).all()
+    for commune in communes:
+        if may_subscribe(user, FeedKind.COMMUNE, commune.id):
+            choices.append(FeedChoice(f"commune:{commune.id}", commune.name, _("Commune")))
+    for unit in session.scalars(select(Unit).order_by(Unit.name)):
+        choices.append(FeedChoice(f"unit:{unit.id}", f"{unit.name} ({unit.code})", _("Unit")))
+    for etype in session.scalars(select(EquipmentType).order_by(EquipmentType.name)):
+        choices.append(FeedChoice(f"type:{etype.id}", etype.name, _("Equipment type")))
+    if user.role in STAFF_ROLES:
+        choices.append(FeedChoice("round", _("Delivery and collection round"), _("Staff")))
+        choices.append(FeedChoice("manager", _("Whole schedule"), _("Staff")))
+    return choices
+
+
+def parse_choice(value: str) -> tuple[FeedKind, int | None]:
+    """``"unit:4"`` -> (UNIT, 4); ``"round"`` -> (ROUND, None).
+
+    Raises:
+        ValidationError: if the value names no feed.
+    """
+    kind_text, _sep, target_text = value.partition(":")
+    try:
+        kind = FeedKind(kind_text)
+        target = int(target_text) if target_text else None
+    except ValueError:
+        raise ValidationError(_("Choose a calendar from the list."), field="what") from None
+    return kind, target
+
+
+# --- managing tokens ------------------------------------------------------------------------
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError(_("Give the calendar a name."), field="name")
+    if len(name) > NAME_MAX:
+        raise ValidationError(
+            _("The name is too long (%(max)d characters at most).", max=NAME_MAX), field="name"
+        )
+    return name
+
+
+def create_feed(
+    session: Session, *, user: User, kind: FeedKind, target_id: int | None, name: str
+) -> tuple[FeedToken, str]:
+    """Make a feed for ``user`` and return it with its secret token (shown once).
+
+    Raises:
+        Forbidden: if ``user``'s role does not allow this feed.
+        NotFound: if the commune, unit or type does not exist.
+        ValidationError: if the name is empty or too long.
+    """
+    require_role(user)
+    if not may_subscribe(user, kind, target_id):
+        raise Forbidden(_("Your account may not subscribe to this calendar."))
+    if _target_name(session, kind, target_id) is None:
+        raise NotFound(_("This calendar's subject does not exist."))
+    token = new_token()
+    feed = FeedToken(
+        owner_id=user.id,
+        kind=kind,
+        target_id=target_id,
+        name=_clean_name(name),
+        token_hash=hash_token(token),
+    )
+    session.add(feed)
+    session.commit()
+    return feed, token
+
+
+def list_feeds(session: Session, *, user: User) -> list[FeedToken]:
+    """``user``'s feeds that are not revoked, oldest first.
+
+    Raises:
+        Forbidden: if the user is not signed in or is disabled.
+    """
+    require_role(user)
+    return list(
+        session.scalars(
+            select(FeedToken)
+            .where(FeedToken.owner_id == user.id, FeedToken.revoked_at.is_(None))
+            .order_by(FeedToken.id)
+        )
+    )
+
+
+def _own_feed(session: Session, feed_id: int, user: User) -> FeedToken:
+    require_role(user)
+    feed = session.get(FeedToken, feed_id)
+    # Someone else's feed is reported missing: its existence is nobody else's business.
+    if feed is None or feed.owner_id != user.id or feed.revoked_at is not None:
+        raise NotFound(_("This calendar does not exist."))
+    return feed
+
+
+def rename_feed(session: Session, feed_id: int, *, user: User, name: str) -> FeedToken:
+    """Rename one of ``user``'s feeds (the link stays the same).
+
+    Raises:
+        NotFound: if the feed is not ``user``'s or is revoked.
+        ValidationError: if the name is empty or too long.
+    """
+    feed = _own_feed(session, feed_id, user)
+    feed.name = _clean_name(name)
+    session.commit()
+    return feed
+
+
+def revoke_feed(session: Session, feed_id: int, *, user: User, now: datetime | None = None) -> None:
+    """Revoke one of ``user``'s feeds: its link answers 404 from now on.
+
+    Raises:
+        NotFound: if the feed is not ``user``'s or is already revoked.
+    """
+    feed = _own_feed(session, feed_id, user)
+    feed.revoked_at = now or utcnow()
+    session.commit()
+
+
+def regenerate_feed(session: Session, feed_id: int, *, user: User) -> tuple[FeedToken, str]:
+    """Give one of ``user``'s feeds a new secret; the old link stops working at once.
+
+    Raises:
+        NotFound: if the feed is not ``user``'s or is revoked.
+        Forbidden: if ``user``'s role no longer allows this feed.
+    """
+    feed = _own_feed(session, feed_id, user)
+    if not may_subscribe(user, feed.kind, feed.target_id):
+        raise Forbidden(_("Your account may not subscribe to this calendar."))
+    token = new_token()
+    feed.token_hash = hash_token(token)
+    session.commit()
+    return feed, token
+
+
+# --- serving --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    """A feed answer: ``body`` is None when the caller said the client's copy is current."""
+
+    etag: str
+    last_modified: datetime
+    body: bytes | None
+
+
+def _labels() -> Labels:
+    return Labels(
+        cancelled=_("[Cancelled]"),
+        tentative=_("[Tentative]"),
+        delivery=_("Delivery"),
+        collection=_("Collection"),
+        commune=_("Commune"),
+        equipment=_("Equipment"),
+        units=_("Units"),
+        depot=_("Depot"),
+        contact=_("Contact"),
+        status=_("Status"),
+        confirmed_status=_("confirmed"),
+        tentative_status=_("tentative (proposed plan, not approved yet)"),
+        cancelled_status=_("cancelled"),
+        notes=_("Notes"),
+    )
+
+
+def _describe(kind: FeedKind, target: str) -> str:
+    return {
+        FeedKind.COMMUNE: _("Equipment loans of %(name)s", name=target),
+        FeedKind.UNIT: _("Loans of %(name)s", name=target),
+        FeedKind.TYPE: _("Loans of equipment of type %(name)s", name=target),
+        FeedKind.ROUND: _("Deliveries and collections of equipment"),
+        FeedKind.MANAGER: _("Every loan of the shared equipment"),
+    }[kind]
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+
+
+def _build(
+    session: Session,
+    feed: FeedToken,
+    owner: User,
+    *,
+    today: date,
+    now: datetime,
+    domain: str,
+    request_url: str,
+) -> tuple[bytes, datetime]:
+    """The body of a feed and the latest change among its events."""
+    events = collect_events(
+        session, scope_for(owner, feed.kind, feed.target_id), today=today, now=now
+    )
+    target = _target_name(session, feed.kind, feed.target_id) or ""
+    # The owner's language if they chose one, else the application's default (French).
+    with force_locale(owner.locale) if owner.locale else nullcontext():
+        body = render_calendar(
+            events,
+            _labels(),
+            name=f"Prêt Commun · {feed.name}",
+            calendar_description=_describe(feed.kind, target),
+            domain=domain,
+            request_url=request_url,
+        )
+    latest = max((e.stamp_dt for e in events), default=feed.created_at)
+    return body, latest.replace(microsecond=0)
+
+
+def read_feed(
+    session: Session,
+    token: str,
+    *,
+    now: datetime,
+    domain: str,
+    request_url: str,
+    is_current: Callable[[str, datetime], bool] = lambda _etag, _lm: False,
+) -> FeedResult:
+    """Answer a poll of the feed behind ``token``.
+
+    Args:
+        session: the database session (watermarks and event states are committed).
+        token: the secret from the URL.
+        now: the current time (aware).
+        domain: the right-hand side of event UIDs.
+        request_url: the request page, with ``{id}`` standing for the request id.
+        is_current: told the ETag and Last-Modified, says whether the client's copy is
+            current; the body is then neither built nor returned.
+
+    Raises:
+        NotFound: for an unknown or revoked token, a disabled owner, or a feed the owner's
+            role no longer allows, or whose subject was deleted. All look the same.
+    """
+    gone = NotFound(_("There is nothing at this address."))
+    row = session.execute(
+        select(FeedToken, User)
+        .join(User, User.id == FeedToken.owner_id)
+        .where(FeedToken.token_hash == hash_token(token))
+    ).one_or_none()
+    if row is None:
+        raise gone
+    feed, owner = row
+    if feed.revoked_at is not None or not may_subscribe(owner, feed.kind, feed.target_id):
+        raise gone
+    today = now.astimezone(UTC).date()
+    generation = current_generation(session)
+    mark = session.get(FeedWatermark, feed.id)
+    if feed.last_used_at is None or now - feed.last_used_at > LAST_USED_GRANULARITY:
+        feed.last_used_at = now
+        session.commit()
+    fresh = mark is not None and mark.generation == generation and mark.built_for == today
+    if fresh and mark is not None and is_current(mark.etag, mark.last_modified):
+        return FeedResult(mark.etag, mark.last_modified, None)
+    key = (feed.id, feed.token_hash, feed.name, generation, today, domain, request_url)
+    cached = BODY_CACHE.get(key) if fresh else None
+    if cached is not None:
+        assert mark is not None
+        return FeedResult(mark.etag, mark.last_modified, cached)
+    if _target_name(session, feed.kind, feed.target_id) is None:
+        raise gone
+    body, latest = _build(
+        session, feed, owner, today=today, now=now, domain=domain, request_url=request_url
+    )
+    etag = _etag(body)
+    mark = session.get(FeedWatermark, feed.id)
+    if mark is None:
+        mark = FeedWatermark(
+            token_id=feed.id,
+            etag=etag,
+            last_modified=latest,
+            generation=generation,
+            built_for=today,
+        )
+        session.add(mark)
+    elif mark.etag != etag:
+        mark.etag = etag
+        mark.last_modified = max(latest, mark.last_modified + timedelta(seconds=1))
+    mark.generation, mark.built_for = generation, today
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another worker wrote the first watermark at the same time: keep theirs.
+        session.rollback()
+        mark = session.get(FeedWatermark, feed.id)
+        assert mark is not None
+    BODY_CACHE.put(key, body)
+    return FeedResult(mark.etag, mark.last_modified, body)

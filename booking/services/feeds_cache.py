@@ -1,0 +1,143 @@
+"""Knowing cheaply whether anything a calendar shows has changed.
+
+A feed poll that changes nothing must be answered from one or two indexed reads, so every
+ORM flush that touches a row a calendar shows (requests, plans, assignments, inventory,
+communes, accounts) raises a single counter, ``feed_generation.generation``, in the same
+transaction. A feed remembers the generation it was built for (:class:`FeedWatermark`);
+while the counter has not moved, the stored ETag and Last-Modified still hold.
+
+Statements that bypass the ORM unit of work are covered too when they go through a
+``Session`` (``session.execute(update(LoanRequest)...)``); raw SQL on a bare connection is
+not, which is why the body is also rebuilt when the UTC day changes.
+
+The second cache here holds serialised events in memory, keyed by everything that goes
+into them, so a key can never serve stale text; it is bounded and simply cleared when full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from booking.models import (
+    Assignment,
+    AssignmentDraw,
+    AssignmentUnit,
+    Commune,
+    EquipmentType,
+    LoanRequest,
+    Plan,
+    Pool,
+    RequestLine,
+    Site,
+    Unit,
+    User,
+)
+from booking.models.feeds import FeedGeneration
+
+# Rows whose change may change some calendar.
+WATCHED: tuple[type[Any], ...] = (
+    LoanRequest,
+    RequestLine,
+    Plan,
+    Assignment,
+    AssignmentUnit,
+    AssignmentDraw,
+    Site,
+    Unit,
+    EquipmentType,
+    Pool,
+    Commune,
+    User,
+)
+WATCHED_TABLES = frozenset(model.__table__.name for model in WATCHED)
+# Columns that change without changing any calendar (sign-ins would rebuild every feed).
+IGNORED_COLUMNS = {User: frozenset({"last_login_at"})}
+GENERATION_ROW = 1
+_FLAG = "feeds_generation_bumped"
+
+
+def current_generation(session: Session) -> int:
+    """The current feed generation (0 before the first change)."""
+    value = session.scalar(
+        select(FeedGeneration.generation).where(FeedGeneration.id == GENERATION_ROW)
+    )
+    return int(value or 0)
+
+
+def bump_generation(session: Session) -> None:
+    """Raise the feed generation inside the session's transaction."""
+    connection = session.connection()
+    table = FeedGeneration.__table__
+    result = connection.execute(
+        update(table).where(table.c.id == GENERATION_ROW).values(generation=table.c.generation + 1)
+    )
+    if result.rowcount == 0:
+        connection.execute(table.insert().values(id=GENERATION_ROW, generation=1))
+
+
+def _is_visible_change(obj: Any, session: Session) -> bool:
+    if not isinstance(obj, WATCHED):
+        return False
+    if obj in session.new or obj in session.deleted:
+        return True
+    ignored = IGNORED_COLUMNS.get(type(obj), frozenset())
+    state = obj._sa_instance_state
+    return any(attr.key not in ignored and attr.history.has_changes() for attr in state.attrs)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    if session.info.get(_FLAG):
+        return
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(_is_visible_change(obj, session) for obj in changed):
+        bump_generation(session)
+        # One raise per transaction is enough; cleared when the transaction ends.
+        session.info[_FLAG] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_FLAG, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_bulk(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    table = getattr(state.statement, "table", None)
+    if table is not None and getattr(table, "name", None) in WATCHED_TABLES:
+        bump_generation(state.session)
+
+
+class BoundedCache:
+    """A dict that forgets everything once it holds ``limit`` entries (cheap and safe)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._data: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable) -> Any | None:
+        return self._data.get(key)
+
+    def put(self, key: Hashable, value: Any) -> None:
+        if len(self._data) >= self.limit:
+            self._data.clear()
+        self._data[key] = value
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+# Serialised VEVENTs keyed by their full content (about 1 kB each).
+EVENT_CACHE = BoundedCache(50_000)
+# Whole feed bodies keyed by (token id, generation, day).
+BODY_CACHE = BoundedCache(200)

@@ -1,0 +1,431 @@
+"""What a calendar feed shows, read from the database in a fixed number of queries.
+
+A loan is a request with a served assignment in the APPROVED plan (CONFIRMED) or, for
+staff feeds only, in the latest PROPOSED plan (TENTATIVE). Cancelled requests stay for
+``CANCELLED_KEEP_DAYS`` as CANCELLED events, at the times subscribers last saw.
+
+Queries per feed, whatever its size: plans, assignments with their request, site and
+commune, units, pool draws, request lines, event states (six), plus writes of the states
+that changed. Each event's SEQUENCE comes from :class:`FeedEventState`: it rises whenever
+times, units, quantities, place or status change, even if the code that made the change
+forgot to raise ``LoanRequest.sequence``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, insert, or_, select, true, update
+from sqlalchemy.orm import Session, aliased
+
+from booking.models import (
+    Assignment,
+    AssignmentDraw,
+    AssignmentUnit,
+    Commune,
+    EquipmentType,
+    FeedKind,
+    LoanRequest,
+    Plan,
+    PlanStatus,
+    Pool,
+    RequestLine,
+    RequestStatus,
+    Site,
+    Unit,
+    User,
+)
+from booking.models.feeds import FeedEventState
+
+CANCELLED_KEEP_DAYS = 14
+# Loans that ended more than this many days ago leave the feed.
+PAST_DAYS = 62
+# Delivery and collection slots around a delivered loan, in minutes.
+ROUND_SLOT_MINUTES = 60
+
+CONFIRMED, TENTATIVE, CANCELLED = "CONFIRMED", "TENTATIVE", "CANCELLED"
+STAFF, COMMUNE_AUDIENCE = "staff", "commune"
+
+
+@dataclass(frozen=True)
+class FeedScope:
+    """Which loans a feed shows.
+
+    Attributes:
+        kind: the feed kind.
+        target_id: the commune, unit or type (None for the round and the manager feed).
+        audience: "staff" (sees tentative loans) or "commune".
+        commune_id: for technicians' feeds, the only commune whose loans may appear.
+    """
+
+    kind: FeedKind
+    target_id: int | None
+    audience: str
+    commune_id: int | None
+
+
+@dataclass(frozen=True)
+class EventData:
+    """Everything one VEVENT says; hashable, so it keys the serialised-event cache.
+
+    ``kind`` is "loan", "delivery" or "collection"; tuples are (name, code) for units,
+    (type name, quantity) for lines, (type name, quantity, depot) for draws.
+    """
+
+    loan_id: int
+    kind: str
+    status: str
+    start_dt: datetime
+    end_dt: datetime
+    title: str
+    commune: str
+    site: str
+    address: str | None
+    lat: float
+    lon: float
+    lines: tuple[tuple[str, int], ...]
+    units: tuple[tuple[str, str], ...]
+    draws: tuple[tuple[str, int, str], ...]
+    depots: tuple[str, ...]
+    contact: str
+    notes: str
+    created_dt: datetime
+    stamp_dt: datetime = datetime.min
+    sequence: int = 0
+
+    def state_hash(self) -> str:
+        """A digest of what subscribers see change: times, place, equipment, status."""
+        seen = (
+            self.status,
+            self.start_dt.isoformat(),
+            self.end_dt.isoformat(),
+            self.site,
+            self.lines,
+            self.units,
+            self.draws,
+        )
+        return hashlib.sha256(repr(seen).encode()).hexdigest()
+
+
+def _scope_filter(scope: FeedScope) -> ColumnElement[bool]:
+    conditions: list[ColumnElement[bool]] = []
+    if scope.commune_id is not None:
+        conditions.append(LoanRequest.commune_id == scope.commune_id)
+    if scope.kind is FeedKind.COMMUNE:
+        conditions.append(LoanRequest.commune_id == scope.target_id)
+    elif scope.kind is FeedKind.UNIT:
+        conditions.append(
+            exists().where(
+                AssignmentUnit.assignment_id == Assignment.id,
+                AssignmentUnit.unit_id == scope.target_id,
+            )
+        )
+    elif scope.kind is FeedKind.TYPE:
+        by_line = exists().where(
+            RequestLine.request_id == LoanRequest.id, RequestLine.type_id == scope.target_id
+        )
+        by_unit = exists().where(
+            AssignmentUnit.assignment_id == Assignment.id,
+            AssignmentUnit.unit_id == Unit.id,
+            Unit.type_id == scope.target_id,
+        )
+        conditions.append(or_(by_line, by_unit))
+    elif scope.kind is FeedKind.ROUND:
+        conditions.append(
+            exists().where(
+                RequestLine.request_id == LoanRequest.id,
+                RequestLine.type_id == EquipmentType.id,
+                EquipmentType.is_delivered.is_(True),
+            )
+        )
+    return and_(true(), *conditions)
+
+
+def _plan_ids(session: Session) -> tuple[int | None, int | None]:
+    """(approved plan id, latest proposed plan id)."""
+    rows = session.execute(
+        select(Plan.id, Plan.status).where(
+            Plan.status.in_([PlanStatus.APPROVED, PlanStatus.PROPOSED])
+        )
+    ).all()
+    approved = max((r.id for r in rows if r.status is PlanStatus.APPROVED), default=None)
+    proposed = max((r.id for r in rows if r.status is PlanStatus.PROPOSED), default=None)
+    return approved, proposed
+
+
+def _candidates(
+    columns: list[Any],
+    scope: FeedScope,
+    *,
+    approved_id: int | None,
+    proposed_id: int | None,
+    today: date,
+) -> Select[Any]:
+    """Served assignments that may become events of the feed (a superset: see _choose)."""
+    window_start = datetime.combine(today, time(0), tzinfo=UTC) - timedelta(days=PAST_DAYS)
+    cancel_cutoff = datetime.combine(today, time(0), tzinfo=UTC) - timedelta(
+        days=CANCELLED_KEEP_DAYS
+    )
+    plans: list[ColumnElement[bool]] = [
+        and_(Plan.status == PlanStatus.SUPERSEDED, LoanRequest.status == RequestStatus.CANCELLED)
+    ]
+    if approved_id is not None:
+        plans.append(Plan.id == approved_id)
+    if proposed_id is not None and scope.audience == STAFF:
+        plans.append(Plan.id == proposed_id)
+    return (
+        select(*columns)
+        .select_from(Assignment)
+        .join(Plan, Plan.id == Assignment.plan_id)
+        .join(LoanRequest, LoanRequest.id == Assignment.request_id)
+        .where(
+            Assignment.is_served.is_(True),
+            Assignment.start_dt.is_not(None),
+            Assignment.end_dt >= window_start,
+            or_(*plans),
+            LoanRequest.status != RequestStatus.DECLINED,
+            or_(
+                LoanRequest.status != RequestStatus.CANCELLED,
+                LoanRequest.updated_at >= cancel_cutoff,
+            ),
+            _scope_filter(scope),
+        )
+    )
+
+
+def collect_events(
+    session: Session, scope: FeedScope, *, today: date, now: datetime
+) -> list[EventData]:
+    """The events of a feed, with SEQUENCE and DTSTAMP settled and stored.
+
+    Args:
+        session: the database session; event states that changed are committed.
+        scope: which loans the feed shows.
+        today: the UTC day the feed is built for (moves the window).
+        now: when a change of state is recorded as seen.
+
+    Returns:
+        Events sorted by start, loan and kind.
+    """
+    approved_id, proposed_id = _plan_ids(session)
+    submitter = aliased(User)
+    params = {"approved_id": approved_id, "proposed_id": proposed_id, "today": today}
+    main = (
+        _candidates(
+            [
+                Assignment.id.label("assignment_id"),
+                Assignment.plan_id,
+                Plan.status.label("plan_status"),
+                Assignment.start_dt,
+                Assignment.end_dt,
+                LoanRequest.id.label("loan_id"),
+                LoanRequest.title,
+                LoanRequest.status,
+                LoanRequest.sequence,
+                LoanRequest.updated_at,
+                LoanRequest.submitted_at,
+                LoanRequest.notes,
+                Commune.name.label("commune"),
+                Site.name.label("site"),
+                Site.address,
+                Site.lat,
+                Site.lon,
+                submitter.name.label("contact_name"),
+                submitter.email.label("contact_email"),
+            ],
+            scope,
+            **params,
+        )
+        .join(Commune, Commune.id == LoanRequest.commune_id)
+        .join(Site, Site.id == LoanRequest.site_id)
+        .outerjoin(submitter, submitter.id == LoanRequest.submitted_by_id)
+    )
+    chosen: dict[int, Any] = {}
+    for row in session.execute(main):
+        kept = chosen.get(row.loan_id)
+        if kept is None or _rank(row, approved_id) > _rank(kept, approved_id):
+            chosen[row.loan_id] = row
+    if not chosen:
+        return []
+
+    assignment_ids = _candidates([Assignment.id], scope, **params).scalar_subquery()
+    loan_ids = _candidates([LoanRequest.id], scope, **params).scalar_subquery()
+    units: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    depot = aliased(Site)
+    for row in session.execute(
+        select(AssignmentUnit.assignment_id, Unit.name, Unit.code, depot.name.label("depot"))
+        .join(Unit, Unit.id == AssignmentUnit.unit_id)
+        .join(depot, depot.id == Unit.home_depot_id)
+        .where(AssignmentUnit.assignment_id.in_(assignment_ids))
+        .order_by(Unit.code)
+    ):
+        units[row.assignment_id].append((row.name, row.code, row.depot))
+    draws: dict[int, list[tuple[str, int, str]]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            AssignmentDraw.assignment_id,
+            EquipmentType.name,
+            AssignmentDraw.quantity,
+            depot.name.label("depot"),
+        )
+        .join(Pool, Pool.id == AssignmentDraw.pool_id)
+        .join(EquipmentType, EquipmentType.id == Pool.type_id)
+        .join(depot, depot.id == Pool.depot_id)
+        .where(AssignmentDraw.assignment_id.in_(assignment_ids))
+        .order_by(EquipmentType.name, depot.name)
+    ):
+        draws[row.assignment_id].append((row.name, row.quantity, row.depot))
+    lines: dict[int, list[tuple[str, int, bool]]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            RequestLine.request_id,
+            EquipmentType.name,
+            RequestLine.quantity,
+            EquipmentType.is_delivered,
+        )
+        .join(EquipmentType, EquipmentType.id == RequestLine.type_id)
+        .where(RequestLine.request_id.in_(loan_ids))
+        .order_by(RequestLine.id)
+    ):
+        lines[row.request_id].append((row.name, row.quantity, row.is_delivered))
+
+    events: list[EventData] = []
+    for loan_id, row in chosen.items():
+        status = _status(row, approved_id)
+        if status is None:
+            continue
+        unit_rows = units.get(row.assignment_id, [])
+        draw_rows = draws.get(row.assignment_id, [])
+        contact = row.contact_name or ""
+        if row.contact_email:
+            contact = f"{contact} <{row.contact_email}>".strip()
+        base = EventData(
+            loan_id=loan_id,
+            kind="loan",
+            status=status,
+            start_dt=row.start_dt,
+            end_dt=row.end_dt,
+            title=row.title or "",
+            commune=row.commune,
+            site=row.site,
+            address=row.address,
+            lat=row.lat,
+            lon=row.lon,
+            lines=tuple((name, qty) for name, qty, _d in lines.get(loan_id, [])),
+            units=tuple((name, code) for name, code, _d in unit_rows),
+            draws=tuple(draw_rows),
+            depots=tuple(sorted({d for *_rest, d in unit_rows} | {d for *_r, d in draw_rows})),
+            contact=contact,
+            notes=row.notes or "",
+            created_dt=row.submitted_at,
+            stamp_dt=row.updated_at,
+            sequence=row.sequence,
+        )
+        if scope.kind is FeedKind.ROUND:
+            if status == TENTATIVE:
+                # Drivers act on the round: a proposal is not an order.
+                continue
+            delivered = tuple(
+                (n, q) for n, q, is_delivered in lines.get(loan_id, []) if is_delivered
+            )
+            slot = timedelta(minutes=ROUND_SLOT_MINUTES)
+            events.append(
+                replace(
+                    base,
+                    kind="delivery",
+                    lines=delivered,
+                    start_dt=row.start_dt - slot,
+                    end_dt=row.start_dt,
+                )
+            )
+            events.append(
+                replace(
+                    base,
+                    kind="collection",
+                    lines=delivered,
+                    start_dt=row.end_dt,
+                    end_dt=row.end_dt + slot,
+                )
+            )
+        else:
+            events.append(base)
+    events = _settle_sequences(session, events, scope, loan_ids, now)
+    events.sort(key=lambda e: (e.start_dt, e.loan_id, e.kind))
+    return events
+
+
+def _rank(row: Any, approved_id: int | None) -> tuple[int, int]:
+    """Prefer the approved plan's assignment, then the most recent plan."""
+    return (1 if row.plan_id == approved_id else 0, row.plan_id)
+
+
+def _status(row: Any, approved_id: int | None) -> str | None:
+    if row.status is RequestStatus.CANCELLED:
+        return CANCELLED
+    if row.plan_id == approved_id:
+        return CONFIRMED
+    if row.plan_status is PlanStatus.PROPOSED:
+        return TENTATIVE
+    return None
+
+
+def _settle_sequences(
+    session: Session,
+    events: list[EventData],
+    scope: FeedScope,
+    loan_ids: Any,
+    now: datetime,
+) -> list[EventData]:
+    """Give each event a SEQUENCE that rose with every visible change, and store it."""
+    stored = {
+        (s.loan_id, s.kind): s
+        for s in session.scalars(
+            select(FeedEventState).where(
+                FeedEventState.audience == scope.audience, FeedEventState.loan_id.in_(loan_ids)
+            )
+        )
+    }
+    inserts: list[dict[str, Any]] = []
+    settled: list[EventData] = []
+    for event in events:
+        digest = event.state_hash()
+        state = stored.get((event.loan_id, event.kind))
+        if state is None:
+            sequence, changed_at = event.sequence, event.stamp_dt
+            inserts.append(
+                {
+                    "loan_id": event.loan_id,
+                    "kind": event.kind,
+                    "audience": scope.audience,
+                    "state_hash": digest,
+                    "sequence": sequence,
+                    "changed_at": changed_at,
+                }
+            )
+        elif state.state_hash != digest:
+            sequence = max(state.sequence + 1, event.sequence)
+            changed_at = max(now, state.changed_at)
+            session.execute(
+                update(FeedEventState)
+                .where(
+                    FeedEventState.loan_id == event.loan_id,
+                    FeedEventState.kind == event.kind,
+                    FeedEventState.audience == scope.audience,
+                )
+                .values(state_hash=digest, sequence=sequence, changed_at=changed_at)
+            )
+        else:
+            sequence = max(state.sequence, event.sequence)
+            changed_at = state.changed_at
+            if sequence != state.sequence:
+                state.sequence = sequence
+        stamp = max(event.stamp_dt, changed_at).replace(microsecond=0)
+        settled.append(replace(event, sequence=sequence, stamp_dt=stamp))
+    if inserts:
+        session.execute(insert(FeedEventState), inserts)
+    session.commit()
+    return settled
