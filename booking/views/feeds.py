@@ -1,0 +1,335 @@
+"""Calendar feeds: the "My calendars" page and the secret-token calendar URLs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from booking.db import get_session, utcnow
+from booking.errors import BookingError, NotFound
+from booking.forms import ActionForm
+from booking.models import FeedKind
+from booking.services import feeds as service
+from booking.views.helpers import current, flash_error
+
+bp = Blueprint("feeds", __name__, url_prefix="/feeds")
+
+CALENDAR_HEADERS = {
+    "Cache-Control": "private, max-age=0, must-revalidate",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+}
+KIND_LABELS = {
+    FeedKind.COMMUNE: _l("Commune"),
+    FeedKind.UNIT: _l("Unit"),
+    FeedKind.TYPE: _l("Equipment type"),
+    FeedKind.ROUND: _l("Delivery and collection round"),
+    FeedKind.MANAGER: _l("Whole schedule"),
+}
+# Secrets in URLs end up in access logs unless removed before the line is written.
+TOKEN_IN_PATH = re.compile(r"(/feeds/)[A-Za-z0-9_-]{16,}")
+
+
+# --- logs -----------------------------------------------------------------------------------
+
+
+class TokenRedactor(logging.Filter):
+    """Replace feed tokens in log lines (werkzeug's and gunicorn's request logs) by a mark."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/feeds/" in message:
+            redacted = TOKEN_IN_PATH.sub(r"\1[redacted]", message)
+            if redacted != message:
+                record.msg, record.args = redacted, None
+        return True
+
+
+REDACTOR = TokenRedactor()
+LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
+
+
+def install_log_filter() -> None:
+    """Attach :data:`REDACTOR` to the request loggers (once)."""
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if REDACTOR not in logger.filters:
+            logger.addFilter(REDACTOR)
+
+
+@bp.record_once
+def _on_register(_state: BlueprintSetupState) -> None:
+    install_log_filter()
+
+
+# --- rate limit -----------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """At most ``limit`` hits per ``period`` seconds per key, in this process's memory.
+
+    Calendar apps poll every few minutes at most; a token polled many times a second is a
+    leaked link or a broken client, and each poll may cost a database read.
+    """
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit, self.period = limit, period
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, key: str, now: float | None = None) -> int:
+        """Record a hit; 0 if allowed, else seconds to wait."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._hits) > 10_000:
+                self._hits.clear()
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.period:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return max(1, int(hits[0] + self.period - now + 0.999))
+            hits.append(now)
+            return 0
+
+
+def _limiter(app: Flask) -> RateLimiter:
+    limiter = app.extensions.get("feeds_rate_limiter")
+    if limiter is None:
+        limit, period = app.config.get("FEED_RATE_LIMIT", (60, 60))
+        limiter = app.extensions["feeds_rate_limiter"] = RateLimiter(int(limit), float(period))
+    return limiter  # type: ignore[no-any-return]
+
+
+# --- the calendar URL -----------------------------------------------------------------------
+
+
+def _plain(status: int, text: str) -> Response:
+    response = Response(text + "\n", status=status, mimetype="text/plain")
+    response.headers.update(CALENDAR_HEADERS)
+    return response
+
+
+def _request_url() -> str:
+    """The request page with ``{id}`` for the request id."""
+    rules = list(current_app.url_map.iter_rules("requests.detail"))
+    if rules and len(rules[0].arguments) == 1:
+        (argument,) = rules[0].arguments
+        marker = 987654321
+        url = url_for("requests.detail", _external=True, **{argument: marker})
+        return url.replace(str(marker), "{id}")
+    return request.url_root + "requests/{id}"
+
+
+def _is_current(etag: str, last_modified: datetime) -> bool:
+    """RFC 9110 13.2.2: If-None-Match first; If-Modified-Since only without it."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        if if_none_match.strip() == "*":
+            return True
+        # Weak comparison, as If-None-Match requires.
+        wanted = etag.removeprefix("W/")
+        return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+    since = request.headers.get("If-Modified-Since")
+    if since:
+        try:
+            parsed = parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return last_modified.replace(microsecond=0) <= parsed
+    return False
+
+
+@bp.route("/<token>.ics", methods=["GET", "HEAD"])
+def calendar(token: str) -> Response:
+    """A calendar for subscribers; the token in the URL is the only credential."""
+    key = service.hash_token(token)
+    wait = _limiter(current_app).retry_after(key)
+    if wait:
+        response = _plain(429, "Too many requests for this calendar; try again later.")
+        response.headers["Retry-After"] = str(wait)
+        return response
+    uid_domain = current_app.config.get("FEED_UID_DOMAIN") or request.host.split(":")[0]
+    try:
+        result = service.read_feed(
+            get_session(),
+            token,
+            now=utcnow(),
+            domain=uid_domain,
+            request_url=_request_url(),
+            is_current=_is_current,
+        )
+    except NotFound:
+        return _plain(404, "Not found.")
+    current_flag = result.body is None or _is_current(result.etag, result.last_modified)
+    if current_flag:
+        response = Response(status=304)
+    else:
+        response = Response(result.body, status=200, content_type="text/calendar; charset=utf-8")
+        response.headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
+    response.headers["ETag"] = result.etag
+    response.headers["Last-Modified"] = format_datetime(
+        result.last_modified.astimezone(UTC), usegmt=True
+    )
+    response.headers.update(CALENDAR_HEADERS)
+    return response
+
+
+# --- the "My calendars" page ----------------------------------------------------------------
+
+
+class FeedCreateForm(FlaskForm):
+    what = SelectField(_l("Calendar"), validators=[DataRequired()])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=service.NAME_MAX)])
+    submit = SubmitField(_l("Create the link"))
+
+
+class FeedRenameForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=service.NAME_MAX)])
+    submit = SubmitField(_l("Rename"))
+
+
+def feed_links(token: str) -> dict[str, str]:
+    """The https, webcal and Google Calendar links of a token."""
+    scheme = current_app.config.get("FEED_URL_SCHEME") or request.scheme
+    url = url_for("feeds.calendar", token=token, _external=True, _scheme=scheme)
+    webcal = "webcal://" + url.split("://", 1)[1]
+    google = "https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe="")
+    return {"https": url, "webcal": webcal, "google": google}
+
+
+@bp.route("/")
+@login_required
+def index() -> str:
+    """The user's calendars, the links of a new one, and how to subscribe."""
+    return _index_page()
+
+
+def _index_page() -> str:
+    db, user = get_session(), current()
+    form = FeedCreateForm()
+    choices = service.feed_choices(db, user=user)
+    form.what.choices = [(c.value, f"{c.group} · {c.label}") for c in choices]
+    fresh = session.pop("feed_new", None)
+    links = None
+    if isinstance(fresh, dict) and "token" in fresh:
+        links = {"id": fresh.get("id"), **feed_links(str(fresh["token"]))}
+    return render_template(
+        "feeds/index.html",
+        feeds=service.list_feeds(db, user=user),
+        form=form,
+        rename_form=FeedRenameForm(),
+        action_form=ActionForm(),
+        links=links,
+        kind_labels=KIND_LABELS,
+    )
+
+
+def _show_once(feed_id: int, token: str) -> None:
+    # Only the hash is stored: this is the one moment the link can be shown.
+    session["feed_new"] = {"id": feed_id, "token": token}
+
+
+@bp.route("/", methods=["POST"])
+@login_required
+def create() -> Response:
+    """Make a new calendar link."""
+    db, user = get_session(), current()
+    form = FeedCreateForm()
+    form.what.choices = [(c.value, c.label) for c in service.feed_choices(db, user=user)]
+    # A technician's list lacks other communes: say "not allowed" rather than "not a choice".
+    form.what.validate_choice = False
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+        return redirect(url_for("feeds.index"))
+    try:
+        kind, target_id = service.parse_choice(form.what.data or "")
+        feed, token = service.create_feed(
+            db, user=user, kind=kind, target_id=target_id, name=form.name.data or ""
+        )
+    except BookingError as error:
+        flash_error(error)
+        return Response(_index_page(), status=error.status_code, mimetype="text/html")
+    _show_once(feed.id, token)
+    flash(_("Calendar link created: copy it now, it is shown only once."), "success")
+    return redirect(url_for("feeds.index"))
+
+
+@bp.route("/<int:feed_id>/rename", methods=["POST"])
+@login_required
+def rename(feed_id: int) -> Response:
+    """Rename a calendar."""
+    form = FeedRenameForm()
+    if not form.validate_on_submit():
+        flash(_("Give the calendar a name."), "error")
+        return redirect(url_for("feeds.index"))
+    try:
+        service.rename_feed(get_session(), feed_id, user=current(), name=form.name.data or "")
+    except BookingError as error:
+        flash_error(error)
+    else:
+        flash(_("Calendar renamed."), "success")
+    return redirect(url_for("feeds.index"))
+
+
+@bp.route("/<int:feed_id>/revoke", methods=["POST"])
+@login_required
+def revoke(feed_id: int) -> Response:
+    """Revoke a calendar link."""
+    if not ActionForm().validate_on_submit():
+        flash(_("The form has expired; try again."), "error")
+        return redirect(url_for("feeds.index"))
+    try:
+        service.revoke_feed(get_session(), feed_id, user=current())
+    except BookingError as error:
+        flash_error(error)
+    else:
+        flash(_("Calendar link revoked: it no longer works."), "success")
+    return redirect(url_for("feeds.index"))
+
+
+@bp.route("/<int:feed_id>/regenerate", methods=["POST"])
+@login_required
+def regenerate(feed_id: int) -> Response:
+    """Replace a calendar's link by a new one."""
+    if not ActionForm().validate_on_submit():
+        flash(_("The form has expired; try again."), "error")
+        return redirect(url_for("feeds.index"))
+    try:
+        feed, token = service.regenerate_feed(get_session(), feed_id, user=current())
+    except BookingError as error:
+        flash_error(error)
+        return redirect(url_for("feeds.index"))
+    _show_once(feed.id, token)
+    flash(_("New link created: the old one no longer works."), "success")
+    return redirect(url_for("feeds.index"))
