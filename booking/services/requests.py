@@ -768,3 +768,39 @@ def requester_sites(session: Session, *, by: User, commune_id: int) -> list[Site
 def _is_town_hall(site: Site) -> bool:
     name = site.name.casefold()
     return "hôtel de ville" in name or "hotel de ville" in name or "mairie" in name
+
+
+@dataclass(frozen=True)
+class RequesterChoices:
+    """What the request form offers ``by``: communes, their sites (town hall first), types."""
+
+    communes: list[Commune]
+    sites: list[Site]
+    types: list[EquipmentType]
+
+
+def requester_choices(session: Session, *, by: User) -> RequesterChoices:
+    """The communes ``by`` may ask for, their active delivery sites, and every type.
+
+    Raises:
+        Forbidden: if ``by`` may not submit requests.
+    """
+    require_role(by, *REQUESTER_ROLES)
+    communes = list(
+        session.scalars(
+            select(Commune).where(commune_filter(by, Commune.id)).order_by(Commune.name)
+        )
+    )
+    order = {c.id: i for i, c in enumerate(communes)}
+    sites = list(
+        session.scalars(
+            select(Site).where(
+                Site.commune_id.in_(list(order)),
+                Site.is_active.is_(True),
+                Site.kind == SiteKind.DELIVERY,
+            )
+        )
+    )
+    sites.sort(key=lambda s: (order[s.commune_id or 0], not _is_town_hall(s), s.name, s.id))
+    types = list(session.scalars(select(EquipmentType).order_by(EquipmentType.name)))
+    return RequesterChoices(communes=communes, sites=sites, types=types)

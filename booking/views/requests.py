@@ -1,0 +1,390 @@
+"""Requests of a commune: the form with live availability, the list, details, cancelling."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from wtforms import SelectChoice
+
+from booking.db import get_session
+from booking.errors import BookingError, Conflict, ValidationError
+from booking.forms_requests import MAX_ROWS, PRIORITY_LABELS, CancelForm, FilterForm, RequestForm
+from booking.models import LoanRequest, User
+from booking.services import availability as availability_service
+from booking.services import requests as service
+from booking.services.access import STAFF_ROLES
+from booking.timeutil import from_local, to_local
+from booking.views.helpers import current
+
+bp = Blueprint("requests", __name__, url_prefix="/requests")
+
+Page = str | tuple[str, int] | Response
+FieldErrors = dict[str | None, list[str]]
+
+
+@bp.before_request
+@login_required
+def _signed_in() -> None:
+    """Every page needs an account; the services check what it may see."""
+
+
+@bp.context_processor
+def _labels() -> dict[str, object]:
+    return {"priority_labels": PRIORITY_LABELS}
+
+
+def _is_staff(user: User) -> bool:
+    return user.role in STAFF_ROLES
+
+
+# --- the form ---------------------------------------------------------------------------
+
+
+def _build_form(loan: LoanRequest | None = None) -> tuple[RequestForm, service.RequesterChoices]:
+    """The form with its choices; ``loan`` pre-fills it on a first GET of the edit page."""
+    user = current()
+    choices = service.requester_choices(get_session(), by=user)
+    form = RequestForm()
+    if loan is not None and not form.is_submitted():
+        before, after = service.flex_days(loan)
+        form.process(
+            formdata=None,
+            data={
+                "commune_id": loan.commune_id,
+                "site_id": loan.site_id,
+                "title": loan.title,
+                "start_dt": to_local(loan.requested_start_dt).replace(tzinfo=None),
+                "end_dt": to_local(loan.requested_end_dt).replace(tzinfo=None),
+                "flex_days_before": before,
+                "flex_days_after": after,
+                "priority": loan.priority,
+                "priority_reason": loan.priority_reason,
+                "notes": loan.notes,
+                "version": str(loan.version),
+                "lines": [
+                    {"type_id": line.type_id, "quantity": line.quantity} for line in loan.lines
+                ],
+            },
+        )
+        form.lines.append_entry()
+    if _is_staff(user):
+        form.commune_id.choices = [
+            SelectChoice(0, "—"),
+            *[SelectChoice(c.id, c.name) for c in choices.communes],
+        ]
+        if loan is not None:
+            # The commune of an existing request does not change.
+            form.commune_id.render_kw = {"disabled": True}
+    else:
+        del form.commune_id
+    form.site_id.choices = [
+        (s.id, f"{s.commune.name} · {s.name}" if _is_staff(user) else s.name) for s in choices.sites
+    ]
+    form.set_type_choices([(t.id, t.name) for t in choices.types])
+    return form, choices
+
+
+def _commune_id(form: RequestForm, loan: LoanRequest | None) -> int | None:
+    if loan is not None:
+        return loan.commune_id
+    if form.commune_id is not None:  # staff choose; technicians' forms have no selector
+        return form.commune_id.data or None
+    return current().commune_id
+
+
+def _local(value: datetime | None) -> datetime | None:
+    return from_local(value) if value is not None else None
+
+
+def _service_errors(form: RequestForm, loan: LoanRequest | None) -> FieldErrors:
+    """The business rules the typed values break, for fields the form found readable."""
+    problems = service.validate_request(
+        get_session(),
+        by=current(),
+        commune_id=_commune_id(form, loan),
+        site_id=form.site_id.data or None,
+        start_dt=None if form.start_dt.errors else _local(form.start_dt.data),
+        end_dt=None if form.end_dt.errors else _local(form.end_dt.data),
+        flex_days_before=form.flex_days_before.data,
+        flex_days_after=form.flex_days_after.data,
+        lines=form.line_values(),
+        priority=form.priority.data,
+        priority_reason=form.priority_reason.data,
+    )
+    return _group(problems, form)
+
+
+def _group(problems: list[tuple[str | None, str]], form: RequestForm) -> FieldErrors:
+    """Group messages by field, dropping those about fields the form already flagged."""
+    grouped: FieldErrors = {}
+    for field, message in problems:
+        target = getattr(form, field, None) if field else None
+        if field != "lines" and target is not None and target.errors:
+            continue
+        if field == "lines" and not form.line_values() and _row_errors(form):
+            continue
+        if message not in grouped.setdefault(field, []):
+            grouped[field].append(message)
+    return grouped
+
+
+def _row_errors(form: RequestForm) -> list[str]:
+    return [
+        str(message)
+        for entry in form.lines
+        for field in (entry.form.type_id, entry.form.quantity)
+        for message in field.errors
+    ]
+
+
+def _all_messages(form: RequestForm, extra: FieldErrors) -> list[str]:
+    """Every message, in the order of the fields, for the summary above the form."""
+    messages: list[str] = []
+    for name in (
+        "commune_id",
+        "site_id",
+        "title",
+        "start_dt",
+        "end_dt",
+        "flex_days_before",
+        "flex_days_after",
+        "lines",
+        "priority",
+        "priority_reason",
+        "notes",
+    ):
+        field = getattr(form, name, None)
+        if name == "lines":
+            messages += _row_errors(form)
+        elif field is not None:
+            messages += [str(m) for m in field.errors]
+        messages += extra.get(name, [])
+    messages += extra.get(None, [])
+    return messages
+
+
+def _availability_rows(
+    form: RequestForm, loan: LoanRequest | None
+) -> list[availability_service.TypeAvailability] | None:
+    if form.start_dt.errors or form.end_dt.errors:
+        return None
+    start, end = _local(form.start_dt.data), _local(form.end_dt.data)
+    if start is None or end is None or end <= start:
+        return None
+    return availability_service.availability(
+        get_session(),
+        by=current(),
+        start_dt=start,
+        end_dt=end,
+        commune_id=_commune_id(form, loan),
+        exclude_request_id=loan.id if loan is not None else None,
+    )
+
+
+def _render_form(
+    form: RequestForm,
+    loan: LoanRequest | None,
+    extra: FieldErrors | None = None,
+    status: int = 200,
+    rows: list[availability_service.TypeAvailability] | None = None,
+) -> tuple[str, int]:
+    extra = extra or {}
+    return (
+        render_template(
+            "requests/form.html",
+            form=form,
+            loan=loan,
+            extra=extra,
+            messages=_all_messages(form, extra),
+            availability_rows=rows,
+            max_rows=MAX_ROWS,
+        ),
+        status,
+    )
+
+
+def _handle_form(loan: LoanRequest | None) -> Page:
+    form, _choices = _build_form(loan)
+    if not form.is_submitted():
+        return _render_form(form, loan)
+    if form.add_row.data:
+        if len(form.lines) < MAX_ROWS:
+            form.lines.append_entry()
+            form.set_type_choices(
+                [(c.value, c.label) for c in form.lines[0].form.type_id.choices if c.value]
+            )
+        return _render_form(form, loan)
+    if form.check.data:
+        form.validate()
+        return _render_form(form, loan, rows=_availability_rows(form, loan))
+    if not form.validate():
+        return _render_form(form, loan, _service_errors(form, loan), 400)
+    values: dict[str, Any] = {
+        "by": current(),
+        "site_id": form.site_id.data,
+        "start_dt": from_local(form.start_dt.data),
+        "end_dt": from_local(form.end_dt.data),
+        "flex_days_before": form.flex_days_before.data,
+        "flex_days_after": form.flex_days_after.data,
+        "lines": form.line_values(),
+        "priority": form.priority.data,
+        "priority_reason": form.priority_reason.data,
+        "notes": form.notes.data,
+        "title": form.title.data or "",
+    }
+    session = get_session()
+    try:
+        if loan is None:
+            saved = service.submit_request(
+                session, commune_id=_commune_id(form, None) or 0, **values
+            )
+            flash(_("Request %(id)d sent.", id=saved.id), "success")
+        else:
+            version = int(form.version.data) if (form.version.data or "").isdigit() else None
+            saved = service.update_request(session, loan.id, expected_version=version, **values)
+            flash(_("Request %(id)d saved.", id=saved.id), "success")
+    except ValidationError as error:
+        session.rollback()
+        return _render_form(form, loan, _group(error.errors, form), 400)
+    except Conflict as error:
+        session.rollback()
+        flash(error.message, "error")
+        if loan is None:
+            return _render_form(form, loan, status=409)
+        return redirect(url_for("requests.detail", request_id=loan.id))
+    return redirect(url_for("requests.detail", request_id=saved.id))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new() -> Page:
+    """Ask for equipment."""
+    return _handle_form(None)
+
+
+@bp.route("/<int:request_id>/edit", methods=["GET", "POST"])
+def edit(request_id: int) -> Page:
+    """Change a request no plan has approved yet."""
+    loan = service.get_request(get_session(), request_id, by=current())
+    if loan.status not in service.EDITABLE:
+        flash(_("This request can no longer be changed."), "error")
+        return redirect(url_for("requests.detail", request_id=loan.id))
+    return _handle_form(loan)
+
+
+# --- availability -----------------------------------------------------------------------
+
+
+def _parse_local(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    for pattern in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            return from_local(datetime.strptime(value, pattern))
+        except ValueError:
+            continue
+    return None
+
+
+@bp.route("/availability")
+def availability() -> Response | tuple[Response, int]:
+    """Free, planned and requested quantities per type between ``start`` and ``end``."""
+    start, end = _parse_local(request.args.get("start")), _parse_local(request.args.get("end"))
+    problems = []
+    if start is None:
+        problems.append(_("Give the start as YYYY-MM-DDTHH:MM."))
+    if end is None:
+        problems.append(_("Give the end as YYYY-MM-DDTHH:MM."))
+    if start is not None and end is not None and end <= start:
+        problems.append(_("The loan must end after it starts."))
+    if problems:
+        return jsonify({"error": problems[0], "errors": problems}), 400
+    assert start is not None and end is not None
+    user = current()
+    commune_id = request.args.get("commune_id", type=int) if _is_staff(user) else None
+    exclude = request.args.get("exclude", type=int)
+    rows = availability_service.availability(
+        get_session(),
+        by=user,
+        start_dt=start,
+        end_dt=end,
+        commune_id=commune_id,
+        exclude_request_id=exclude,
+    )
+    return jsonify({"types": [row.as_dict() for row in rows]})
+
+
+# --- list and details -------------------------------------------------------------------
+
+
+@bp.route("/")
+def index() -> str:
+    """The commune's requests (every commune's for staff), filtered by status and dates."""
+    user = current()
+    session = get_session()
+    form = FilterForm(request.args)
+    staff = _is_staff(user)
+    if staff:
+        choices = service.requester_choices(session, by=user)
+        form.commune_id.choices = [
+            SelectChoice(0, _("All")),
+            *[SelectChoice(c.id, c.name) for c in choices.communes],
+        ]
+    else:
+        del form.commune_id
+    form.validate()
+    date_from = form.date_from.data if not form.date_from.errors else None
+    date_to = form.date_to.data if not form.date_to.errors else None
+    loans = service.list_requests(
+        session,
+        by=user,
+        commune_id=(form.commune_id.data or None) if form.commune_id is not None else None,
+        status=form.status_value(),
+        date_from=from_local(datetime.combine(date_from, time())) if date_from else None,
+        date_to=from_local(datetime.combine(date_to, time()) + timedelta(days=1))
+        if date_to
+        else None,
+    )
+    return render_template("requests/index.html", form=form, loans=loans, staff=staff)
+
+
+@bp.route("/<int:request_id>")
+def detail(request_id: int) -> str:
+    """One request: lines, window, and what the plan gives it."""
+    user = current()
+    session = get_session()
+    loan = service.get_request(session, request_id, by=user)
+    return render_template(
+        "requests/detail.html",
+        loan=loan,
+        outcome=service.request_outcome(session, loan, by=user),
+        flex=service.flex_days(loan),
+        can_edit=loan.status in service.EDITABLE,
+        can_cancel=loan.status in service.CANCELLABLE,
+        staff=_is_staff(user),
+    )
+
+
+@bp.route("/<int:request_id>/cancel", methods=["GET", "POST"])
+def cancel(request_id: int) -> Page:
+    """Ask for confirmation, then cancel."""
+    session = get_session()
+    loan = service.get_request(session, request_id, by=current())
+    form = CancelForm()
+    if form.validate_on_submit():
+        try:
+            service.cancel_request(session, loan.id, by=current(), reason=form.reason.data)
+        except BookingError as error:
+            session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(_("Request %(id)d cancelled.", id=loan.id), "success")
+        return redirect(url_for("requests.detail", request_id=loan.id))
+    if loan.status not in service.CANCELLABLE:
+        flash(_("This request can no longer be cancelled."), "error")
+        return redirect(url_for("requests.detail", request_id=loan.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("requests/cancel.html", loan=loan, form=form), status
