@@ -39,6 +39,15 @@ KIND_LABELS = {
 }
 
 
+class CoordinateField(FloatField):
+    """A float that also takes a decimal comma, as French phone keyboards type it."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(
+            [v.replace(",", ".") if isinstance(v, str) else v for v in valuelist]
+        )
+
+
 class TypeForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=60)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
@@ -128,10 +137,10 @@ class SiteForm(FlaskForm):
     )
     commune_id = SelectField(_l("Commune"), coerce=int, choices=[])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=255)])
-    lat = FloatField(
+    lat = CoordinateField(
         _l("Latitude (degrees)"), validators=[InputRequired(), NumberRange(min=-90, max=90)]
     )
-    lon = FloatField(
+    lon = CoordinateField(
         _l("Longitude (degrees)"), validators=[InputRequired(), NumberRange(min=-180, max=180)]
     )
     is_active = BooleanField(_l("Active"), default=True)

@@ -357,3 +357,19 @@ def test_pages_are_translated(client: FlaskClient, auth: AuthActions, manager: U
     assert "nombre d'articles, 0 ou plus" in page  # the CSV columns' help
     client.post("/language", data={"locale": "en"})
     assert "Overview" in client.get("/inventory/").get_data(as_text=True)
+
+
+def test_coordinates_accept_a_decimal_comma(
+    client: FlaskClient, auth: AuthActions, manager: User, commune: Commune, db_session: Session
+) -> None:
+    auth.login(manager)
+    data = {
+        "name": "Melun - Hôtel de ville",
+        "kind": "delivery",
+        "commune_id": str(commune.id),
+        "lat": "48,5397",
+        "lon": "2,6603",
+    }
+    assert client.post("/inventory/sites/new", data=data).status_code == 302
+    site = db_session.scalars(select(Site)).one()
+    assert (site.lat, site.lon) == (48.5397, 2.6603)
