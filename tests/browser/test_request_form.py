@@ -1,0 +1,200 @@
+"""A technician asks for equipment in Chromium: rows, live availability, the list.
+
+Reuses the Chromium launcher and the phone-sized page of ``test_home_pages``; the server
+here has its own migrated SQLite file with a small inventory, an approved loan and
+another commune's pending request.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from booking import create_app
+from booking.db import get_db
+from booking.migrate import upgrade
+from booking.models import (
+    Assignment,
+    AssignmentDraw,
+    Commune,
+    EquipmentType,
+    LoanRequest,
+    Plan,
+    PlanStatus,
+    Pool,
+    RequestLine,
+    RequestStatus,
+    Role,
+    Site,
+    SiteKind,
+    Unit,
+)
+from booking.services.users import create_user
+from tests.browser.test_home_pages import ARTIFACTS, PASSWORD
+from tests.browser.test_home_pages import browser as browser
+from tests.browser.test_home_pages import page as page
+
+pytestmark = pytest.mark.browser
+
+PARIS = ZoneInfo("Europe/Paris")
+EMAIL = "tech@melun.example"
+# The other commune's pending request and the approved loan sit on these days.
+BUSY_START = datetime(2030, 6, 3, 8, 0, tzinfo=PARIS)
+BUSY_END = datetime(2030, 6, 5, 18, 0, tzinfo=PARIS)
+
+
+@pytest.fixture(scope="module")
+def request_server(
+    tmp_path_factory: pytest.TempPathFactory, compiled_translations: Path
+) -> Iterator[str]:
+    """The application with Melun's technician, podiums, chairs and a busy week."""
+    folder = tmp_path_factory.mktemp("live-requests")
+    url = f"sqlite:///{folder / 'live.sqlite3'}"
+    upgrade(url)
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "browser-test",
+            "BABEL_TRANSLATION_DIRECTORIES": str(compiled_translations),
+        }
+    )
+    with get_db(app).session() as session:
+        melun = Commune(slug="melun", name="Melun", lat=48.5394, lon=2.6603)
+        dammarie = Commune(slug="dammarie-les-lys", name="Dammarie-lès-Lys", lat=48.51, lon=2.64)
+        depot = Site(name="Dépôt de Vaux", kind=SiteKind.DEPOT, lat=48.55, lon=2.66)
+        hall = Site(
+            name="Melun - Hôtel de ville",
+            kind=SiteKind.DELIVERY,
+            commune=melun,
+            lat=48.5397,
+            lon=2.6603,
+        )
+        other_hall = Site(
+            name="Dammarie - Mairie", kind=SiteKind.DELIVERY, commune=dammarie, lat=48.51, lon=2.64
+        )
+        podium = EquipmentType(code="podium", name="Podium", min_notice_hours=48)
+        chair = EquipmentType(code="chair", name="Chaise pliante", is_pooled=True)
+        session.add_all([melun, dammarie, depot, hall, other_hall, podium, chair])
+        session.add_all(
+            [
+                Unit(code=f"POD-{i}", name=f"Podium {i}", type=podium, home_depot=depot)
+                for i in (1, 2)
+            ]
+        )
+        pool = Pool(type=chair, depot=depot, quantity=100)
+        session.add(pool)
+        pending = LoanRequest(
+            commune=dammarie,
+            site=other_hall,
+            requested_start_dt=BUSY_START,
+            requested_end_dt=BUSY_END,
+            status=RequestStatus.SUBMITTED,
+        )
+        pending.lines.append(RequestLine(type=chair, quantity=30))
+        approved = LoanRequest(
+            commune=dammarie,
+            site=other_hall,
+            requested_start_dt=BUSY_START,
+            requested_end_dt=BUSY_END,
+            status=RequestStatus.APPROVED,
+        )
+        approved.lines.append(RequestLine(type=chair, quantity=20))
+        session.add_all([pending, approved])
+        session.flush()
+        plan = Plan(strategy="cpsat", problem_json={}, problem_sha="b", status=PlanStatus.APPROVED)
+        assignment = Assignment(
+            request=approved, is_served=True, start_dt=BUSY_START, end_dt=BUSY_END
+        )
+        assignment.draws.append(AssignmentDraw(line=approved.lines[0], pool=pool, quantity=20))
+        plan.assignments.append(assignment)
+        session.add(plan)
+        session.commit()
+        create_user(
+            session,
+            email=EMAIL,
+            name="Tech Melun",
+            password=PASSWORD,
+            role=Role.TECHNICIAN,
+            commune_id=melun.id,
+        )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        get_db(app).engine.dispose()
+
+
+def _local(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M")
+
+
+def test_technician_fills_the_form_and_finds_the_request_in_the_list(
+    request_server: str,
+    page: Page,
+) -> None:
+    base = request_server
+    page.goto(f"{base}/login")
+    page.get_by_label("Adresse e-mail").fill(EMAIL)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Melun")
+
+    page.goto(f"{base}/requests/new")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Nouvelle demande")
+    # The town hall is offered first.
+    expect(page.get_by_label("Lieu de livraison")).to_have_value(re.compile(r"\d+"))
+    assert "Hôtel de ville" in page.locator("#site_id option:checked").inner_text()
+    page.get_by_label("Occasion").fill("Fête de la musique")
+
+    # Dates on the busy week: availability shows the approved draw and the other request.
+    page.get_by_label("Du", exact=True).fill(_local(BUSY_START))
+    page.get_by_label("Au", exact=True).fill(_local(BUSY_END))
+    page.get_by_label("Au", exact=True).dispatch_event("change")
+    chairs = page.locator("#availability tbody tr", has_text="Chaise pliante")
+    expect(chairs).to_contain_text("80 / 100")
+    expect(chairs.locator("td").nth(3)).to_have_text("30")
+    # A week later nobody else asks for chairs.
+    later = BUSY_START + timedelta(days=7)
+    page.get_by_label("Du", exact=True).fill(_local(later))
+    page.get_by_label("Au", exact=True).fill(_local(later + timedelta(days=2)))
+    page.get_by_label("Au", exact=True).dispatch_event("change")
+    expect(chairs).to_contain_text("100 / 100")
+    expect(chairs.locator("td").nth(3)).to_have_text("0")
+
+    rows = page.locator("#lines .line-row")
+    expect(rows).to_have_count(3)
+    page.select_option("#lines-0-type_id", label="Podium")
+    page.fill("#lines-0-quantity", "1")
+    url_before = page.url
+    page.get_by_role("button", name="Ajouter une ligne").click()
+    expect(rows).to_have_count(4)
+    assert page.url == url_before
+    expect(page.get_by_label("Occasion")).to_have_value("Fête de la musique")
+    page.select_option("#lines-3-type_id", label="Chaise pliante")
+    page.fill("#lines-3-quantity", "50")
+    expect(chairs).to_have_class(re.compile("wanted"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "request-form.png"), full_page=True)
+
+    page.get_by_role("button", name="Envoyer la demande").click()
+    expect(page.get_by_role("status")).to_contain_text(re.compile(r"Demande \d+ envoyée"))
+    expect(page.locator("#lines")).to_contain_text("50 × Chaise pliante")
+    expect(page.locator("#lines")).to_contain_text("1 × Podium")
+
+    page.get_by_role("link", name="Retour à la liste").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Les demandes de ma commune")
+    row = page.locator("#requests tbody tr", has_text="Fête de la musique")
+    expect(row).to_contain_text("Podium")
+    expect(row).to_contain_text("Déposée")
