@@ -46,6 +46,7 @@ from solver.windows import dated_from_assignment, solve_by_windows
 
 STRATEGY = "cp-sat"
 LARGE_PART = 800  # parts with more requests are solved window by window
+MIN_BATCH_SECONDS = 0.1  # a batch given less keeps the hinted plan's dates
 MAX_UNIT_LITERALS = 30_000  # largest (loan, unit) count re-assigned by CP-SAT at once
 
 # Fractions of the time limit per stage; unused time flows to the next stage.
@@ -182,32 +183,26 @@ def _solve_dates(
     dated: dict[str, Dated] = {}
     exact_units: dict[tuple[str, int], tuple[str, ...]] = {}
     for index, batch in enumerate(batches):
-        if clock.stopped():
-            break
         rids = [r for p in batch for r in p.request_ids]
+        # The hinted plan's dates and units for this batch: kept when there
+        # is no time to solve it, or when the model does no better.
+        current, current_units = _hinted(inst, rids, hints)
         seconds = share_time(sizes, deadline - time.monotonic(), index)
+        if clock.stopped() or seconds < MIN_BATCH_SECONDS:
+            dated.update(current)
+            continue
         started = time.monotonic()
         if len(rids) > LARGE_PART:
-            current = {}
-            window_units: dict[tuple[str, int], tuple[str, ...]] = {}
-            for rid in rids:
-                hinted = hints.get(rid)
-                dated_hint = dated_from_assignment(inst, hinted) if hinted else None
-                if dated_hint is not None:
-                    current[rid] = dated_hint
-                    for i, la in enumerate(hinted.lines):  # type: ignore[union-attr]
-                        if la.units:
-                            window_units[(rid, i)] = la.units
             pads = _pads(inst, batch)
             found = solve_by_windows(
-                inst, rids, pads, current, options, seconds * 0.7, window_units
+                inst, rids, pads, current, options, seconds * 0.7, current_units
             )
             left = seconds - (time.monotonic() - started)
             found = solve_by_windows(
-                inst, rids, pads, found, options, left, window_units or None, shifts_only=True
+                inst, rids, pads, found, options, left, current_units or None, shifts_only=True
             )
             dated.update(found)
-            exact_units.update(window_units)
+            exact_units.update(current_units)
             continue
         exact = exact_literals(inst, rids) <= EXACT_LIMIT
         model = DatesModel(inst, rids, {} if exact else _pads(inst, batch))
@@ -216,11 +211,35 @@ def _solve_dates(
         if extra is not None:
             extra.hint(hints)
         values, _ = solve_levels(model.model, model.levels(), max(seconds, 0.05), options)
-        if values is not None:
-            dated.update(model.read(values))
-            if extra is not None:
-                exact_units.update(extra.read(values))
+        found = model.read(values) if values is not None else {}
+        if _value(inst, found) < _value(inst, current):
+            dated.update(current)
+            continue
+        dated.update(found)
+        if extra is not None and values is not None:
+            exact_units.update(extra.read(values))
     return dated, exact_units
+
+
+def _hinted(
+    inst: Instance, rids: list[str], hints: Mapping[str, RequestAssignment]
+) -> tuple[dict[str, Dated], dict[tuple[str, int], tuple[str, ...]]]:
+    """Dates and units of the hinted assignments of ``rids`` that fit their windows."""
+    current: dict[str, Dated] = {}
+    units: dict[tuple[str, int], tuple[str, ...]] = {}
+    for rid in rids:
+        hinted = hints.get(rid)
+        dated_hint = dated_from_assignment(inst, hinted) if hinted is not None else None
+        if hinted is not None and dated_hint is not None:
+            current[rid] = dated_hint
+            for i, la in enumerate(hinted.lines):
+                if la.units:
+                    units[(rid, i)] = la.units
+    return current, units
+
+
+def _value(inst: Instance, dated: Mapping[str, Dated]) -> int:
+    return sum(inst.reqs[r].value for r in dated)
 
 
 def _weight(inst: Instance, rids) -> int:
