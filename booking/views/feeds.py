@@ -28,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from booking.db import get_session, utcnow
@@ -237,7 +237,7 @@ def _index_page() -> str:
     db, user = get_session(), current()
     form = FeedCreateForm()
     choices = service.feed_choices(db, user=user)
-    form.what.choices = [(c.value, f"{c.group} · {c.label}") for c in choices]
+    form.what.choices = [SelectChoice(c.value, f"{c.group} · {c.label}") for c in choices]
     fresh = session.pop("feed_new", None)
     links = None
     if isinstance(fresh, dict) and "token" in fresh:
@@ -264,7 +264,9 @@ def create() -> Response:
     """Make a new calendar link."""
     db, user = get_session(), current()
     form = FeedCreateForm()
-    form.what.choices = [(c.value, c.label) for c in service.feed_choices(db, user=user)]
+    form.what.choices = [
+        SelectChoice(c.value, c.label) for c in service.feed_choices(db, user=user)
+    ]
     # A technician's list lacks other communes: say "not allowed" rather than "not a choice".
     form.what.validate_choice = False
     if not form.validate_on_submit():
