@@ -51,10 +51,15 @@ def inline_runner(app):
     app.config["JOB_RUNNER"] = "inline"
     app.config["SOLVER_WORKERS"] = 1
     app.extensions.pop("job_runner", None)
-    # Services run here as in a job: inside an application context, without a request.
+    yield
+    app.extensions.pop("job_runner", None)
+
+
+@pytest.fixture(autouse=True)
+def app_context(app):
+    """Services run here as in a job: inside an application context, without a request."""
     with app.app_context():
         yield
-    app.extensions.pop("job_runner", None)
 
 
 @pytest.fixture
