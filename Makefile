@@ -128,3 +128,14 @@ lint: $(VENV)/.installed-test
 clean:
 	rm -rf $(VENV) test-artifacts
 	find booking/translations -name '*.mo' -delete
+
+# --- calendar feeds: Mozilla's ical.js for tests/services/test_feeds_icaljs.py ------------
+
+js-deps:
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "Error: the calendar feed tests need Node.js and npm (e.g. 'sudo apt-get install nodejs npm')." >&2; \
+	  exit 1; }
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+
+test test-postgres: js-deps
+.PHONY: js-deps
