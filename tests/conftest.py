@@ -1,8 +1,8 @@
 """Fixtures shared by the application tests.
 
 The database is SQLite in a temporary file, or PostgreSQL when ``TEST_DATABASE_URL`` is
-set. The schema is created once per session; each test runs inside a transaction that is
-rolled back afterwards, so tests may commit freely.
+set (in a schema of its own per run). The schema is created once per session; each test
+runs inside a transaction that is rolled back afterwards, so tests may commit freely.
 
 ``app``         the application in English, CSRF off (see ``csrf_enabled``), wired to the test's
                 transaction; requests, CLI commands and ``db_session`` share one session.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
@@ -66,19 +68,37 @@ def pytest_report_header() -> str:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The test database, with a fresh schema for the session."""
-    url = os.environ.get("TEST_DATABASE_URL") or (
-        f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    """The test database, with a fresh schema for the session.
+
+    On PostgreSQL every run works in its own schema (dropped at the end), so that several
+    runs can share one server and one database at the same time.
+    """
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
+        return
+    schema = f"test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin_engine = make_engine(base)
+    with admin_engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = (
+        make_url(base)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
     )
     engine = make_engine(url)
-    Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
     engine.dispose()
-    yield url
-    if os.environ.get("TEST_DATABASE_URL"):
-        engine = make_engine(url)
-        Base.metadata.drop_all(engine)
-        engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin_engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin_engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,8 @@ from booking.migrate import upgrade
 from booking.models import Commune, Role
 from booking.services.users import create_user
 
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
