@@ -401,6 +401,25 @@ def seed_demo_command(if_empty: bool) -> None:
         click.echo(f"  {role:<10} {email:<40} {password}")
 
 
+@click.command("demo-accounts")
+def demo_accounts_command() -> None:
+    """Print the demo accounts present in the database, with their demo passwords."""
+    session = get_session()
+    shown = 0
+    for local, _name, role, _slug, password in ACCOUNTS:
+        email = f"{local}@{EMAIL_DOMAIN}"
+        user = session.scalar(select(User).where(User.email == email))
+        # A password changed since seeding is not printed: only the demo one is known.
+        if user is not None and user.check_password(password):
+            if not shown:
+                click.echo("Demo accounts:")
+            click.echo(f"  {role.value:<10} {email:<40} {password}")
+            shown += 1
+    if not shown:
+        click.echo("No demo account with its demo password in this database.")
+
+
 def register_cli(app: Flask) -> None:
-    """Add ``flask seed-demo`` to the application's commands."""
+    """Add ``flask seed-demo`` and ``flask demo-accounts`` to the application's commands."""
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(demo_accounts_command)

@@ -77,6 +77,9 @@ def test_seed_demo_fills_an_empty_database_once(
                 span = r.requested_end_dt - r.requested_start_dt
                 assert span <= timedelta(days=line.type.max_loan_days)
 
+    listed = runner.invoke(args=["demo-accounts"])
+    assert "gestionnaire@pret-commun.example" in listed.output and "gestion-demo" in listed.output
+
     counts = {m: _count(db_session, m) for m in (Commune, User, Unit, Pool, LoanRequest)}
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 1
