@@ -14,12 +14,13 @@ Ids in the problem: sites ``site-<id>``, types and units by their code, pools
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -630,15 +631,36 @@ def served_by_priority(
     return counts
 
 
-# Re-exported public API of the planning modules (imported last: they import this one).
-from booking.services.planning_approve import (  # noqa: E402
-    approve_plan,
-    decline_request,
-    force_unit,
-    pin_assignment,
-    unpin_assignment,
-)
-from booking.services.planning_run import propose_plan, run_solver_job  # noqa: E402
+# The public functions of the other planning modules, importable from here too. Loaded on
+# first use: those modules import this one.
+_REEXPORTED = {
+    "approve_plan": "planning_approve",
+    "decline_request": "planning_approve",
+    "force_unit": "planning_approve",
+    "pin_assignment": "planning_approve",
+    "unpin_assignment": "planning_approve",
+    "propose_plan": "planning_run",
+    "run_solver_job": "planning_run",
+}
+
+
+if TYPE_CHECKING:
+    from booking.services.planning_approve import (
+        approve_plan,
+        decline_request,
+        force_unit,
+        pin_assignment,
+        unpin_assignment,
+    )
+    from booking.services.planning_run import propose_plan, run_solver_job
+
+
+def __getattr__(name: str) -> Any:
+    module = _REEXPORTED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"booking.services.{module}"), name)
+
 
 __all__ = [
     "IdMaps",
