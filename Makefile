@@ -88,7 +88,7 @@ db: translations
 	  fi; \
 	elif [ $$status = 1 ]; then \
 	  echo "Keeping the existing data in the database."; \
-	  $(FLASK) demo-accounts; \
+	  $(FLASK) demo-accounts || true; \
 	else exit $$status; fi
 
 run: db
@@ -132,9 +132,15 @@ clean:
 # --- calendar feeds: Mozilla's ical.js for tests/services/test_feeds_icaljs.py ------------
 
 js-deps:
-	@command -v npm >/dev/null 2>&1 || { \
-	  echo "Error: the calendar feed tests need Node.js and npm (e.g. 'sudo apt-get install nodejs npm')." >&2; \
-	  exit 1; }
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "The calendar feed tests need Node.js and npm: installing them with apt-get"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; \
+	  else \
+	    echo "Error: the calendar feed tests need Node.js and npm (e.g. 'sudo apt-get install nodejs npm')." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 
 test test-postgres: js-deps

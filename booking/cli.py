@@ -1,4 +1,4 @@
-"""``flask`` commands: init-db, create-user, reset-password, db-empty, demo-accounts.
+"""``flask`` commands: init-db, create-user, reset-password, db-empty.
 
 Other modules add their own commands with a ``register_cli(app)`` function; the
 modules listed in ``COMMAND_MODULES`` are loaded when they exist.
@@ -124,34 +124,10 @@ def reset_password_command(email: str, password: str) -> None:
     click.echo(f"Password of {email} changed.")
 
 
-@click.command("demo-accounts")
-def demo_accounts_command() -> None:
-    """List the demo accounts that still exist and still have their demo password."""
-    if importlib.util.find_spec("booking.demo") is None:
-        click.echo("This version has no demo data.")
-        return
-    demo = importlib.import_module("booking.demo")
-    session = get_session()
-    rows = []
-    for local, _name, role, _commune, password in getattr(demo, "ACCOUNTS", ()):
-        email = f"{local}@{demo.EMAIL_DOMAIN}"
-        user = session.scalar(select(User).where(User.email == email))
-        # Never print a password that no longer opens the account.
-        if user is not None and user.is_active_account and user.check_password(password):
-            rows.append((role.value, email, password))
-    if not rows:
-        click.echo("No demo account with its demo password in this database.")
-        return
-    click.echo("Demo accounts (demo passwords, change them on a real server):")
-    for role, email, password in rows:
-        click.echo(f"  {role:<10} {email:<40} {password}")
-
-
 def init_app(app: Flask) -> None:
     for command in (
         init_db_command,
         db_empty_command,
-        demo_accounts_command,
         create_user_command,
         reset_password_command,
     ):

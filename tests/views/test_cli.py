@@ -115,22 +115,3 @@ def test_db_empty(runner, make_commune):
     result = runner.invoke(args=["db-empty"])
     assert result.exit_code == 1
     assert "1 communes, 0 users." in result.output
-
-
-def test_demo_accounts_lists_only_working_demo_passwords(runner, db_session):
-    assert runner.invoke(args=["seed-demo"]).exit_code == 0
-    listed = runner.invoke(args=["demo-accounts"])
-    assert listed.exit_code == 0
-    assert "admin@pret-commun.example" in listed.output
-    admin = db_session.scalars(select(User).where(User.email == "admin@pret-commun.example")).one()
-    admin.set_password("changed by the admin")
-    db_session.commit()
-    listed = runner.invoke(args=["demo-accounts"])
-    assert "admin@pret-commun.example" not in listed.output
-    assert "gestionnaire@pret-commun.example" in listed.output
-
-
-def test_demo_accounts_on_an_empty_database(runner):
-    result = runner.invoke(args=["demo-accounts"])
-    assert result.exit_code == 0
-    assert "No demo account with its demo password" in result.output
