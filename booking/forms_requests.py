@@ -23,7 +23,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from booking.models import RequestStatus
-from booking.services.requests import MAX_FLEX_DAYS
+from booking.services.requests import MAX_FLEX_DAYS, MAX_ID
 from booking.templating import REQUEST_STATUS_LABELS
 
 # Blank rows offered without JavaScript; "add a row" adds one more per click.
@@ -43,14 +43,19 @@ def _optional_int(value: Any) -> int:
     """Blank select values read as 0 ("nothing chosen")."""
     if value in (None, ""):
         return 0
-    return int(value)
+    number = int(value)
+    if not 0 <= number <= MAX_ID:
+        raise ValueError(f"{number} is not an id")
+    return number
 
 
 class LineForm(Form):
     """One row of equipment: a type and a quantity (both blank: the row is ignored)."""
 
     type_id = SelectField(_l("Equipment"), coerce=_optional_int, choices=[], validate_choice=False)
-    quantity = IntegerField(_l("Quantity"), validators=[Optional(), NumberRange(min=1)])
+    quantity = IntegerField(
+        _l("Quantity"), validators=[Optional(), NumberRange(min=1, max=1_000_000)]
+    )
 
     @property
     def is_blank(self) -> bool:

@@ -34,6 +34,7 @@ from booking.models import (
     User,
 )
 from booking.services.access import require_role
+from booking.services.requests import is_valid_id
 
 # Requests that hold equipment in the approved schedule (cancelled ones have left it).
 SCHEDULED = (RequestStatus.APPROVED, RequestStatus.HANDED_OVER)
@@ -130,10 +131,12 @@ def availability(
     if end_dt <= start_dt:
         raise ValidationError(_("The period must end after it starts."), field="end_dt")
     commune_id = commune_id if commune_id is not None else by.commune_id
+    if not is_valid_id(exclude_request_id):
+        exclude_request_id = None
 
     type_query = select(EquipmentType).order_by(EquipmentType.name, EquipmentType.id)
     if type_ids is not None:
-        type_query = type_query.where(EquipmentType.id.in_(list(type_ids)))
+        type_query = type_query.where(EquipmentType.id.in_([i for i in type_ids if is_valid_id(i)]))
     types = list(session.scalars(type_query))
     ids = [t.id for t in types]
     if not ids:

@@ -60,12 +60,20 @@ EDITABLE = frozenset({RequestStatus.SUBMITTED, RequestStatus.PLANNED})
 CANCELLABLE = frozenset({RequestStatus.SUBMITTED, RequestStatus.PLANNED, RequestStatus.APPROVED})
 REQUESTER_ROLES = (Role.TECHNICIAN, *STAFF_ROLES)
 
+# Primary keys are 32-bit integers: larger ids cannot exist, and the databases refuse them.
+MAX_ID = 2**31 - 1
+
 Errors = list[tuple[str | None, str]]
 # (equipment type id, quantity)
 Line = tuple[int, int]
 
 
 # --- validation --------------------------------------------------------------------------
+
+
+def is_valid_id(value: object) -> bool:
+    """Whether ``value`` could be a primary key (a positive 32-bit integer)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def merge_lines(lines: Iterable[Line]) -> list[Line]:
@@ -82,7 +90,7 @@ def whole_stock(session: Session, type_ids: Iterable[int]) -> dict[int, int]:
     For a unit-tracked type: its units and its substitutes' units, retired ones excluded.
     For a pooled type: the sum of its pools. Three queries, whatever the number of types.
     """
-    ids = set(type_ids)
+    ids = {i for i in type_ids if is_valid_id(i)}
     if not ids:
         return {}
     subs: dict[int, set[int]] = {i: {i} for i in ids}
@@ -150,11 +158,11 @@ def validate_request(
     """
     now = now or utcnow()
     errors: Errors = []
-    if commune_id is None or session.get(Commune, commune_id) is None:
+    if not is_valid_id(commune_id) or session.get(Commune, commune_id) is None:
         errors.append(("commune_id", _("Choose the commune the equipment is for.")))
     elif not can_access_commune(by, commune_id):
         errors.append(("commune_id", _("You may only ask for equipment for your own commune.")))
-    site = session.get(Site, site_id) if site_id else None
+    site = session.get(Site, site_id) if is_valid_id(site_id) else None
     if site is None:
         errors.append(("site_id", _("Choose the place where the equipment is needed.")))
     elif site.commune_id != commune_id or not site.is_active or site.kind is not SiteKind.DELIVERY:
@@ -205,7 +213,9 @@ def validate_request(
     types = {
         t.id: t
         for t in session.scalars(
-            select(EquipmentType).where(EquipmentType.id.in_([t for t, _q in merged]))
+            select(EquipmentType).where(
+                EquipmentType.id.in_([t for t, _q in merged if is_valid_id(t)])
+            )
         )
     }
     stock = whole_stock(session, types)
@@ -433,6 +443,8 @@ def get_request(session: Session, request_id: int, *, by: User) -> LoanRequest:
             see (the two are not told apart).
     """
     require_role(by)
+    if not is_valid_id(request_id):
+        raise NotFound(_("Request %(id)s does not exist.", id=request_id))
     loan = session.scalars(
         select(LoanRequest)
         .where(LoanRequest.id == request_id, commune_filter(by, LoanRequest.commune_id))

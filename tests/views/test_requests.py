@@ -501,3 +501,33 @@ def test_nav_link_appears_for_technicians(
     auth.logout()
     auth.login(make_user(role=Role.ADMIN))
     assert 'href="/requests/"' not in client.get("/admin/users").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"lines-0-type_id": "abc", "lines-0-quantity": "-4"},
+        {"lines-0-type_id": "99999999999999999999", "lines-0-quantity": "1"},
+        {"site_id": "99999999999999999999", "priority": "abc", "flex_days_before": "1e9"},
+        {"site_id": "", "priority": "", "start_dt": "2030-02-30T08:00", "end_dt": "tomorrow"},
+        {"flex_days_before": "30", "flex_days_after": "99999999999", "lines-7-type_id": "1"},
+        {"commune_id": "abc", "version": "xyz", "lines-0-quantity": "1" * 30},
+    ],
+)
+def test_nonsense_never_breaks_the_form(
+    client: FlaskClient, auth: AuthActions, technician: User, world: dict, overrides: dict
+) -> None:
+    auth.login(technician)
+    response = client.post("/requests/new", data=_form(world, **overrides))
+    assert response.status_code == 400
+    assert 'id="form-errors"' in response.get_data(as_text=True)
+
+
+def test_ids_beyond_the_database_range_are_simply_missing(
+    client: FlaskClient, auth: AuthActions, technician: User, world: dict
+) -> None:
+    auth.login(technician)
+    huge = "99999999999999999999"
+    assert client.get(f"/requests/{huge}").status_code == 404
+    assert client.post(f"/requests/{huge}/cancel").status_code == 404
+    assert client.get(f"{AVAILABILITY}&exclude={huge}").status_code == 200
