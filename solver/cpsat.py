@@ -46,7 +46,7 @@ from solver.windows import dated_from_assignment, solve_by_windows
 
 STRATEGY = "cp-sat"
 LARGE_PART = 800  # parts with more requests are solved window by window
-MIN_BATCH_SECONDS = 0.1  # a batch given less keeps the hinted plan's dates
+MIN_BATCH_SECONDS = 0.25  # a batch given less keeps the hinted plan's dates
 MAX_UNIT_LITERALS = 30_000  # largest (loan, unit) count re-assigned by CP-SAT at once
 
 # Fractions of the time limit per stage; unused time flows to the next stage.
@@ -169,7 +169,9 @@ def _solve_dates(
         exactly (``solver.exact``), the units they were given.
     """
     bound_of = {id(p): b for p, b in zip(parts, bounds, strict=True)}
-    batches = batch_parts(parts)
+    # Every model has a fixed cost (building, presolve): on large problems
+    # fewer, larger batches keep that cost within the budget.
+    batches = batch_parts(parts, max(40, len(inst.reqs) // 100))
     # Time goes where value may still be won: the gap between a batch's LP
     # bound and the hinted (greedy) plan's value, plus a share by size for
     # the shift and km levels.
@@ -306,6 +308,8 @@ def _final_units(
     Returns:
         The assignments with new units, or None if stopped before any group.
     """
+    if budget < 0.5:
+        return None
     tb = inst.timebase
     by_id = {a.id: a for a in assignments}
     starts = {a.id: tb.to_minutes(a.start) for a in assignments}  # type: ignore[arg-type]
@@ -322,7 +326,8 @@ def _final_units(
     for index, (_, loans) in enumerate(unit_groups):
         if clock.stopped():
             break
-        if sum(len(ln.units) for ln in loans) > MAX_UNIT_LITERALS:
+        literals = sum(len(ln.units) for ln in loans)
+        if literals > MAX_UNIT_LITERALS or deadline - time.monotonic() < 0.2 + literals / 20_000:
             continue  # too large to build in time: the nearest-first units stay
         hint = {(ln.request, ln.line): current[(ln.request, ln.line)] for ln in loans}
         model = UnitsModel(inst, loans, serve_all=True)
