@@ -81,9 +81,19 @@ def _build_form(loan: LoanRequest | None = None) -> tuple[RequestForm, service.R
             form.commune_id.render_kw = {"disabled": True}
     else:
         del form.commune_id
-    form.site_id.choices = [
-        (s.id, f"{s.commune.name} · {s.name}" if _is_staff(user) else s.name) for s in choices.sites
-    ]
+    if _is_staff(user):
+        # Grouped by commune; the script hides other communes' groups.
+        form.site_id.choices = [
+            SelectChoice(
+                s.id,
+                s.name,
+                render_kw={"data-commune": str(s.commune_id)},
+                optgroup=s.commune.name if s.commune else None,
+            )
+            for s in choices.sites
+        ]
+    else:
+        form.site_id.choices = [SelectChoice(s.id, s.name) for s in choices.sites]
     form.set_type_choices([(t.id, t.name) for t in choices.types])
     return form, choices
 

@@ -137,6 +137,40 @@
         .catch(function () { status.textContent = ""; });
     }
 
+    // Staff: the commune selector narrows the sites, and a site names its commune.
+    var communeSelect = form.querySelector("select[name=commune_id]");
+    var siteSelect = form.querySelector("select[name=site_id]");
+
+    function filterSites() {
+      if (!communeSelect || !siteSelect || communeSelect.disabled) { return; }
+      var chosen = communeSelect.value;
+      var firstVisible = null;
+      siteSelect.querySelectorAll("option").forEach(function (option) {
+        var show = !chosen || chosen === "0" || option.dataset.commune === chosen;
+        option.hidden = !show;
+        option.disabled = !show;
+        if (show && !firstVisible) { firstVisible = option; }
+      });
+      siteSelect.querySelectorAll("optgroup").forEach(function (group) {
+        group.hidden = !Array.prototype.some.call(group.children, function (o) { return !o.hidden; });
+      });
+      var current = siteSelect.selectedOptions[0];
+      if ((!current || current.hidden) && firstVisible) { siteSelect.value = firstVisible.value; }
+    }
+
+    if (communeSelect && siteSelect) {
+      communeSelect.addEventListener("change", filterSites);
+      siteSelect.addEventListener("change", function () {
+        var option = siteSelect.selectedOptions[0];
+        if (option && option.dataset.commune && (communeSelect.value === "0" || !communeSelect.value)) {
+          communeSelect.value = option.dataset.commune;
+          filterSites();
+          refresh();
+        }
+      });
+      filterSites();
+    }
+
     rows().forEach(addRemoveButton);
     if (addButton) {
       addButton.addEventListener("click", function (event) { event.preventDefault(); addRow(); });

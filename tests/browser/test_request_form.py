@@ -46,6 +46,7 @@ pytestmark = pytest.mark.browser
 
 PARIS = ZoneInfo("Europe/Paris")
 EMAIL = "tech@melun.example"
+MANAGER_EMAIL = "manager@agglo.example"
 # The other commune's pending request and the approved loan sit on these days.
 BUSY_START = datetime(2030, 6, 3, 8, 0, tzinfo=PARIS)
 BUSY_END = datetime(2030, 6, 5, 18, 0, tzinfo=PARIS)
@@ -119,6 +120,13 @@ def request_server(
         session.commit()
         create_user(
             session,
+            email=MANAGER_EMAIL,
+            name="Fleet Manager",
+            password=PASSWORD,
+            role=Role.MANAGER,
+        )
+        create_user(
+            session,
             email=EMAIL,
             name="Tech Melun",
             password=PASSWORD,
@@ -140,15 +148,20 @@ def _local(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M")
 
 
+def _sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("heading", name="Se connecter")).to_have_count(0)
+
+
 def test_technician_fills_the_form_and_finds_the_request_in_the_list(
     request_server: str,
     page: Page,
 ) -> None:
     base = request_server
-    page.goto(f"{base}/login")
-    page.get_by_label("Adresse e-mail").fill(EMAIL)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    _sign_in(page, base, EMAIL)
     expect(page.get_by_role("heading", level=1)).to_have_text("Melun")
 
     page.goto(f"{base}/requests/new")
@@ -198,3 +211,28 @@ def test_technician_fills_the_form_and_finds_the_request_in_the_list(
     row = page.locator("#requests tbody tr", has_text="Fête de la musique")
     expect(row).to_contain_text("Podium")
     expect(row).to_contain_text("Déposée")
+
+
+def test_manager_chooses_a_commune_and_its_sites_follow(request_server: str, page: Page) -> None:
+    base = request_server
+    _sign_in(page, base, MANAGER_EMAIL)
+    page.goto(f"{base}/requests/new")
+    commune = page.get_by_label("Commune", exact=True)
+    site = page.get_by_label("Lieu de livraison")
+    commune.select_option(label="Dammarie-lès-Lys")
+    assert "Mairie" in page.locator("#site_id option:checked").inner_text()
+    expect(page.locator("#site_id option", has_text="Hôtel de ville")).to_be_hidden()
+    commune.select_option(label="Melun")
+    assert "Hôtel de ville" in page.locator("#site_id option:checked").inner_text()
+    page.get_by_label("Du", exact=True).fill(_local(BUSY_START + timedelta(days=14)))
+    page.get_by_label("Au", exact=True).fill(_local(BUSY_START + timedelta(days=15)))
+    page.select_option("#lines-0-type_id", label="Chaise pliante")
+    page.fill("#lines-0-quantity", "10")
+    expect(site).to_be_enabled()
+    page.get_by_role("button", name="Envoyer la demande").click()
+    expect(page.get_by_role("status")).to_contain_text(re.compile(r"Demande \d+ envoyée"))
+    page.goto(f"{base}/requests/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Toutes les demandes")
+    expect(page.locator("#requests tbody tr", has_text="10 × Chaise pliante")).to_contain_text(
+        "Melun"
+    )

@@ -397,6 +397,9 @@ def test_manager_acts_for_a_commune(
     auth.login(manager)
     page = client.get("/requests/new").get_data(as_text=True)
     assert 'name="commune_id"' in page and "Dammarie-lès-Lys" in page
+    # Sites are grouped by commune, the town hall first in each.
+    group = page.split('<optgroup label="Dammarie-lès-Lys">')[1].split("</optgroup>")[0]
+    assert f'data-commune="{other_commune.id}"' in group and "Dammarie - Mairie" in group
     missing = client.post("/requests/new", data=_form(world, site_id=world["other_hall"].id))
     assert missing.status_code == 400
     assert "Choose the commune" in missing.get_data(as_text=True)
