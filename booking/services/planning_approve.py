@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from flask import current_app, has_app_context
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -36,6 +39,7 @@ from booking.services.planning import (
     OPEN_STATUSES,
     TIMEZONE,
     data_fingerprint,
+    km_per_served,
     request_key,
 )
 from booking.services.planning_reasons import describe_reason
@@ -113,10 +117,20 @@ def _equipment(assignment: Assignment) -> str:
 
 
 def _notify(
-    session: Session, loan: LoanRequest, kind: str, message: str, payload: dict[str, Any]
+    session: Session,
+    loan: LoanRequest,
+    kind: str,
+    message: Callable[[], str],
+    payload: dict[str, Any],
 ) -> None:
+    """Tell the commune's technicians, each in their own language."""
+    default = (
+        str(current_app.config.get("BABEL_DEFAULT_LOCALE", "fr")) if has_app_context() else "fr"
+    )
     for user in _technicians(session, loan.commune_id):
-        session.add(Notification(user_id=user.id, kind=kind, text=message, payload=payload))
+        with force_locale(user.locale or default):
+            text_ = message()
+        session.add(Notification(user_id=user.id, kind=kind, text=text_, payload=payload))
 
 
 def approve_plan(session: Session, plan_id: int, *, by: User) -> Plan:
@@ -192,8 +206,6 @@ def _apply(session: Session, plan: Plan, by: User) -> dict[str, Any]:
             loan.status = RequestStatus.APPROVED
             loan.decline_reason = None
             loan.sequence += 1
-            start = local_datetime(assignment.start_dt)
-            end = local_datetime(assignment.end_dt)
             payload = {
                 "request_id": loan.id,
                 "plan_id": plan.id,
@@ -201,38 +213,56 @@ def _apply(session: Session, plan: Plan, by: User) -> dict[str, Any]:
                 "end": assignment.end_dt.isoformat() if assignment.end_dt else None,
                 "units": sorted(u.unit.code for u in assignment.units),
             }
-            values = {
-                "title": loan.title,
-                "start": start,
-                "end": end,
-                "equipment": _equipment(assignment),
-            }
+            equipment = _equipment(assignment)
+
+            def values(a: Assignment = assignment, what: str = equipment) -> dict[str, str]:
+                return {
+                    "title": a.request.title,
+                    "start": local_datetime(a.start_dt),
+                    "end": local_datetime(a.end_dt),
+                    "equipment": what,
+                }
+
             if old is not None:
                 changed.append(loan.id)
-                message = _(
-                    "Changed by the new plan: %(title)s now from %(start)s to %(end)s, "
-                    "with %(equipment)s.",
-                    **values,
+                _notify(
+                    session,
+                    loan,
+                    "request.changed",
+                    lambda v=values: _(
+                        "Changed by the new plan: %(title)s now from %(start)s to %(end)s, "
+                        "with %(equipment)s.",
+                        **v(),
+                    ),
+                    payload,
                 )
-                _notify(session, loan, "request.changed", message, payload)
             else:
                 approved.append(loan.id)
-                message = _(
-                    "Approved: %(title)s from %(start)s to %(end)s, with %(equipment)s.", **values
+                _notify(
+                    session,
+                    loan,
+                    "request.approved",
+                    lambda v=values: _(
+                        "Approved: %(title)s from %(start)s to %(end)s, with %(equipment)s.",
+                        **v(),
+                    ),
+                    payload,
                 )
-                _notify(session, loan, "request.approved", message, payload)
         else:
             reason = describe_reason(session, assignment.reason)
             loan.status = RequestStatus.DECLINED
             loan.decline_reason = reason
             loan.sequence += 1
             declined.append(loan.id)
-            message = _("Declined: %(title)s. %(reason)s", title=loan.title, reason=reason)
             _notify(
                 session,
                 loan,
                 "request.declined",
-                message,
+                lambda a=assignment: _(
+                    "Declined: %(title)s. %(reason)s",
+                    title=a.request.title,
+                    reason=describe_reason(session, a.reason),
+                ),
                 {"request_id": loan.id, "plan_id": plan.id, "reason": reason},
             )
     # Approved loans left out of this plan's horizon keep their assignment.
@@ -389,7 +419,8 @@ def force_unit(
     new_plan = replace(solver_plan, requests=tuple(changed))
     new_plan = replace(new_plan, metrics=compute_metrics(problem, new_plan.requests))
     plan.plan_json = json.loads(plan_to_json(new_plan, TIMEZONE))
-    plan.metrics = {**(plan.metrics or {}), "km": new_plan.metrics.km}
+    metrics = {**(plan.metrics or {}), "km": new_plan.metrics.km}
+    plan.metrics = {**metrics, "km_per_served": km_per_served(metrics)}
     record_event(
         session,
         actor=by,
@@ -425,7 +456,7 @@ def decline_request(session: Session, request_id: int, reason: str, *, by: User)
         session,
         loan,
         "request.declined",
-        _("Declined: %(title)s. %(reason)s", title=loan.title, reason=reason),
+        lambda: _("Declined: %(title)s. %(reason)s", title=loan.title, reason=reason),
         {"request_id": loan.id, "reason": reason},
     )
     record_event(

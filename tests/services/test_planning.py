@@ -485,3 +485,20 @@ def test_a_stop_request_during_the_solve_stores_nothing(app, db_session, fleet, 
     assert db_session.scalars(select(Plan)).all() == []
     loan = db_session.scalars(select(LoanRequest)).one()
     assert loan.status is RequestStatus.SUBMITTED
+
+
+def test_notifications_use_each_technicians_language(
+    app, compiled_translations, db_session, fleet, ask, manager, technician, make_user, commune
+):
+    app.extensions["babel"].translation_directories = [str(compiled_translations)]
+    technician.locale = "fr"
+    english = make_user(commune=commune, locale="en")
+    db_session.commit()
+    ask(title="Fête")
+    plan = propose(db_session, manager, "greedy")
+
+    planning.approve_plan(db_session, plan.id, by=manager)
+
+    texts = {n.user_id: n.text for n in db_session.scalars(select(Notification)).all()}
+    assert texts[technician.id].startswith("Approuvé")
+    assert texts[english.id].startswith("Approved: Fête")
