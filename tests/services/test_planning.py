@@ -502,3 +502,52 @@ def test_notifications_use_each_technicians_language(
     texts = {n.user_id: n.text for n in db_session.scalars(select(Notification)).all()}
     assert texts[technician.id].startswith("Approuvé")
     assert texts[english.id].startswith("Approved: Fête")
+
+
+def test_a_reopened_loan_moved_by_a_new_plan_is_notified_as_changed(
+    db_session, fleet, ask, manager, technician
+):
+    loan = ask(
+        earliest_start_dt=DEFAULT_START - timedelta(days=3),
+        latest_end_dt=DEFAULT_START + timedelta(days=5),
+    )
+    first = propose(db_session, manager, "greedy")
+    planning.approve_plan(db_session, first.id, by=manager)
+    # The commune edits its approved request: it is open again and must be re-planned.
+    loan.status = RequestStatus.SUBMITTED
+    db_session.commit()
+    problem, _maps = planning.build_problem(db_session)
+    assert [a.id for a in problem.previous.requests] == [f"R-{loan.id}"]
+
+    second = propose(db_session, manager, "greedy")
+    planning.approve_plan(db_session, second.id, by=manager)
+
+    db_session.refresh(loan)
+    assert loan.status is RequestStatus.APPROVED and loan.sequence == 2
+    kinds = [n.kind for n in db_session.scalars(select(Notification).order_by(Notification.id))]
+    assert kinds == ["request.approved", "request.changed"]
+
+
+def test_dashboard_and_review_figures(db_session, fleet, ask, manager, make_request, make_site):
+    from booking.services import planning_review
+
+    other_site = make_site(name="Stade")
+    ask(title="Fête")
+    ask(title="Marché")
+    ask(title="Brocante", priority=1)
+    make_request(lines=[(fleet.minibus, 1)], site=other_site, commune=other_site.commune)
+    plan = propose(db_session, manager)
+
+    review = planning_review.review(db_session, plan.id, by=manager)
+    assert not review.is_stale
+    assert len(review.reasons) == 2
+    assert {row.label.split(" ")[0] for row in review.unit_rows} == {"MB-1", "MB-2"}
+    assert sum(len(row.bars) for row in review.unit_rows) == 2
+    shares = {c.name: (c.requests, c.served) for c in review.communes}
+    assert sum(r for r, _s in shares.values()) == 4 and sum(s for _r, s in shares.values()) == 2
+
+    planning.approve_plan(db_session, plan.id, by=manager)
+    board = planning_review.dashboard(db_session, by=manager, now=DEFAULT_START - timedelta(days=1))
+    assert board.approved is not None and board.approved.id == plan.id
+    assert board.waiting == [] and board.proposed == []
+    assert [way for _when, way, _r in board.handovers].count("out") == 2
