@@ -46,10 +46,11 @@ PENDING = (RequestStatus.SUBMITTED, RequestStatus.PLANNED)
 class TypeAvailability:
     """Quantities of one type over a period.
 
-    ``stock``: units not retired, or the pooled quantity. ``out_of_service``: units in
-    maintenance or with an unavailability window overlapping the period. ``planned``:
-    units (or the peak pooled quantity) held by approved loans overlapping the period,
-    turnaround included. ``free`` = stock - out_of_service - planned, never below 0.
+    ``stock``: what could be lent over the period: units neither retired, in maintenance
+    nor in an unavailability window overlapping it (those are ``out_of_service``), or the
+    pooled quantity. ``planned``: units (or the peak pooled quantity) held by approved
+    loans overlapping the period, turnaround included. ``free`` = stock - planned, never
+    below 0.
     ``requested_by_others``: quantity asked by other communes' pending requests overlapping
     the period, from ``requests_by_others`` requests; ``requested_by_commune``: the same
     for the commune's own other pending requests.
@@ -240,8 +241,8 @@ def availability(
 
     result = []
     for t in types:
-        stock = int(pooled.get(t.id) or 0) if t.is_pooled else int(units.get(t.id, 0))
         down = len(down_units[t.id])
+        stock = int(pooled.get(t.id) or 0) if t.is_pooled else int(units.get(t.id, 0)) - down
         # A unit both down and lent is counted once, as down.
         planned = _peak(draws[t.id]) if t.is_pooled else len(busy_units[t.id] - down_units[t.id])
         others, others_count = requested.get((t.id, False), (0, 0))
@@ -255,7 +256,7 @@ def availability(
                 stock=stock,
                 out_of_service=down,
                 planned=planned,
-                free=max(0, stock - down - planned),
+                free=max(0, stock - planned),
                 requested_by_others=others,
                 requests_by_others=others_count,
                 requested_by_commune=own,

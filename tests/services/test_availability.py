@@ -142,8 +142,9 @@ def test_numbers_on_a_hand_built_inventory(
     rows = _by_code(availability(db_session, by=technician, start_dt=START, end_dt=END))
     assert list(rows) == ["chair", "podium", "tent"]  # by name
     podium, chair, tent = rows["podium"], rows["chair"], rows["tent"]
-    # 4 not retired; P3 (window) and P5 (maintenance) down; P1 still turning around.
-    assert (podium.stock, podium.out_of_service, podium.planned, podium.free) == (4, 2, 1, 1)
+    # 4 not retired, of which P3 (window) and P5 (maintenance) are down; P1 is still
+    # turning around.
+    assert (podium.stock, podium.out_of_service, podium.planned, podium.free) == (2, 2, 1, 1)
     assert (podium.requested_by_others, podium.requests_by_others) == (1, 1)
     assert podium.requested_by_commune == 0
     # 150 chairs; 60 and 30 overlap (peak 90), the later 50 does not add to it.
@@ -166,7 +167,7 @@ def test_a_period_after_the_turnaround_frees_the_unit(
     )
     # P1 is back (ended START - 2 h, 4 h turnaround); P3's loan holds it but P3 is only
     # down from END - 3 h, so here it counts as planned.
-    assert (podium.out_of_service, podium.planned, podium.free) == (1, 1, 2)
+    assert (podium.stock, podium.out_of_service, podium.planned, podium.free) == (3, 1, 1, 2)
 
 
 def test_the_edited_request_is_left_out(
