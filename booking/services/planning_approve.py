@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -56,12 +55,6 @@ def stale_message() -> str:
         "The requests or the inventory changed since this plan was proposed (a request was "
         "edited, cancelled or added). Run the optimiser again and approve the new plan."
     )
-
-
-def plan_horizon(plan: Plan) -> tuple[datetime, datetime] | None:
-    """The horizon a plan was built with, when one was given (None: the default one)."""
-    # Plans are built with the default horizon; its fingerprint is taken without one.
-    return None
 
 
 def _lock_for_approval(session: Session, plan_id: int) -> None:
@@ -157,7 +150,7 @@ def approve_plan(session: Session, plan_id: int, *, by: User) -> Plan:
             raise NotFound(_("Plan %(id)s does not exist.", id=plan_id))
         if plan.status is not PlanStatus.PROPOSED:
             raise Conflict(_("This plan cannot be approved: it is no longer a proposal."))
-        if data_fingerprint(session, horizon=plan_horizon(plan)) != plan.data_fingerprint:
+        if data_fingerprint(session, horizon=None) != plan.data_fingerprint:
             raise Conflict(stale_message())
         summary = _apply(session, plan, by)
         record_event(

@@ -179,6 +179,17 @@ def _place(bars: list[tuple[datetime, datetime, Bar]]) -> int:
     return max(len(ends), 1)
 
 
+def get_plan(session: Session, plan_id: int, *, by: User) -> Plan:
+    """A plan, for staff.
+
+    Raises:
+        Forbidden: ``by`` is not staff.
+        NotFound: no such plan.
+    """
+    require_staff(by)
+    return get_or_404(session, Plan, plan_id)
+
+
 def review(session: Session, plan_id: int, *, by: User) -> Review:
     """Everything the review page of a plan shows.
 

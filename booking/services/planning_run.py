@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -43,6 +43,9 @@ from solver.explain import diagnose_unserved
 from solver.io import FormatError, plan_to_json
 from solver.options import Progress, SolveOptions
 
+if TYPE_CHECKING:
+    from booking.services.jobs import JobRunner
+
 log = logging.getLogger(__name__)
 
 MIN_TIME_LIMIT = 1
@@ -59,7 +62,7 @@ def propose_plan(
     by: User,
     time_limit_seconds: float = 60,
     strategy: str = "cpsat",
-    runner: Any = None,
+    runner: JobRunner | None = None,
 ) -> SolverJob:
     """Queue a run of the optimiser over the current data; never waits for the solver.
 

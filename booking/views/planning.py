@@ -126,9 +126,9 @@ def plan(plan_id: int) -> str:
 @bp.route("/plans/<int:plan_id>/problem.json")
 def problem_file(plan_id: int) -> Response:
     """The plan's problem file, for `python -m solver solve`."""
-    data = planning_review.review(get_session(), plan_id, by=current())
+    plan = planning_review.get_plan(get_session(), plan_id, by=current())
     return Response(
-        planning.stored_problem_text(data.plan),
+        planning.stored_problem_text(plan),
         mimetype="application/json",
         headers={"Content-Disposition": f"attachment; filename=problem-{plan_id}.json"},
     )
