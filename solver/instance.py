@@ -74,8 +74,7 @@ class Instance:
             self.pools_by_type.setdefault(pool.type, []).append(pool)
         self.blackouts: dict[str, list[tuple[int, int]]] = {
             unit.id: sorted(
-                (tb.to_minutes(iv.start), tb.to_minutes(iv.end))
-                for iv in unit.unavailable
+                (tb.to_minutes(iv.start), tb.to_minutes(iv.end)) for iv in unit.unavailable
             )
             for unit in problem.units
         }
@@ -90,11 +89,7 @@ class Instance:
         """Unit-tracked types whose units may serve a line of ``type_id``."""
         if self.problem.is_pooled(type_id):
             return []
-        return [
-            t
-            for t in self.problem.eligible_unit_types(type_id)
-            if t in self.units_by_type
-        ]
+        return [t for t in self.problem.eligible_unit_types(type_id) if t in self.units_by_type]
 
     def km100(self, a: str, b: str) -> int:
         """Road km between two sites, in hundredths, rounded."""

@@ -30,9 +30,7 @@ def travel_pads(inst: Instance, request_ids: Sequence[str]) -> dict[str, int]:
         rd = inst.reqs[rid]
         if not rd.servable:
             continue
-        types = {
-            t for line in rd.request.lines for t in inst.eligible_unit_types(line.type)
-        }
+        types = {t for line in rd.request.lines for t in inst.eligible_unit_types(line.type)}
         types_of[rid] = types
         bit = 1 << index[rd.request.site]
         for t in types:

@@ -69,10 +69,7 @@ def make_loans(
             for t in inst.eligible_unit_types(line.type):
                 occupied_end = end + inst.turnaround(t)
                 for unit in inst.units_by_type[t]:
-                    if all(
-                        b1 <= start or occupied_end <= b0
-                        for b0, b1 in inst.blackouts[unit.id]
-                    ):
+                    if all(b1 <= start or occupied_end <= b0 for b0, b1 in inst.blackouts[unit.id]):
                         eligible.append(unit.id)
             lock = tuple(locked.lines[index].units) if locked is not None else None
             prev = tuple(kept[rid][index]) if rid in kept else None
@@ -108,10 +105,7 @@ class _UnitTimes:
 
     def fits_before(self, a: Loan, b: Loan) -> bool:
         """True when ``b`` can follow ``a`` on this unit."""
-        return (
-            a.end + self.turnaround + self.inst.travel.minutes(a.site, b.site)
-            <= b.start
-        )
+        return a.end + self.turnaround + self.inst.travel.minutes(a.site, b.site) <= b.start
 
     def compatible(self, a: Loan, b: Loan) -> bool:
         return self.fits_before(a, b) or self.fits_before(b, a)
@@ -126,16 +120,10 @@ class _UnitTimes:
             return None
         home = self.unit.home
         inst = self.inst
-        return (
-            inst.km100(a.site, home)
-            + inst.km100(home, b.site)
-            - inst.km100(a.site, b.site)
-        )
+        return inst.km100(a.site, home) + inst.km100(home, b.site) - inst.km100(a.site, b.site)
 
 
-def greedy_units(
-    inst: Instance, loans: Sequence[Loan]
-) -> dict[tuple[str, int], tuple[str, ...]]:
+def greedy_units(inst: Instance, loans: Sequence[Loan]) -> dict[tuple[str, int], tuple[str, ...]]:
     """Gives units to loans in time order, request by request, nearest first.
 
     Locked lines first, then lines kept from ``previous`` on their units, then
@@ -219,9 +207,7 @@ def _by_split(inst: Instance, loan: Loan, candidates: list[str]) -> tuple[str, .
 class UnitsModel:
     """CP-SAT model giving units to the loans of one type group."""
 
-    def __init__(
-        self, inst: Instance, loans: Sequence[Loan], serve_all: bool = False
-    ) -> None:
+    def __init__(self, inst: Instance, loans: Sequence[Loan], serve_all: bool = False) -> None:
         """Builds the model; ``serve_all`` requires every loan served (known feasible)."""
         self.inst = inst
         self.loans = list(loans)

@@ -68,9 +68,7 @@ def test_the_shift_that_makes_both_fit_is_found(make_problem, make_request, at):
     assert plan.metrics.shift_minutes == 28 * 60
 
 
-def test_a_request_is_not_shifted_when_nothing_asks_for_it(
-    make_problem, make_request, at
-):
+def test_a_request_is_not_shifted_when_nothing_asks_for_it(make_problem, make_request, at):
     request = make_request(id="R-1", earliest_start=at(1), latest_end=at(20))
     plan = solve(make_problem(requests=[request]))
     assert plan.assignment_of("R-1").start == request.start
@@ -86,9 +84,7 @@ def test_turnaround_and_travel_leave_enough_room(make_problem, make_request, at)
     assert served_ids(plan) == {"R-1", "R-2"}
 
 
-def test_turnaround_and_travel_one_minute_short_serves_one(
-    make_problem, make_request, at
-):
+def test_turnaround_and_travel_one_minute_short_serves_one(make_problem, make_request, at):
     first = make_request(id="R-1", site="melun", start=at(2, 8), end=at(3, 8))
     second = make_request(id="R-2", site="dammarie", start=at(3, 12, 11), end=at(4, 8))
     units = [Unit("POD-1", "podium", "depot")]
@@ -103,22 +99,14 @@ def test_a_blackout_away_from_the_loan_does_not_matter(make_problem, make_reques
     assert served_ids(plan) == {"R-1"}
 
 
-def test_a_blackout_blocks_its_unit_and_another_unit_is_used(
-    make_problem, make_request, at
-):
+def test_a_blackout_blocks_its_unit_and_another_unit_is_used(make_problem, make_request, at):
     request = make_request(id="R-1", start=at(13, 8), end=at(15, 18))
     broken = Unit("POD-1", "podium", "depot", (Interval(at(15, 20), at(16)),))
-    plan = solve(
-        make_problem(
-            requests=[request], units=[broken, Unit("POD-2", "podium", "melun")]
-        )
-    )
+    plan = solve(make_problem(requests=[request], units=[broken, Unit("POD-2", "podium", "melun")]))
     assert plan.assignment_of("R-1").lines[0].units == ("POD-2",)
 
 
-def test_a_blackout_on_the_only_unit_leaves_the_request_unserved(
-    make_problem, make_request, at
-):
+def test_a_blackout_on_the_only_unit_leaves_the_request_unserved(make_problem, make_request, at):
     request = make_request(id="R-1", start=at(13, 8), end=at(15, 18))
     broken = Unit("POD-1", "podium", "depot", (Interval(at(14), at(14, 12)),))
     plan = solve(make_problem(requests=[request], units=[broken]))
@@ -220,9 +208,7 @@ def test_previous_units_are_kept_when_value_ties(make_problem, make_request, at)
         (LineAssignment("podium", units=("POD-2",)),),
     )
     units = [Unit("POD-1", "podium", "melun"), Unit("POD-2", "podium", "dammarie")]
-    problem = make_problem(
-        requests=[request], units=units, previous=_previous_plan([far])
-    )
+    problem = make_problem(requests=[request], units=units, previous=_previous_plan([far]))
     plan = solve(problem)
     # POD-1 would save km, but keeping POD-2 ranks first.
     assert plan.assignment_of("R-1").lines[0].units == ("POD-2",)
@@ -236,9 +222,7 @@ def test_previous_gives_way_to_served_value(make_problem, make_request, at):
         "R-1", True, old.start, old.end, (LineAssignment("podium", units=("POD-1",)),)
     )
     units = [Unit("POD-1", "podium", "depot")]
-    problem = make_problem(
-        requests=[old, new], units=units, previous=_previous_plan([before])
-    )
+    problem = make_problem(requests=[old, new], units=units, previous=_previous_plan([before]))
     plan = solve(problem)
     assert served_ids(plan) == {"R-2"}
     assert plan.metrics.changed == 1
@@ -264,9 +248,7 @@ def test_a_direct_transfer_is_used(make_problem, make_request, at):
     assert plan.metrics.km == 10 + 8 + 20
 
 
-def test_no_direct_transfer_when_loans_are_far_apart_in_time(
-    make_problem, make_request, at
-):
+def test_no_direct_transfer_when_loans_are_far_apart_in_time(make_problem, make_request, at):
     first = make_request(id="R-1", site="melun", start=at(2, 8), end=at(3, 8))
     second = make_request(id="R-2", site="dammarie", start=at(9, 8), end=at(10, 8))
     plan = solve(make_problem(requests=[first, second]))
@@ -274,9 +256,7 @@ def test_no_direct_transfer_when_loans_are_far_apart_in_time(
 
 
 def test_an_unservable_window_is_left_unserved(make_problem, make_request, at):
-    request = make_request(
-        id="R-1", start=at(13, 8), end=at(15, 18), lines=[("podium", 3)]
-    )
+    request = make_request(id="R-1", start=at(13, 8), end=at(15, 18), lines=[("podium", 3)])
     plan = solve(make_problem(requests=[request]))
     assert served_ids(plan) == set()
     assert plan.solver.bound[0] == 0
@@ -284,13 +264,8 @@ def test_an_unservable_window_is_left_unserved(make_problem, make_request, at):
 
 def test_the_time_limit_and_progress_are_honoured(make_problem, make_request, at):
     seen = []
-    requests = [
-        make_request(id=f"R-{i}", start=at(2 + i, 8), end=at(3 + i, 8))
-        for i in range(5)
-    ]
-    options = SolveOptions(
-        time_limit_seconds=5, workers=1, seed=0, on_progress=seen.append
-    )
+    requests = [make_request(id=f"R-{i}", start=at(2 + i, 8), end=at(3 + i, 8)) for i in range(5)]
+    options = SolveOptions(time_limit_seconds=5, workers=1, seed=0, on_progress=seen.append)
     plan = solve_cpsat(make_problem(requests=requests), options)
     assert plan.metrics.served == 5
     assert seen and seen[-1].served_value == plan.metrics.served_value
@@ -308,9 +283,7 @@ def test_should_stop_still_returns_a_valid_plan(make_problem, make_request, at):
         for i in range(8)
     ]
     problem = make_problem(requests=requests)
-    options = SolveOptions(
-        time_limit_seconds=5, workers=1, seed=0, should_stop=lambda: True
-    )
+    options = SolveOptions(time_limit_seconds=5, workers=1, seed=0, should_stop=lambda: True)
     plan = solve_cpsat(problem, options)
     assert check_plan(problem, plan) == []
 

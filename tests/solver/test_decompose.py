@@ -22,9 +22,7 @@ def test_types_linked_by_substitution_form_one_group(make_problem, make_request)
     assert by_request["R-2"] == {"podium"}
 
 
-def test_unrelated_types_stay_apart_until_a_request_links_them(
-    make_problem, make_request
-):
+def test_unrelated_types_stay_apart_until_a_request_links_them(make_problem, make_request):
     apart = [
         make_request(id="R-1", lines=[("podium", 1)]),
         make_request(id="R-2", lines=[("chair", 10)]),
@@ -79,8 +77,7 @@ def test_a_wide_window_links_requests_it_may_reach(make_problem, make_request, a
 
 def test_small_parts_are_batched_and_large_ones_stay_alone():
     parts = [
-        Part(0, tuple(f"R{i}-{k}" for k in range(n)), (0, 1))
-        for i, n in enumerate([3, 50, 4, 5])
+        Part(0, tuple(f"R{i}-{k}" for k in range(n)), (0, 1)) for i, n in enumerate([3, 50, 4, 5])
     ]
     batches = batch_parts(parts, min_size=8)
     assert [[p.size for p in b] for b in batches] == [[50], [3, 4, 5]]
