@@ -132,6 +132,10 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             # Messages stay the English source strings whether or not the catalogues are
             # compiled; tests/views/test_i18n.py checks the French interface.
             "BABEL_DEFAULT_LOCALE": "en",
+            # Solver jobs run in the request's thread: a job thread would share the test's
+            # connection. One CP-SAT worker, so that runs repeat.
+            "JOB_RUNNER": "inline",
+            "SOLVER_WORKERS": 1,
         }
     )
     app.instance_path = str(tmp_path / "instance")
