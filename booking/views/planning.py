@@ -29,6 +29,15 @@ STAGE_LABELS = {
 }
 
 
+JOB_STATUS_LABELS = {
+    JobStatus.QUEUED: _l("queued"),
+    JobStatus.RUNNING: _l("running"),
+    JobStatus.SUCCEEDED: _l("finished"),
+    JobStatus.FAILED: _l("failed"),
+    JobStatus.CANCELLED: _l("cancelled"),
+}
+
+
 @bp.before_request
 @login_required
 def _staff_only() -> None:
@@ -40,7 +49,9 @@ def _staff_only() -> None:
 def index() -> str:
     """Requests to plan, plans to approve, hand-overs, overdue returns, maintenance."""
     board = planning_review.dashboard(get_session(), by=current())
-    return render_template("planning/index.html", board=board, form=RunForm())
+    return render_template(
+        "planning/index.html", board=board, form=RunForm(), job_labels=JOB_STATUS_LABELS
+    )
 
 
 @bp.route("/run", methods=["POST"])
