@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -203,21 +203,6 @@ def reset_password(session: Session, user_id: int, password: str, *, actor: User
     )
     session.commit()
     return user
-
-
-def recent_failures(
-    session: Session, email: str, ip: str, *, now: datetime, throttle: Throttle
-) -> int:
-    """Failed sign-ins for ``email`` from ``ip`` within the throttle window before ``now``."""
-    since = now - throttle.window
-    return (
-        session.scalar(
-            select(func.count(LoginAttempt.id)).where(
-                LoginAttempt.email == email, LoginAttempt.ip == ip, LoginAttempt.at > since
-            )
-        )
-        or 0
-    )
 
 
 def authenticate(

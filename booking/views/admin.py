@@ -102,8 +102,10 @@ def _set_active(user_id: int, active: bool) -> Response:
             raise
         flash_error(error)
     else:
-        message = _("Account %(email)s enabled.") if active else _("Account %(email)s disabled.")
-        flash(message % {"email": user.email}, "success")
+        if active:
+            flash(_("Account %(email)s enabled.", email=user.email), "success")
+        else:
+            flash(_("Account %(email)s disabled.", email=user.email), "success")
     return redirect(url_for("admin.users"))
 
 
