@@ -260,12 +260,19 @@ def run_solver_job(
             session.commit()
     except FormatError as error:
         log.warning("job %s: data cannot be planned: %s", job_id, error)
-        _finish(
-            database,
-            job_id,
-            JobStatus.FAILED,
-            _("The data cannot be planned: %(detail)s", detail="; ".join(error.errors[:5])),
-        )
+        message = _("The data cannot be planned: %(detail)s", detail="; ".join(error.errors[:5]))
+        if any(".locked" in e for e in error.errors):
+            message = " ".join(
+                (
+                    _(
+                        "An approved loan no longer fits the inventory (a stock reduced or a "
+                        "unit changed since it was approved): restore it or cancel the loan, "
+                        "then run again."
+                    ),
+                    message,
+                )
+            )
+        _finish(database, job_id, JobStatus.FAILED, message)
     except Exception:
         log.exception("job %s failed", job_id)
         _finish(

@@ -551,3 +551,24 @@ def test_dashboard_and_review_figures(db_session, fleet, ask, manager, make_requ
     assert board.approved is not None and board.approved.id == plan.id
     assert board.waiting == [] and board.proposed == []
     assert [way for _when, way, _r in board.handovers].count("out") == 2
+
+
+def test_data_that_cannot_be_planned_fails_the_job_with_a_message(db_session, fleet, ask, manager):
+    loan = ask(minibuses=0, chairs=40)
+    plan = propose(db_session, manager, "greedy")
+    planning.approve_plan(db_session, plan.id, by=manager)
+    # The stock shrinks below what an approved loan holds: the locked loan cannot be kept.
+    fleet.pool.quantity = 10
+    db_session.commit()
+    ask(day=1)
+
+    job = planning.propose_plan(db_session, by=manager, time_limit_seconds=5, strategy="greedy")
+
+    assert job.status is JobStatus.FAILED
+    assert job.message.startswith("An approved loan no longer fits the inventory")
+    assert "The data cannot be planned" in job.message
+    assert f"R-{loan.id}" in job.message
+    assert "Traceback" not in job.message
+    db_session.refresh(plan)
+    assert plan.status is PlanStatus.APPROVED
+    assert db_session.scalars(select(Plan)).all() == [plan]
