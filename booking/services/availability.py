@@ -33,7 +33,7 @@ from booking.models import (
     UnitStatus,
     User,
 )
-from booking.services.access import require_role
+from booking.services.access import can_access_commune, require_role
 from booking.services.requests import is_valid_id
 
 # Requests that hold equipment in the approved schedule (cancelled ones have left it).
@@ -119,7 +119,8 @@ def availability(
         type_ids: only these types (default: all), in name order.
         commune_id: the commune whose own requests are told apart from others'
             (default: ``by``'s commune).
-        exclude_request_id: a request left out of the counts (the one being edited).
+        exclude_request_id: a request left out of the counts (the one being edited);
+            ignored unless ``by`` may see it.
 
     Returns:
         One entry per type, by name.
@@ -133,6 +134,12 @@ def availability(
         raise ValidationError(_("The period must end after it starts."), field="end_dt")
     commune_id = commune_id if commune_id is not None else by.commune_id
     if not is_valid_id(exclude_request_id):
+        exclude_request_id = None
+    elif not can_access_commune(
+        by,
+        session.scalar(select(LoanRequest.commune_id).where(LoanRequest.id == exclude_request_id)),
+    ):
+        # Leaving out another commune's request would reveal its dates and quantities.
         exclude_request_id = None
 
     type_query = select(EquipmentType).order_by(EquipmentType.name, EquipmentType.id)

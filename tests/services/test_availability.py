@@ -184,6 +184,19 @@ def test_the_edited_request_is_left_out(
     assert chair.requested_by_commune == 0 and chair.requested_by_others == 25
 
 
+def test_another_communes_request_cannot_be_left_out(
+    db_session: Session, other_technician: User, fleet: Fleet
+) -> None:
+    """Otherwise the difference would tell its dates and quantities."""
+    window = {"start_dt": START, "end_dt": END, "type_ids": [fleet.chair.id]}
+    (plain,) = availability(db_session, by=other_technician, **window)
+    (excluded,) = availability(
+        db_session, by=other_technician, exclude_request_id=fleet.own.id, **window
+    )
+    assert excluded == plain
+    assert plain.requested_by_others == 10
+
+
 def test_staff_see_every_pending_request_as_others(
     db_session: Session, manager: User, fleet: Fleet, commune: Commune
 ) -> None:
