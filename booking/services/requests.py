@@ -47,6 +47,7 @@ from booking.models import (
 from booking.services.access import STAFF_ROLES, can_access_commune, commune_filter, require_role
 from booking.services.audit import record_event
 from booking.templating import REQUEST_STATUS_LABELS
+from booking.timeutil import to_local
 
 PRIORITY_LOW, PRIORITY_NORMAL, PRIORITY_HIGH, PRIORITY_IMPERATIVE = 1, 2, 3, 4
 PRIORITIES = (PRIORITY_LOW, PRIORITY_NORMAL, PRIORITY_HIGH, PRIORITY_IMPERATIVE)
@@ -615,7 +616,7 @@ def cancel_request(
         who=by.name,
         id=loan.id,
         commune=loan.commune.name,
-        start=loan.requested_start_dt.strftime("%Y-%m-%d"),
+        start=to_local(loan.requested_start_dt).strftime("%d/%m/%Y %H:%M"),
     )
     if was_approved:
         text += " " + _("It was approved: its equipment is free again.")

@@ -520,6 +520,8 @@ def test_cancel_notifies_active_managers_and_audits(
         "reason": "Fête annulée",
     }
     assert "Fête annulée" in notes[0].text and retired.id not in [n.user_id for n in notes]
+    # Paris time: DEFAULT_START is 08:00 there.
+    assert "03/06/2030 08:00" in notes[0].text
     event = db_session.scalars(
         select(AuditEvent).where(
             AuditEvent.object_id == loan.id, AuditEvent.action == "request.cancel"
