@@ -13,7 +13,6 @@ Ids in the problem: sites ``site-<id>``, types and units by their code, pools
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import math
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 import solver
 from booking.models import (
@@ -34,37 +33,25 @@ from booking.models import (
     Plan,
     PlanStatus,
     Pool,
-    RequestStatus,
     Site,
-    Unit,
     UnitStatus,
+)
+from booking.services.planning_data import (
+    data_fingerprint,
+    fingerprint,
+    read_rows,
 )
 from solver.check import check_assignments, compute_metrics
 from solver.io import problem_from_json, problem_to_json, sha256_hex
 from solver.plan import Draw, LineAssignment, RequestAssignment, SolverInfo, Status
-from solver.problem import (
-    EquipmentType as SolverType,
-)
-from solver.problem import (
-    Interval,
-    Line,
-    Request,
-)
-from solver.problem import (
-    Pool as SolverPool,
-)
-from solver.problem import (
-    Site as SolverSite,
-)
-from solver.problem import (
-    Unit as SolverUnit,
-)
+from solver.problem import EquipmentType as SolverType
+from solver.problem import Interval, Line, Request
+from solver.problem import Pool as SolverPool
+from solver.problem import Site as SolverSite
+from solver.problem import Unit as SolverUnit
 
 TIMEZONE = "Europe/Paris"
 ZONE = ZoneInfo(TIMEZONE)
-# Requests the optimiser may place, and approved loans it must keep as they are.
-OPEN_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.PLANNED)
-LOCKED_STATUSES = (RequestStatus.APPROVED, RequestStatus.HANDED_OVER)
 _MINUTE = timedelta(minutes=1)
 
 
@@ -173,111 +160,6 @@ def _subtract(
     return [(s, e) for s, e in merged if s < e]
 
 
-# --- reading the rows ---------------------------------------------------------------------
-
-
-@dataclass
-class _Rows:
-    approved: Plan | None
-    open_requests: list[LoanRequest]
-    locked_requests: list[LoanRequest]
-    types: list[EquipmentType]
-    units: list[Unit]
-    pools: list[Pool]
-
-
-def _read_rows(session: Session) -> _Rows:
-    approved = session.scalars(
-        select(Plan)
-        .where(Plan.status == PlanStatus.APPROVED)
-        .options(
-            selectinload(Plan.assignments).selectinload(Assignment.units),
-            selectinload(Plan.assignments).selectinload(Assignment.draws),
-        )
-        .order_by(Plan.id.desc())
-    ).first()
-    requests = session.scalars(
-        select(LoanRequest)
-        .where(LoanRequest.status.in_(OPEN_STATUSES + LOCKED_STATUSES))
-        .options(selectinload(LoanRequest.lines), selectinload(LoanRequest.commune))
-        .order_by(LoanRequest.id)
-    ).all()
-    types = list(session.scalars(select(EquipmentType).order_by(EquipmentType.id)))
-    units = list(
-        session.scalars(select(Unit).options(selectinload(Unit.unavailabilities)).order_by(Unit.id))
-    )
-    pools = list(session.scalars(select(Pool).order_by(Pool.id)))
-    return _Rows(
-        approved=approved,
-        open_requests=[r for r in requests if r.status in OPEN_STATUSES],
-        locked_requests=[r for r in requests if r.status in LOCKED_STATUSES],
-        types=types,
-        units=units,
-        pools=pools,
-    )
-
-
-def _fingerprint(rows: _Rows, horizon: tuple[datetime, datetime] | None) -> str:
-    """SHA-256 of everything a plan depends on, in a canonical JSON form.
-
-    Statuses SUBMITTED and PLANNED count as one (proposing a plan moves requests from
-    one to the other); versions and ``updated_at`` are left out for the same reason.
-    """
-
-    def t(moment: datetime | None) -> str | None:
-        return moment.astimezone(UTC).isoformat() if moment is not None else None
-
-    def request_data(r: LoanRequest) -> list[Any]:
-        return [
-            r.id,
-            "open" if r.status in OPEN_STATUSES else r.status.value,
-            r.commune_id,
-            r.site_id,
-            r.priority,
-            t(r.requested_start_dt),
-            t(r.requested_end_dt),
-            t(r.earliest_start_dt),
-            t(r.latest_end_dt),
-            [[line.id, line.type_id, line.quantity] for line in r.lines],
-        ]
-
-    data = {
-        "horizon": [t(horizon[0]), t(horizon[1])] if horizon else None,
-        "approved_plan": rows.approved.id if rows.approved else None,
-        "requests": [request_data(r) for r in rows.open_requests + rows.locked_requests],
-        "types": [
-            [
-                et.id,
-                et.code,
-                et.turnaround_minutes,
-                et.is_pooled,
-                et.max_direct_transfer_hours,
-                sorted(s.id for s in et.substitutes),
-            ]
-            for et in rows.types
-        ],
-        "units": [
-            [
-                u.id,
-                u.code,
-                u.type_id,
-                u.home_depot_id,
-                u.status.value,
-                sorted([w.id, t(w.start_dt), t(w.end_dt)] for w in u.unavailabilities),
-            ]
-            for u in rows.units
-        ],
-        "pools": [[p.id, p.type_id, p.depot_id, p.quantity] for p in rows.pools],
-    }
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def data_fingerprint(session: Session, *, horizon: tuple[datetime, datetime] | None) -> str:
-    """The fingerprint of the planning data as it is now (see ``build_problem``)."""
-    return _fingerprint(_read_rows(session), horizon)
-
-
 # --- building the problem -----------------------------------------------------------------
 
 
@@ -352,7 +234,7 @@ def build_problem(
     Returns:
         The problem and the id maps (with the data fingerprint).
     """
-    rows = _read_rows(session)
+    rows = read_rows(session)
     maps = IdMaps(approved_plan_id=rows.approved.id if rows.approved else None)
     types_by_id = {et.id: et for et in rows.types}
     approved_by_request = (
@@ -394,7 +276,7 @@ def build_problem(
         h_start = min(h_start, _midnight_before(assignment.start))
         h_end = max(h_end, _midnight_after(assignment.end))
     maps.horizon = (h_start.astimezone(UTC), h_end.astimezone(UTC))
-    maps.fingerprint = _fingerprint(rows, horizon)
+    maps.fingerprint = fingerprint(rows, horizon)
     maps.watermark = max(
         (r.updated_at for r in rows.open_requests + rows.locked_requests), default=None
     )

@@ -33,14 +33,8 @@ from booking.models import (
 )
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
-from booking.services.planning import (
-    LOCKED_STATUSES,
-    OPEN_STATUSES,
-    TIMEZONE,
-    data_fingerprint,
-    km_per_served,
-    request_key,
-)
+from booking.services.planning import TIMEZONE, km_per_served, request_key
+from booking.services.planning_data import LOCKED_STATUSES, OPEN_STATUSES, data_fingerprint
 from booking.services.planning_reasons import describe_reason
 from solver.check import Violation, check_assignments, compute_metrics
 from solver.io import plan_from_json, plan_to_json, problem_from_json

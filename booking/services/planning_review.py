@@ -24,7 +24,7 @@ from booking.models import (
     User,
 )
 from booking.services.access import get_or_404, require_staff
-from booking.services.planning import OPEN_STATUSES
+from booking.services.planning_data import OPEN_STATUSES, data_fingerprint
 from booking.services.planning_reasons import describe_reason
 
 UPCOMING_DAYS = 7
@@ -197,8 +197,6 @@ def review(session: Session, plan_id: int, *, by: User) -> Review:
         Forbidden: ``by`` is not staff.
         NotFound: no such plan.
     """
-    from booking.services.planning import data_fingerprint
-
     require_staff(by)
     plan = get_or_404(session, Plan, plan_id)
     horizon_json = plan.problem_json["horizon"]
