@@ -51,7 +51,11 @@ from booking.errors import Forbidden, NotFound, ValidationError
 from booking.models import Commune, EquipmentType, FeedKind, FeedToken, Role, Unit, User
 from booking.models.feeds import FeedWatermark
 from booking.services.access import STAFF_ROLES, require_role
-from booking.services.feeds_cache import BODY_CACHE, current_generation
+from booking.services.feeds_cache import (
+    BODY_CACHE,
+    VALIDATORS,
+    current_generation,
+)
 from booking.services.feeds_data import COMMUNE_AUDIENCE, STAFF, FeedScope, collect_events
 from booking.services.feeds_ical import Labels, render_calendar
 
@@ -337,6 +341,33 @@ def _build(
     return body, latest.replace(microsecond=0)
 
 
+def peek_feed(
+    read_generation: Callable[[], int], token: str, *, now: datetime
+) -> FeedResult | None:
+    """The validators of a feed polled before, if nothing changed since: one small read.
+
+    This is the path of most polls. It relies on the feed generation, which rises with any
+    change a calendar shows and with any change to tokens and accounts (revocation, new
+    secret, disabled owner), so a token remembered as valid at this generation still is.
+
+    Args:
+        read_generation: reads the committed feed generation
+            (:data:`booking.services.feeds_cache.GENERATION_READER` in production).
+        token: the secret from the URL.
+        now: the current time (aware).
+
+    Returns:
+        A result without body, or None when :func:`read_feed` must answer.
+    """
+    memo = VALIDATORS.get(hash_token(token))
+    if memo is None:
+        return None
+    generation, day, etag, last_modified = memo
+    if day != now.astimezone(UTC).date() or generation != read_generation():
+        return None
+    return FeedResult(etag, last_modified, None)
+
+
 def read_feed(
     session: Session,
     token: str,
@@ -361,17 +392,16 @@ def read_feed(
         NotFound: for an unknown or revoked token, a disabled owner, or a feed the owner's
             role no longer allows, or whose subject was deleted. All look the same.
     """
-    gone = NotFound(_("There is nothing at this address."))
     row = session.execute(
         select(FeedToken, User)
         .join(User, User.id == FeedToken.owner_id)
         .where(FeedToken.token_hash == hash_token(token))
     ).one_or_none()
     if row is None:
-        raise gone
+        raise _gone()
     feed, owner = row
     if feed.revoked_at is not None or not may_subscribe(owner, feed.kind, feed.target_id):
-        raise gone
+        raise _gone()
     today = now.astimezone(UTC).date()
     generation = current_generation(session)
     mark = session.get(FeedWatermark, feed.id)
@@ -379,15 +409,17 @@ def read_feed(
         feed.last_used_at = now
         session.commit()
     fresh = mark is not None and mark.generation == generation and mark.built_for == today
-    if fresh and mark is not None and is_current(mark.etag, mark.last_modified):
-        return FeedResult(mark.etag, mark.last_modified, None)
+    if fresh and mark is not None:
+        VALIDATORS.put(feed.token_hash, (generation, today, mark.etag, mark.last_modified))
+        if is_current(mark.etag, mark.last_modified):
+            return FeedResult(mark.etag, mark.last_modified, None)
     key = (feed.id, feed.token_hash, feed.name, generation, today, domain, request_url)
     cached = BODY_CACHE.get(key) if fresh else None
     if cached is not None:
         assert mark is not None
         return FeedResult(mark.etag, mark.last_modified, cached)
     if _target_name(session, feed.kind, feed.target_id) is None:
-        raise gone
+        raise _gone()
     body, latest = _build(
         session, feed, owner, today=today, now=now, domain=domain, request_url=request_url
     )
@@ -414,4 +446,9 @@ def read_feed(
         mark = session.get(FeedWatermark, feed.id)
         assert mark is not None
     BODY_CACHE.put(key, body)
+    VALIDATORS.put(feed.token_hash, (generation, today, mark.etag, mark.last_modified))
     return FeedResult(mark.etag, mark.last_modified, body)
+
+
+def _gone() -> NotFound:
+    return NotFound(_("There is nothing at this address."))

@@ -16,10 +16,12 @@ into them, so a key can never serve stale text; it is bounded and simply cleared
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Hashable
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import Connection, Engine, event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from booking.models import (
@@ -28,6 +30,7 @@ from booking.models import (
     AssignmentUnit,
     Commune,
     EquipmentType,
+    FeedToken,
     LoanRequest,
     Plan,
     Pool,
@@ -52,10 +55,15 @@ WATCHED: tuple[type[Any], ...] = (
     Pool,
     Commune,
     User,
+    # Revoking or regenerating a token must end the validators remembered for it.
+    FeedToken,
 )
 WATCHED_TABLES = frozenset(model.__table__.name for model in WATCHED)
 # Columns that change without changing any calendar (sign-ins would rebuild every feed).
-IGNORED_COLUMNS = {User: frozenset({"last_login_at"})}
+IGNORED_COLUMNS = {
+    User: frozenset({"last_login_at"}),
+    FeedToken: frozenset({"last_used_at"}),
+}
 GENERATION_ROW = 1
 _FLAG = "feeds_generation_bumped"
 
@@ -65,6 +73,12 @@ def current_generation(session: Session) -> int:
     value = session.scalar(
         select(FeedGeneration.generation).where(FeedGeneration.id == GENERATION_ROW)
     )
+    return int(value or 0)
+
+
+def read_generation(connection: Connection) -> int:
+    """The current feed generation read on a bare connection (the 304 path: no ORM)."""
+    value = connection.exec_driver_sql(GENERATION_SQL).scalar()
     return int(value or 0)
 
 
@@ -115,6 +129,55 @@ def _on_bulk(state: ORMExecuteState) -> None:
         bump_generation(state.session)
 
 
+class GenerationReader:
+    """Reads the feed generation on a DBAPI connection kept by each thread, in autocommit.
+
+    The 304 path runs for nearly every poll; going through a Session (pool checkout,
+    BEGIN, ROLLBACK, close) costs more than the rest of the answer. A plain cursor on a
+    connection held for the thread costs a few tens of microseconds. Any error drops the
+    connection; the next poll opens another.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def read(self, engine: Engine) -> int:
+        """The committed generation, as any new transaction would see it."""
+        held = getattr(self._local, "held", None)
+        if held is None or held[0] is not engine:
+            held = (engine, self._connect(engine))
+            self._local.held = held
+        try:
+            cursor = held[1].cursor()
+            try:
+                cursor.execute(GENERATION_SQL)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except Exception:
+            self._local.held = None
+            with contextlib.suppress(Exception):
+                held[1].close()
+            raise
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _connect(engine: Engine) -> Any:
+        pooled = engine.raw_connection()
+        driver = pooled.driver_connection
+        # Kept for the thread's life: out of the pool, and reading without a transaction.
+        pooled.detach()
+        if engine.dialect.name == "sqlite":
+            driver.isolation_level = None
+        elif hasattr(driver, "autocommit"):
+            driver.autocommit = True
+        return driver
+
+
+GENERATION_SQL = f"SELECT generation FROM feed_generation WHERE id = {GENERATION_ROW}"
+GENERATION_READER = GenerationReader()
+
+
 class BoundedCache:
     """A dict that forgets everything once it holds ``limit`` entries (cheap and safe)."""
 
@@ -137,7 +200,12 @@ class BoundedCache:
         return len(self._data)
 
 
-# Serialised VEVENTs keyed by their full content (about 1 kB each).
+# Per (labels, UID domain, URL pattern): serialised VEVENTs keyed by their full content
+# (about 1 kB each; each inner dict is cleared past ``limit`` entries).
 EVENT_CACHE = BoundedCache(50_000)
-# Whole feed bodies keyed by (token id, generation, day).
+# Whole feed bodies keyed by (token id, token hash, name, generation, day, domain, URL).
 BODY_CACHE = BoundedCache(200)
+# Token hash -> (generation, UTC day, ETag, Last-Modified) of a token checked valid (known,
+# not revoked, owner active and allowed) at that generation: while the generation and the
+# day hold, a poll is answered from this and one read of the generation.
+VALIDATORS = BoundedCache(10_000)

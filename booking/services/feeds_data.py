@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, exists, insert, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
@@ -68,9 +68,10 @@ class FeedScope:
     commune_id: int | None
 
 
-@dataclass(frozen=True)
-class EventData:
+class EventData(NamedTuple):
     """Everything one VEVENT says; hashable, so it keys the serialised-event cache.
+
+    A named tuple rather than a dataclass: a feed makes thousands of them per build.
 
     ``kind`` is "loan", "delivery" or "collection"; tuples are (name, code) for units,
     (type name, quantity) for lines, (type name, quantity, depot) for draws.
@@ -94,7 +95,7 @@ class EventData:
     contact: str
     notes: str
     created_dt: datetime
-    stamp_dt: datetime = datetime.min
+    stamp_dt: datetime = datetime.min.replace(tzinfo=UTC)
     sequence: int = 0
 
     def state_hash(self) -> str:
@@ -334,8 +335,7 @@ def collect_events(
             )
             slot = timedelta(minutes=ROUND_SLOT_MINUTES)
             events.append(
-                replace(
-                    base,
+                base._replace(
                     kind="delivery",
                     lines=delivered,
                     start_dt=row.start_dt - slot,
@@ -343,8 +343,7 @@ def collect_events(
                 )
             )
             events.append(
-                replace(
-                    base,
+                base._replace(
                     kind="collection",
                     lines=delivered,
                     start_dt=row.end_dt,
@@ -381,15 +380,22 @@ def _settle_sequences(
     now: datetime,
 ) -> list[EventData]:
     """Give each event a SEQUENCE that rose with every visible change, and store it."""
+    # Plain rows, not ORM objects: thousands of them are read at every rebuild.
     stored = {
         (s.loan_id, s.kind): s
-        for s in session.scalars(
-            select(FeedEventState).where(
-                FeedEventState.audience == scope.audience, FeedEventState.loan_id.in_(loan_ids)
-            )
+        for s in session.execute(
+            select(
+                FeedEventState.loan_id,
+                FeedEventState.kind,
+                FeedEventState.state_hash,
+                FeedEventState.sequence,
+                FeedEventState.changed_at,
+            ).where(FeedEventState.audience == scope.audience, FeedEventState.loan_id.in_(loan_ids))
         )
     }
     inserts: list[dict[str, Any]] = []
+    raised: list[tuple[int, str, int]] = []
+    changed = False
     settled: list[EventData] = []
     for event in events:
         digest = event.state_hash()
@@ -407,6 +413,7 @@ def _settle_sequences(
                 }
             )
         elif state.state_hash != digest:
+            changed = True
             sequence = max(state.sequence + 1, event.sequence)
             changed_at = max(now, state.changed_at)
             session.execute(
@@ -422,10 +429,21 @@ def _settle_sequences(
             sequence = max(state.sequence, event.sequence)
             changed_at = state.changed_at
             if sequence != state.sequence:
-                state.sequence = sequence
+                raised.append((event.loan_id, event.kind, sequence))
         stamp = max(event.stamp_dt, changed_at).replace(microsecond=0)
-        settled.append(replace(event, sequence=sequence, stamp_dt=stamp))
+        settled.append(event._replace(sequence=sequence, stamp_dt=stamp))
+    for loan_id, kind, sequence in raised:
+        session.execute(
+            update(FeedEventState)
+            .where(
+                FeedEventState.loan_id == loan_id,
+                FeedEventState.kind == kind,
+                FeedEventState.audience == scope.audience,
+            )
+            .values(sequence=sequence)
+        )
     if inserts:
         session.execute(insert(FeedEventState), inserts)
-    session.commit()
+    if inserts or raised or changed:
+        session.commit()
     return settled

@@ -144,7 +144,7 @@ def description(event: EventData, labels: Labels) -> str:
 
 
 def render_event(event: EventData, labels: Labels, *, domain: str, request_url: str) -> bytes:
-    """One VEVENT as folded CRLF bytes, from the cache when it was written before.
+    """One VEVENT as folded CRLF bytes, written by ``icalendar``.
 
     Args:
         event: what the event says.
@@ -152,10 +152,6 @@ def render_event(event: EventData, labels: Labels, *, domain: str, request_url: 
         domain: the right-hand side of UIDs.
         request_url: the request page, with ``{id}`` standing for the request id.
     """
-    key = (event, labels, domain, request_url)
-    cached = EVENT_CACHE.get(key)
-    if cached is not None:
-        return bytes(cached)
     vevent = Event()
     vevent.add("uid", uid(event, domain))
     vevent.add("dtstamp", event.stamp_dt)
@@ -173,9 +169,7 @@ def render_event(event: EventData, labels: Labels, *, domain: str, request_url: 
     vevent.add("status", event.status)
     vevent.add("transp", "TRANSPARENT" if event.status == CANCELLED else "OPAQUE")
     vevent.add("class", "PUBLIC")
-    text = vevent.to_ical()
-    EVENT_CACHE.put(key, text)
-    return bytes(text)
+    return bytes(vevent.to_ical())
 
 
 def render_calendar(
@@ -187,9 +181,26 @@ def render_calendar(
     domain: str,
     request_url: str,
 ) -> bytes:
-    """The whole feed: header, VTIMEZONE, events in the given order, closing line."""
+    """The whole feed: header, VTIMEZONE, events in the given order, closing line.
+
+    Events already written in the same language, UID domain and URL come from
+    :data:`EVENT_CACHE`, keyed by the event itself (all it contains).
+    """
+    context = (labels, domain, request_url)
+    written: dict[EventData, bytes] | None = EVENT_CACHE.get(context)
+    if written is None:
+        written = {}
+        EVENT_CACHE.put(context, written)
     parts = [calendar_header(name, calendar_description)]
-    parts.extend(render_event(e, labels, domain=domain, request_url=request_url) for e in events)
+    for event in events:
+        text = written.get(event)
+        if text is None:
+            if len(written) >= EVENT_CACHE.limit:
+                written.clear()
+            text = written[event] = render_event(
+                event, labels, domain=domain, request_url=request_url
+            )
+        parts.append(text)
     parts.append(END_CALENDAR)
     return b"".join(parts)
 

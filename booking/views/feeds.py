@@ -7,8 +7,10 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
 from urllib.parse import quote
 
 from flask import (
@@ -31,11 +33,12 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from booking.db import get_session, utcnow
+from booking.db import Database, get_db, get_session, utcnow
 from booking.errors import BookingError, NotFound
 from booking.forms import ActionForm
 from booking.models import FeedKind
 from booking.services import feeds as service
+from booking.services.feeds_cache import GENERATION_READER, read_generation
 from booking.views.helpers import current, flash_error
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
@@ -55,6 +58,8 @@ KIND_LABELS = {
 }
 # Secrets in URLs end up in access logs unless removed before the line is written.
 TOKEN_IN_PATH = re.compile(r"(/feeds/)[A-Za-z0-9_-]{16,}")
+RATE_VERDICT = "booking.feeds.retry_after"
+FEED_PATH = re.compile(r"/feeds/([A-Za-z0-9_-]{1,100})\.ics")
 
 
 # --- logs -----------------------------------------------------------------------------------
@@ -85,8 +90,9 @@ def install_log_filter() -> None:
 
 
 @bp.record_once
-def _on_register(_state: BlueprintSetupState) -> None:
+def _on_register(state: BlueprintSetupState) -> None:
     install_log_filter()
+    state.app.wsgi_app = ConditionalPolls(state.app.wsgi_app, state.app)  # type: ignore[method-assign]
 
 
 # --- rate limit -----------------------------------------------------------------------------
@@ -147,19 +153,19 @@ def _request_url() -> str:
     return request.url_root + "requests/{id}"
 
 
-def _is_current(etag: str, last_modified: datetime) -> bool:
-    """RFC 9110 13.2.2: If-None-Match first; If-Modified-Since only without it."""
-    if_none_match = request.headers.get("If-None-Match")
+def client_has(
+    etag: str, last_modified: datetime, if_none_match: str | None, if_modified_since: str | None
+) -> bool:
+    """Whether the client's copy is current: RFC 9110 13.2.2, If-None-Match first."""
     if if_none_match is not None:
         if if_none_match.strip() == "*":
             return True
         # Weak comparison, as If-None-Match requires.
         wanted = etag.removeprefix("W/")
         return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
-    since = request.headers.get("If-Modified-Since")
-    if since:
+    if if_modified_since:
         try:
-            parsed = parsedate_to_datetime(since)
+            parsed = parsedate_to_datetime(if_modified_since)
         except (TypeError, ValueError):
             return False
         if parsed.tzinfo is None:
@@ -168,38 +174,114 @@ def _is_current(etag: str, last_modified: datetime) -> bool:
     return False
 
 
+def _is_current(etag: str, last_modified: datetime) -> bool:
+    return client_has(
+        etag,
+        last_modified,
+        request.headers.get("If-None-Match"),
+        request.headers.get("If-Modified-Since"),
+    )
+
+
+def validator_headers(result: service.FeedResult) -> list[tuple[str, str]]:
+    """ETag, Last-Modified and the privacy headers of every calendar answer."""
+    return [
+        ("ETag", result.etag),
+        ("Last-Modified", format_datetime(result.last_modified.astimezone(UTC), usegmt=True)),
+        *CALENDAR_HEADERS.items(),
+    ]
+
+
+class ConditionalPolls:
+    """WSGI middleware answering 304 to conditional polls whose validators still hold.
+
+    Nearly every request to a feed is a calendar app asking whether it changed. Those are
+    answered here, before the cookie session, CSRF and language selection that every
+    Flask request pays for, with the same checks as the view: rate limit, then the
+    validators remembered for the token (:func:`booking.services.feeds.peek_feed`, one read
+    of the feed generation). Anything else goes on to Flask.
+    """
+
+    def __init__(self, wsgi_app: Any, app: Flask) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+            if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
+            match = FEED_PATH.fullmatch(environ.get("PATH_INFO", ""))
+            if match and (if_none_match or if_modified_since):
+                token = match.group(1)
+                wait = _limiter(self.app).retry_after(service.hash_token(token))
+                # Counted once: the view reads the verdict instead of counting again.
+                environ[RATE_VERDICT] = wait
+                known = None if wait else self._known(token)
+                if known is not None and client_has(
+                    known.etag, known.last_modified, if_none_match, if_modified_since
+                ):
+                    start_response("304 NOT MODIFIED", validator_headers(known))
+                    return []
+        return self.wsgi_app(environ, start_response)
+
+    def _known(self, token: str) -> service.FeedResult | None:
+        database = get_db(self.app)
+        try:
+            return service.peek_feed(_reader(database), token, now=utcnow())
+        except Exception:
+            # Any trouble here: let the full path answer (and log) it.
+            logging.getLogger(__name__).exception("feed fast path failed")
+            return None
+
+
+def _reader(database: Database) -> Callable[[], int]:
+    override = database.override
+    if override is not None:
+        # Tests: the generation lives in the test's own, never committed, transaction.
+        return lambda: read_generation(override.connection())
+    return lambda: GENERATION_READER.read(database.engine)
+
+
 @bp.route("/<token>.ics", methods=["GET", "HEAD"])
 def calendar(token: str) -> Response:
     """A calendar for subscribers; the token in the URL is the only credential."""
-    key = service.hash_token(token)
-    wait = _limiter(current_app).retry_after(key)
+    wait = request.environ.get(RATE_VERDICT)
+    if wait is None:
+        wait = _limiter(current_app).retry_after(service.hash_token(token))
     if wait:
         response = _plain(429, "Too many requests for this calendar; try again later.")
         response.headers["Retry-After"] = str(wait)
         return response
+    now = utcnow()
+    known = service.peek_feed(_reader(get_db()), token, now=now)
+    if known is not None and _is_current(known.etag, known.last_modified):
+        return _not_modified(known)
     uid_domain = current_app.config.get("FEED_UID_DOMAIN") or request.host.split(":")[0]
     try:
         result = service.read_feed(
             get_session(),
             token,
-            now=utcnow(),
+            now=now,
             domain=uid_domain,
             request_url=_request_url(),
             is_current=_is_current,
         )
     except NotFound:
         return _plain(404, "Not found.")
-    current_flag = result.body is None or _is_current(result.etag, result.last_modified)
-    if current_flag:
-        response = Response(status=304)
-    else:
-        response = Response(result.body, status=200, content_type="text/calendar; charset=utf-8")
-        response.headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
-    response.headers["ETag"] = result.etag
-    response.headers["Last-Modified"] = format_datetime(
-        result.last_modified.astimezone(UTC), usegmt=True
-    )
-    response.headers.update(CALENDAR_HEADERS)
+    if result.body is None or _is_current(result.etag, result.last_modified):
+        return _not_modified(result)
+    response = Response(result.body, status=200, content_type="text/calendar; charset=utf-8")
+    response.headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
+    return _with_validators(response, result)
+
+
+def _not_modified(result: service.FeedResult) -> Response:
+    return _with_validators(Response(status=304), result)
+
+
+def _with_validators(response: Response, result: service.FeedResult) -> Response:
+    for name, value in validator_headers(result):
+        response.headers[name] = value
     return response
 
 

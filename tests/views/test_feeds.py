@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.serving import WSGIRequestHandler
 
-from booking.models import Commune, FeedKind, FeedToken, Unit, User
+from booking.models import Commune, FeedKind, FeedToken, Role, Unit, User
 from booking.services import feeds
 from booking.views.feeds import RateLimiter
 from tests.services.test_feeds import (
@@ -285,3 +285,54 @@ def test_last_modified_header_matches_the_watermark(
     mark = db_session.scalars(select(FeedWatermark)).one()
     assert response.headers["Last-Modified"] == format_datetime(mark.last_modified, usegmt=True)
     assert response.headers["ETag"] == mark.etag
+
+
+@pytest.mark.parametrize("change", ["revoke", "regenerate", "disable", "demote"])
+def test_a_remembered_etag_never_outlives_the_token(
+    client: FlaskClient, feed_url: str, db_session: Session, manager: User, change: str
+) -> None:
+    etag = client.get(feed_url).headers["ETag"]
+    assert client.get(feed_url, headers={"If-None-Match": etag}).status_code == 304
+    feed = db_session.scalars(select(FeedToken)).one()
+    if change == "revoke":
+        feeds.revoke_feed(db_session, feed.id, user=manager)
+    elif change == "regenerate":
+        feeds.regenerate_feed(db_session, feed.id, user=manager)
+    elif change == "disable":
+        manager.is_active_account = False
+        db_session.commit()
+    else:
+        manager.role = Role.TECHNICIAN
+        db_session.commit()
+    assert client.get(feed_url, headers={"If-None-Match": etag}).status_code == 404
+
+
+def test_conditional_polls_are_answered_before_flask_and_still_rate_limited(
+    app: Flask, client: FlaskClient, feed_url: str, db_session: Session, commune: Commune
+) -> None:
+    etag = client.get(feed_url).headers["ETag"]
+
+    def view_must_not_run(**_kwargs: Any) -> None:
+        raise AssertionError("the view ran")
+
+    full_view = app.view_functions["feeds.calendar"]
+    app.view_functions["feeds.calendar"] = view_must_not_run
+    fast = client.get(feed_url, headers={"If-None-Match": etag})
+    assert fast.status_code == 304
+    assert fast.headers["ETag"] == etag
+    assert fast.headers["Referrer-Policy"] == "no-referrer"
+    assert "Set-Cookie" not in fast.headers
+    app.view_functions["feeds.calendar"] = full_view
+    # A change ends the shortcut: the view answers with the new body.
+    commune.name = "Melun centre"
+    db_session.commit()
+    changed = client.get(feed_url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert b"Melun centre" in changed.data
+
+    app.extensions["feeds_rate_limiter"] = RateLimiter(limit=2, period=60)
+    new_etag = changed.headers["ETag"]
+    codes = [
+        client.get(feed_url, headers={"If-None-Match": new_etag}).status_code for _ in range(3)
+    ]
+    assert codes == [304, 304, 429]

@@ -1,0 +1,66 @@
+"""The feed generation: raised by every change a calendar shows, read cheaply by polls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from booking.db import Base, make_engine, utcnow
+from booking.models import Commune, FeedKind, User
+from booking.services import feeds
+from booking.services.feeds_cache import GenerationReader, bump_generation, current_generation
+
+
+def test_changes_raise_the_generation_and_bookkeeping_does_not(
+    db_session: Session, technician: User, commune: Commune
+) -> None:
+    start = current_generation(db_session)
+    commune.name = "Melun (77)"
+    db_session.commit()
+    after_edit = current_generation(db_session)
+    assert after_edit == start + 1
+    technician.last_login_at = utcnow()
+    db_session.commit()
+    assert current_generation(db_session) == after_edit
+    feed, _token = feeds.create_feed(
+        db_session, user=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="A"
+    )
+    after_create = current_generation(db_session)
+    assert after_create == after_edit + 1
+    feed.last_used_at = utcnow()
+    db_session.commit()
+    assert current_generation(db_session) == after_create
+    feeds.revoke_feed(db_session, feed.id, user=technician)
+    assert current_generation(db_session) == after_create + 1
+
+
+def test_a_rolled_back_change_leaves_the_generation(
+    db_session: Session, commune: Commune, make_commune: Callable[..., Commune]
+) -> None:
+    start = current_generation(db_session)
+    nested = db_session.begin_nested()
+    commune.name = "Ailleurs"
+    db_session.flush()
+    assert current_generation(db_session) == start + 1
+    nested.rollback()
+    assert current_generation(db_session) == start
+    make_commune()
+    assert current_generation(db_session) == start + 1
+
+
+def test_reader_sees_each_commit_on_its_own_connection(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'generation.sqlite3'}")
+    Base.metadata.create_all(engine)
+    reader = GenerationReader()
+    assert reader.read(engine) == 0
+    factory = sessionmaker(bind=engine)
+    for expected in (1, 2):
+        with factory() as session:
+            bump_generation(session)
+            # Not committed yet: a poll must not see it.
+            assert reader.read(engine) == expected - 1
+            session.commit()
+        assert reader.read(engine) == expected
+    engine.dispose()
