@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -230,16 +233,27 @@ def test_propose_stores_a_checked_plan(db_session, fleet, ask, manager):
     assert job.progress == 1.0 and job.finished_at is not None
 
 
-def test_the_stored_problem_file_gives_the_same_plan(db_session, fleet, ask, manager):
-    ask()
-    ask(day=1, chairs=10)
-    plan = propose(db_session, manager, "greedy")
-    text = planning.stored_problem_text(plan)
-    again = solver.solve(problem_from_json(text), "greedy", None, sha256_hex(text.encode()))
-    assert (
-        json.loads(solver.io.plan_to_json(again, "Europe/Paris"))["requests"]
-        == (plan.plan_json["requests"])
+def test_the_stored_problem_file_gives_the_same_plan_from_the_command_line(
+    db_session, fleet, ask, manager, tmp_path
+):
+    ask(priority=4)
+    ask(priority=2, chairs=10)
+    ask(priority=1, day=1)
+    plan = propose(db_session, manager)
+    path = tmp_path / "problem.json"
+    path.write_text(planning.stored_problem_text(plan), encoding="utf-8")
+    command = [sys.executable, "-m", "solver", "solve", str(path), "--time-limit", "5"]
+    done = subprocess.run(
+        [*command, "--workers", "1", "--seed", "0"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(solver.__file__).resolve().parents[1],
     )
+    from_cli = json.loads(done.stdout)
+    assert from_cli["problem"] == plan.problem_sha
+    assert from_cli["requests"] == plan.plan_json["requests"]
+    assert from_cli["metrics"] == plan.plan_json["metrics"]
 
 
 def test_propose_is_for_staff(db_session, fleet, technician):
