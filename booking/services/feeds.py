@@ -18,8 +18,9 @@ Caching, and why this way: building and serialising events with ``icalendar`` co
    generation (``feeds_cache``) rises in the same transaction as any change a calendar
    can show, so "nothing changed" costs two small indexed reads and no body at all:
    that is the 304 path.
-2. Whole bodies are kept in memory per token, generation and day: an unchanged feed is
-   sent without being rebuilt, in every worker that built it once.
+2. Whole bodies are kept in memory per token, generation and day, and on disk (instance
+   folder) under their ETag: an unchanged feed is sent without being rebuilt, by every
+   worker process, including those that never built it.
 3. When something changed, the events are read again (six queries) but each VEVENT's
    text comes from a cache keyed by everything it contains, so only the changed loans go
    through ``icalendar``.
@@ -54,6 +55,7 @@ from booking.services.access import STAFF_ROLES, require_role
 from booking.services.feeds_cache import (
     BODY_CACHE,
     VALIDATORS,
+    BodyStore,
     current_generation,
 )
 from booking.services.feeds_data import COMMUNE_AUDIENCE, STAFF, FeedScope, collect_events
@@ -376,6 +378,7 @@ def read_feed(
     domain: str,
     request_url: str,
     is_current: Callable[[str, datetime], bool] = lambda _etag, _lm: False,
+    store: BodyStore | None = None,
 ) -> FeedResult:
     """Answer a poll of the feed behind ``token``.
 
@@ -387,6 +390,7 @@ def read_feed(
         request_url: the request page, with ``{id}`` standing for the request id.
         is_current: told the ETag and Last-Modified, says whether the client's copy is
             current; the body is then neither built nor returned.
+        store: bodies on disk shared by the server's processes (None: memory only).
 
     Raises:
         NotFound: for an unknown or revoked token, a disabled owner, or a feed the owner's
@@ -414,10 +418,14 @@ def read_feed(
         if is_current(mark.etag, mark.last_modified):
             return FeedResult(mark.etag, mark.last_modified, None)
     key = (feed.id, feed.token_hash, feed.name, generation, today, domain, request_url)
-    cached = BODY_CACHE.get(key) if fresh else None
-    if cached is not None:
-        assert mark is not None
-        return FeedResult(mark.etag, mark.last_modified, cached)
+    if fresh and mark is not None:
+        cached = BODY_CACHE.get(key)
+        if cached is None and store is not None:
+            cached = store.get(feed.id, mark.etag, domain=domain, request_url=request_url)
+            if cached is not None:
+                BODY_CACHE.put(key, cached)
+        if cached is not None:
+            return FeedResult(mark.etag, mark.last_modified, cached)
     if _target_name(session, feed.kind, feed.target_id) is None:
         raise _gone()
     body, latest = _build(
@@ -446,6 +454,8 @@ def read_feed(
         mark = session.get(FeedWatermark, feed.id)
         assert mark is not None
     BODY_CACHE.put(key, body)
+    if store is not None:
+        store.put(feed.id, etag, body, domain=domain, request_url=request_url)
     VALIDATORS.put(feed.token_hash, (generation, today, mark.etag, mark.last_modified))
     return FeedResult(mark.etag, mark.last_modified, body)
 

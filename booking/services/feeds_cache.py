@@ -17,8 +17,12 @@ into them, so a key can never serve stale text; it is bounded and simply cleared
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
+import tempfile
 import threading
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, select, update
@@ -209,3 +213,50 @@ BODY_CACHE = BoundedCache(200)
 # not revoked, owner active and allowed) at that generation: while the generation and the
 # day hold, a poll is answered from this and one read of the generation.
 VALIDATORS = BoundedCache(10_000)
+
+
+class BodyStore:
+    """Feed bodies on disk, shared by the server's worker processes.
+
+    A body is stored under its token id, a digest of the UID domain and URL pattern it was
+    written with, and its ETag; it is checked against the ETag when read, so a file can
+    only be served for the exact validators it was built for. Writing a new body for a
+    token removes its older ones.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @staticmethod
+    def _variant(domain: str, request_url: str) -> str:
+        return hashlib.sha256(f"{domain} {request_url}".encode()).hexdigest()[:12]
+
+    def _path(self, token_id: int, variant: str, etag: str) -> Path:
+        return self.folder / f"{token_id}-{variant}-{etag.strip(chr(34))}.ics"
+
+    def get(self, token_id: int, etag: str, *, domain: str, request_url: str) -> bytes | None:
+        """The body whose ETag is ``etag``, if stored and intact."""
+        path = self._path(token_id, self._variant(domain, request_url), etag)
+        try:
+            body = path.read_bytes()
+        except OSError:
+            return None
+        if hashlib.sha256(body).hexdigest()[:40] != etag.strip(chr(34)):
+            return None
+        return body
+
+    def put(self, token_id: int, etag: str, body: bytes, *, domain: str, request_url: str) -> None:
+        """Store a body; failures are ignored (the store only saves time)."""
+        variant = self._variant(domain, request_url)
+        path = self._path(token_id, variant, etag)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for old in self.folder.glob(f"{token_id}-{variant}-*.ics"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            with os.fdopen(handle, "wb") as out:
+                out.write(body)
+            os.replace(temporary, path)
+        except OSError:
+            return

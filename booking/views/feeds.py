@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -38,7 +39,7 @@ from booking.errors import BookingError, NotFound
 from booking.forms import ActionForm
 from booking.models import FeedKind
 from booking.services import feeds as service
-from booking.services.feeds_cache import GENERATION_READER, read_generation
+from booking.services.feeds_cache import GENERATION_READER, BodyStore, read_generation
 from booking.views.helpers import current, flash_error
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
@@ -123,6 +124,14 @@ class RateLimiter:
                 return max(1, int(hits[0] + self.period - now + 0.999))
             hits.append(now)
             return 0
+
+
+def _store(app: Flask) -> BodyStore:
+    store = app.extensions.get("feeds_body_store")
+    if store is None:
+        folder = app.config.get("FEED_CACHE_DIR") or Path(app.instance_path) / "feed-cache"
+        store = app.extensions["feeds_body_store"] = BodyStore(Path(folder))
+    return store  # type: ignore[no-any-return]
 
 
 def _limiter(app: Flask) -> RateLimiter:
@@ -265,6 +274,7 @@ def calendar(token: str) -> Response:
             domain=uid_domain,
             request_url=_request_url(),
             is_current=_is_current,
+            store=_store(current_app),
         )
     except NotFound:
         return _plain(404, "Not found.")

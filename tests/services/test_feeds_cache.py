@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from booking.db import Base, make_engine, utcnow
 from booking.models import Commune, FeedKind, User
 from booking.services import feeds
-from booking.services.feeds_cache import GenerationReader, bump_generation, current_generation
+from booking.services.feeds_cache import (
+    BodyStore,
+    GenerationReader,
+    bump_generation,
+    current_generation,
+)
 
 
 def test_changes_raise_the_generation_and_bookkeeping_does_not(
@@ -64,3 +70,21 @@ def test_reader_sees_each_commit_on_its_own_connection(tmp_path: Path) -> None:
             session.commit()
         assert reader.read(engine) == expected
     engine.dispose()
+
+
+def test_body_store_serves_only_intact_bodies_of_the_right_variant(tmp_path: Path) -> None:
+    store = BodyStore(tmp_path / "bodies")
+    first, second = b"BEGIN:VCALENDAR\r\none", b"BEGIN:VCALENDAR\r\ntwo"
+    etag_one = '"' + hashlib.sha256(first).hexdigest()[:40] + '"'
+    etag_two = '"' + hashlib.sha256(second).hexdigest()[:40] + '"'
+    where = {"domain": "pret.example", "request_url": "https://pret.example/requests/{id}"}
+    assert store.get(7, etag_one, **where) is None
+    store.put(7, etag_one, first, **where)
+    assert store.get(7, etag_one, **where) == first
+    assert store.get(7, etag_one, domain="other.example", request_url="x") is None
+    store.put(7, etag_two, second, **where)
+    assert store.get(7, etag_two, **where) == second
+    assert store.get(7, etag_one, **where) is None  # replaced
+    (path,) = (tmp_path / "bodies").glob("7-*.ics")
+    path.write_bytes(b"tampered")
+    assert store.get(7, etag_two, **where) is None

@@ -17,6 +17,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from booking.models import Commune, FeedKind, FeedToken, Role, Unit, User
 from booking.services import feeds
+from booking.services.feeds_cache import BODY_CACHE
 from booking.views.feeds import RateLimiter
 from tests.services.test_feeds import (
     _empty_caches,  # noqa: F401  (autouse fixture)
@@ -336,3 +337,19 @@ def test_conditional_polls_are_answered_before_flask_and_still_rate_limited(
         client.get(feed_url, headers={"If-None-Match": new_etag}).status_code for _ in range(3)
     ]
     assert codes == [304, 304, 429]
+
+
+def test_another_process_serves_the_stored_body_without_rebuilding(
+    client: FlaskClient, feed_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = client.get(feed_url)
+    BODY_CACHE.clear()  # as in a worker process that never built this feed
+
+    def no_build(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("the feed was rebuilt")
+
+    monkeypatch.setattr(feeds, "_build", no_build)
+    again = client.get(feed_url)
+    assert again.status_code == 200
+    assert again.data == first.data
+    assert again.headers["ETag"] == first.headers["ETag"]
