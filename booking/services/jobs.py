@@ -12,9 +12,10 @@ Implementations:
   process (``SOLVER_JOB_THREADS`` threads, default 1).
 - ``InlineJobRunner`` (``JOB_RUNNER = "inline"``): runs the job in the caller's thread
   before ``submit`` returns; for tests and scripts.
-- A Celery runner, for PostgreSQL deployments with a broker (DESIGN: solver jobs on a
-  worker pool when DATABASE_URL and a broker are set), would implement the same protocol
-  with ``submit`` sending a task that calls ``run_solver_job``; it is not written yet.
+- ``CeleryJobRunner`` (``JOB_RUNNER = "celery"``, the default when ``CELERY_BROKER_URL`` is
+  set and the database is not SQLite): each job is a Celery task run by a worker pool,
+  started with ``celery -A booking.services.jobs:celery worker``. The worker builds the
+  application from the same environment (``DATABASE_URL``, ``CELERY_BROKER_URL``).
 
 ``SOLVER_WORKERS`` (default 2) sets CP-SAT's threads per job.
 """
@@ -22,6 +23,7 @@ Implementations:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -131,14 +133,71 @@ class ThreadJobRunner(_BaseRunner):
         self.executor.shutdown(wait=True)
 
 
+class CeleryJobRunner(_BaseRunner):
+    """Sends each job to a Celery worker pool through the broker.
+
+    ``cancel`` has nothing to do here: the cancellation is on the job row, which the
+    worker's job polls. Results are not kept by Celery: the job row is the result.
+    """
+
+    TASK_NAME = "booking.run_solver_job"
+
+    def __init__(self, app: Flask, broker_url: str) -> None:
+        from celery import Celery
+
+        super().__init__(app)
+        self.celery = Celery("booking", broker=broker_url, set_as_current=False)
+        self.celery.conf.update(
+            task_ignore_result=True,
+            worker_prefetch_multiplier=1,
+            broker_connection_retry_on_startup=True,
+            task_always_eager=bool(app.config.get("CELERY_TASK_ALWAYS_EAGER", False)),
+            task_default_queue=str(app.config.get("CELERY_QUEUE", "booking-solver")),
+        )
+
+        def run_solver_job_task(job_id: int) -> None:
+            self._run(job_id)
+
+        # Not shared: each application (and each test's) keeps its own task.
+        self.task = self.celery.task(name=self.TASK_NAME, shared=False)(run_solver_job_task)
+
+    def submit(self, job_id: int) -> None:
+        self.task.delay(job_id)
+
+    def cancel(self, job_id: int) -> None:
+        return None
+
+
+def _setting(app: Flask, name: str) -> str:
+    return str(app.config.get(name) or os.environ.get(name, "")).strip()
+
+
+def runner_kind(app: Flask) -> str:
+    """ "inline", "thread" or "celery": ``JOB_RUNNER`` if set, else Celery when a broker is
+    configured and the database is not SQLite, else the thread pool."""
+    kind = _setting(app, "JOB_RUNNER")
+    if kind:
+        return kind
+    if _setting(app, "CELERY_BROKER_URL") and not str(
+        app.config.get("DATABASE_URL", "")
+    ).startswith("sqlite"):
+        return "celery"
+    return "thread"
+
+
 def make_runner(app: Flask) -> JobRunner:
-    """The runner ``app.config["JOB_RUNNER"]`` names ("thread" by default, or "inline")."""
-    kind = app.config.get("JOB_RUNNER", "thread")
+    """The runner ``runner_kind(app)`` names."""
+    kind = runner_kind(app)
     if kind == "inline":
         return InlineJobRunner(app)
     if kind == "thread":
         return ThreadJobRunner(app, int(app.config.get("SOLVER_JOB_THREADS", 1)))
-    raise ValueError(f"unknown JOB_RUNNER {kind!r}: use 'thread' or 'inline'")
+    if kind == "celery":
+        broker = _setting(app, "CELERY_BROKER_URL")
+        if not broker:
+            raise ValueError("JOB_RUNNER is 'celery' but CELERY_BROKER_URL is not set")
+        return CeleryJobRunner(app, broker)
+    raise ValueError(f"unknown JOB_RUNNER {kind!r}: use 'thread', 'inline' or 'celery'")
 
 
 def get_runner(app: Flask | None = None) -> JobRunner:
@@ -215,8 +274,14 @@ def get_job(session: Session, job_id: int, *, by: User) -> SolverJob:
 
 
 def init_app(app: Flask) -> None:
-    """Mark jobs interrupted by a previous process as failed (not in tests)."""
+    """Mark jobs interrupted by a previous process as failed (not in tests).
+
+    Only with the in-process runners: with Celery, jobs run in workers that outlive the
+    web process.
+    """
     if app.testing or not app.config.get("FAIL_INTERRUPTED_JOBS", True):
+        return
+    if runner_kind(app) == "celery":
         return
     database = get_db(app)
     try:
@@ -228,3 +293,15 @@ def init_app(app: Flask) -> None:
         return
     if count:
         log.warning("%s solver job(s) interrupted by a restart were marked failed", count)
+
+
+def __getattr__(name: str) -> object:
+    """``celery``: the Celery application of a worker (``celery -A booking.services.jobs``)."""
+    if name != "celery":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from booking import create_app
+
+    runner = get_runner(create_app())
+    if not isinstance(runner, CeleryJobRunner):
+        raise RuntimeError("set CELERY_BROKER_URL (and JOB_RUNNER=celery) to run a worker")
+    return runner.celery

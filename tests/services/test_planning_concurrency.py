@@ -2,7 +2,7 @@
 
 These tests commit for real, so they do not use the rolled-back ``db_session``: each
 gets its own SQLite file, or (when ``TEST_DATABASE_URL`` is set) its own PostgreSQL
-schema, dropped afterwards. The thread job runner is tested here too.
+schema, dropped afterwards. The thread and Celery job runners are tested here too.
 """
 
 from __future__ import annotations
@@ -311,4 +311,90 @@ def test_app_start_fails_jobs_left_running(tmp_path):
         found = session.scalars(select(SolverJob)).all()
         assert [j.status for j in found] == [JobStatus.FAILED, JobStatus.FAILED]
         assert all("restarted" in (j.message or "") for j in found)
+    get_db(app).engine.dispose()
+
+
+def _one_request_world(real_db, **config) -> SimpleNamespace:
+    url, database = real_db
+    app = _make_app(url, database, **config)
+    world = SimpleNamespace(app=app, database=database)
+    with database.session() as session:
+        commune = Commune(slug="melun", name="Melun")
+        depot = Site(name="Dépôt", kind=SiteKind.DEPOT, lat=48.53, lon=2.68)
+        site = Site(name="Salle", kind=SiteKind.DELIVERY, commune=commune, lat=48.54, lon=2.65)
+        minibus = EquipmentType(code="minibus-9", name="Minibus", turnaround_minutes=60)
+        unit = Unit(code="MB-1", name="Minibus 1", type=minibus, home_depot=depot)
+        manager = User(email="m@agglo.example", name="M", role=Role.MANAGER, password_hash="x")
+        session.add_all([commune, depot, site, unit, manager])
+        session.commit()
+        world.ids = SimpleNamespace(
+            commune=commune.id, site=site.id, type=minibus.id, mgr=manager.id
+        )
+    world.request_id = _add_request(world, "Fête")
+    return world
+
+
+def _wait_for(world: SimpleNamespace, job_id: int) -> JobStatus | None:
+    status = None
+    for _attempt in range(600):
+        with world.database.session() as session:
+            status = session.scalar(select(SolverJob.status).where(SolverJob.id == job_id))
+        if status not in jobs.ACTIVE:
+            break
+        time.sleep(0.1)
+    return status
+
+
+def test_celery_runner_runs_a_job_eagerly(real_db):
+    world = _one_request_world(
+        real_db,
+        JOB_RUNNER="celery",
+        CELERY_BROKER_URL="memory://",
+        CELERY_TASK_ALWAYS_EAGER=True,
+    )
+    assert isinstance(jobs.get_runner(world.app), jobs.CeleryJobRunner)
+    plan_id = _propose(world)
+    with world.database.session() as session:
+        plan = session.get(Plan, plan_id)
+        assert plan is not None
+        assert [a.request_id for a in plan.assignments if a.is_served] == [world.request_id]
+
+
+def test_celery_worker_runs_a_job_sent_through_the_broker(real_db):
+    from celery.contrib.testing.worker import start_worker
+
+    world = _one_request_world(
+        real_db,
+        JOB_RUNNER="celery",
+        # Kombu's in-memory broker: the worker runs in a thread of this process.
+        CELERY_BROKER_URL="memory://",
+        CELERY_QUEUE=f"booking-test-{uuid.uuid4().hex}",
+    )
+    runner = jobs.get_runner(world.app)
+    assert isinstance(runner, jobs.CeleryJobRunner)
+    with start_worker(runner.celery, pool="solo", perform_ping_check=False, loglevel="WARNING"):
+        with world.app.app_context(), world.database.session() as session:
+            manager = session.get(User, world.ids.mgr)
+            job = planning.propose_plan(session, by=manager, time_limit_seconds=5)
+            job_id = job.id
+        status = _wait_for(world, job_id)
+    assert status is JobStatus.SUCCEEDED
+    with world.database.session() as session:
+        job = session.get(SolverJob, job_id)
+        assert job is not None and job.plan_id is not None
+
+
+def test_web_start_leaves_celery_jobs_alone(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'celery.sqlite3'}"
+    database = Database(url)
+    Base.metadata.create_all(database.engine)
+    with database.session() as session:
+        session.add(SolverJob(status=JobStatus.RUNNING))
+        session.commit()
+    database.engine.dispose()
+
+    app = _make_app(url, None, TESTING=False, JOB_RUNNER="celery", CELERY_BROKER_URL="memory://")
+
+    with get_db(app).session() as session:
+        assert session.scalars(select(SolverJob.status)).all() == [JobStatus.RUNNING]
     get_db(app).engine.dispose()
