@@ -311,7 +311,12 @@ class FeedRenameForm(FlaskForm):
 
 def feed_links(token: str) -> dict[str, str]:
     """The https, webcal and Google Calendar links of a token."""
-    scheme = current_app.config.get("FEED_URL_SCHEME") or request.scheme
+    # Calendar apps and Google fetch from the internet: links are https unless the site is
+    # only served on this machine (development).
+    local = request.host.split(":")[0] in ("localhost", "127.0.0.1", "[::1]")
+    scheme = current_app.config.get("FEED_URL_SCHEME") or (
+        request.scheme if local or request.is_secure else "https"
+    )
     url = url_for("feeds.calendar", token=token, _external=True, _scheme=scheme)
     webcal = "webcal://" + url.split("://", 1)[1]
     google = "https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe="")
@@ -320,9 +325,13 @@ def feed_links(token: str) -> dict[str, str]:
 
 @bp.route("/")
 @login_required
-def index() -> str:
+def index() -> Response:
     """The user's calendars, the links of a new one, and how to subscribe."""
-    return _index_page()
+    response = Response(_index_page(), mimetype="text/html")
+    # The page may show a secret link: keep it out of caches and Referer headers.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _index_page() -> str:

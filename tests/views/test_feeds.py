@@ -19,6 +19,7 @@ from booking.models import Commune, FeedKind, FeedToken, Role, Unit, User
 from booking.services import feeds
 from booking.services.feeds_cache import BODY_CACHE
 from booking.views.feeds import RateLimiter
+from tests.conftest import DEFAULT_PASSWORD
 from tests.services.test_feeds import (
     _empty_caches,  # noqa: F401  (autouse fixture)
     approved_plan,  # noqa: F401
@@ -353,3 +354,16 @@ def test_another_process_serves_the_stored_body_without_rebuilding(
     assert again.status_code == 200
     assert again.data == first.data
     assert again.headers["ETag"] == first.headers["ETag"]
+
+
+def test_links_are_https_for_a_public_host_and_the_page_is_not_cached(
+    client: FlaskClient, technician: User, commune: Commune
+) -> None:
+    host = {"base_url": "http://pret.agglo.example"}
+    client.post("/login", data={"email": technician.email, "password": DEFAULT_PASSWORD}, **host)
+    client.post("/feeds/", data={"what": f"commune:{commune.id}", "name": "Melun"}, **host)
+    page = client.get("/feeds/", **host)
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert 'value="https://pret.agglo.example/feeds/' in page.text
+    assert 'href="webcal://pret.agglo.example/feeds/' in page.text
