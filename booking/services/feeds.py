@@ -16,8 +16,10 @@ Caching, and why this way: building and serialising events with ``icalendar`` co
 1. The watermark row of a token (:class:`FeedWatermark`) records the ETag and
    Last-Modified of the body built for a given feed generation and UTC day. The
    generation (``feeds_cache``) rises in the same transaction as any change a calendar
-   can show, so "nothing changed" costs two small indexed reads and no body at all:
-   that is the 304 path.
+   can show, and with any change to tokens and accounts. Each process remembers the
+   validators of the tokens it checked, so "nothing changed" costs one read of the
+   generation and no body at all (:func:`peek_feed`): that is the 304 path, answered
+   before Flask's session and CSRF machinery (``booking.views.feeds.ConditionalPolls``).
 2. Whole bodies are kept in memory per token, generation and day, and on disk (instance
    folder) under their ETag: an unchanged feed is sent without being rebuilt, by every
    worker process, including those that never built it.
@@ -357,6 +359,9 @@ def peek_feed(
             (:data:`booking.services.feeds_cache.GENERATION_READER` in production).
         token: the secret from the URL.
         now: the current time (aware).
+
+    ``last_used_at`` is not written here, only by :func:`read_feed`, which runs at least
+    once a day per token that is polled (the body depends on the UTC day).
 
     Returns:
         A result without body, or None when :func:`read_feed` must answer.

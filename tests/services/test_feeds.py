@@ -515,3 +515,20 @@ def test_feed_speaks_its_owners_language(
         db_session.commit()
         english = events(fetch(db_session, token))[f"pret-commun-loan-{loan.id}@{DOMAIN}"]
         assert str(english["SUMMARY"]).startswith("[Cancelled] ")
+
+
+def test_a_request_cancelled_through_the_request_service_shows_as_cancelled(
+    db_session: Session, technician: User, commune: Commune, minibus: Unit, make_loan: Any
+) -> None:
+    from booking.services.requests import cancel_request
+
+    loan = make_loan(commune, minibus)
+    token = feed_for(db_session, technician, FeedKind.COMMUNE, commune.id)
+    uid = f"pret-commun-loan-{loan.id}@{DOMAIN}"
+    before = events(fetch(db_session, token))[uid]
+    cancel_request(db_session, loan.id, by=technician, reason="Pluie")
+    db_session.commit()
+    after = events(fetch(db_session, token))[uid]
+    assert str(after["STATUS"]) == "CANCELLED"
+    assert after["SEQUENCE"] > before["SEQUENCE"]
+    assert after["DTSTART"].dt == before["DTSTART"].dt
