@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, Enum, ForeignKey, String
+from sqlalchemy import DDL, Date, Enum, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.db import Base, UTCDateTime, utcnow
@@ -100,3 +100,12 @@ class FeedEventState(Base):
 
     def __repr__(self) -> str:
         return f"<FeedEventState {self.loan_id} {self.kind} {self.audience} #{self.sequence}>"
+
+
+# The single row exists from the start, so that raising the generation is always an UPDATE
+# (concurrent first INSERTs would collide). Alembic's revision 0003 inserts it too.
+event.listen(
+    FeedGeneration.__table__,
+    "after_create",
+    DDL("INSERT INTO feed_generation (id, generation) VALUES (1, 0)"),
+)
