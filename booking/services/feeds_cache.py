@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from booking.models import (
@@ -93,8 +94,19 @@ def bump_generation(session: Session) -> None:
     result = connection.execute(
         update(table).where(table.c.id == GENERATION_ROW).values(generation=table.c.generation + 1)
     )
-    if result.rowcount == 0:
-        connection.execute(table.insert().values(id=GENERATION_ROW, generation=1))
+    if result.rowcount:
+        return
+    # The row is made by the migration (and at table creation); should it be missing, two
+    # writers may both try to make it: the loser raises the winner's row instead.
+    try:
+        with connection.begin_nested():
+            connection.execute(table.insert().values(id=GENERATION_ROW, generation=1))
+    except IntegrityError:
+        connection.execute(
+            update(table)
+            .where(table.c.id == GENERATION_ROW)
+            .values(generation=table.c.generation + 1)
+        )
 
 
 def _is_visible_change(obj: Any, session: Session) -> bool:

@@ -23,6 +23,8 @@ def upgrade() -> None:
         sa.Column("generation", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_generation")),
     )
+    # The one row the feed generation lives in; raising it is then always an UPDATE.
+    op.execute("INSERT INTO feed_generation (id, generation) VALUES (1, 0)")
     op.create_table(
         "feed_watermarks",
         sa.Column("token_id", sa.Integer(), nullable=False),

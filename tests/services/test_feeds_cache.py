@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from booking.db import Base, make_engine, utcnow
 from booking.models import Commune, FeedKind, User
+from booking.models.feeds import FeedGeneration
 from booking.services import feeds
 from booking.services.feeds_cache import (
     BodyStore,
@@ -88,3 +89,14 @@ def test_body_store_serves_only_intact_bodies_of_the_right_variant(tmp_path: Pat
     (path,) = (tmp_path / "bodies").glob("7-*.ics")
     path.write_bytes(b"tampered")
     assert store.get(7, etag_two, **where) is None
+
+
+def test_a_missing_generation_row_is_made_on_the_first_change(
+    db_session: Session, make_commune: Callable[..., Commune]
+) -> None:
+    db_session.execute(FeedGeneration.__table__.delete())
+    assert current_generation(db_session) == 0
+    make_commune()
+    assert current_generation(db_session) == 1
+    make_commune()
+    assert current_generation(db_session) == 2
