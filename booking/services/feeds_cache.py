@@ -1,10 +1,10 @@
 """Knowing cheaply whether anything a calendar shows has changed.
 
 A feed poll that changes nothing must be answered from one or two indexed reads, so every
-ORM flush that touches a row a calendar shows (requests, plans, assignments, inventory,
-communes, accounts) raises a single counter, ``feed_generation.generation``, in the same
-transaction. A feed remembers the generation it was built for (:class:`FeedWatermark`);
-while the counter has not moved, the stored ETag and Last-Modified still hold.
+transaction that writes a row a calendar shows (requests, plans, assignments, inventory,
+communes, accounts, tokens) raises a single counter, ``feed_generation.generation``, as
+its last statement before COMMIT. A feed remembers the generation it was built for
+(:class:`FeedWatermark`); while the counter has not moved, its ETag and Last-Modified hold.
 
 Statements that bypass the ORM unit of work are covered too when they go through a
 ``Session`` (``session.execute(update(LoanRequest)...)``); raw SQL on a bare connection is
@@ -70,7 +70,8 @@ IGNORED_COLUMNS = {
     FeedToken: frozenset({"last_used_at"}),
 }
 GENERATION_ROW = 1
-_FLAG = "feeds_generation_bumped"
+_PENDING = "feeds_generation_pending"
+_COMMITTING = "feeds_generation_committing"
 
 
 def current_generation(session: Session) -> int:
@@ -121,19 +122,29 @@ def _is_visible_change(obj: Any, session: Session) -> bool:
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
-    if session.info.get(_FLAG):
-        return
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(_is_visible_change(obj, session) for obj in changed):
+        if session.info.get(_COMMITTING):
+            bump_generation(session)
+        else:
+            session.info[_PENDING] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    # Raised last, once the transaction's other rows are written and locked: a writer
+    # waiting for the generation row then never holds a row its holder still needs.
+    session.flush()
+    if session.info.pop(_PENDING, False):
         bump_generation(session)
-        # One raise per transaction is enough; cleared when the transaction ends.
-        session.info[_FLAG] = True
+    session.info[_COMMITTING] = True
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _after_transaction_end(session: Session, transaction: Any) -> None:
-    if transaction.parent is None or transaction.nested:
-        session.info.pop(_FLAG, None)
+    if transaction.parent is None:
+        session.info.pop(_COMMITTING, None)
+        session.info.pop(_PENDING, None)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -142,7 +153,7 @@ def _on_bulk(state: ORMExecuteState) -> None:
         return
     table = getattr(state.statement, "table", None)
     if table is not None and getattr(table, "name", None) in WATCHED_TABLES:
-        bump_generation(state.session)
+        state.session.info[_PENDING] = True
 
 
 class GenerationReader:

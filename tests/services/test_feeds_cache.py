@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from booking.db import Base, make_engine, utcnow
@@ -43,18 +44,23 @@ def test_changes_raise_the_generation_and_bookkeeping_does_not(
     assert current_generation(db_session) == after_create + 1
 
 
-def test_a_rolled_back_change_leaves_the_generation(
+def test_the_generation_rises_at_commit_and_not_for_rolled_back_work(
     db_session: Session, commune: Commune, make_commune: Callable[..., Commune]
 ) -> None:
     start = current_generation(db_session)
     nested = db_session.begin_nested()
     commune.name = "Ailleurs"
     db_session.flush()
-    assert current_generation(db_session) == start + 1
+    # Raised last, at commit: other rows are locked before the generation row.
+    assert current_generation(db_session) == start
     nested.rollback()
     assert current_generation(db_session) == start
     make_commune()
     assert current_generation(db_session) == start + 1
+    db_session.execute(update(Commune).values(lat=48.0))
+    assert current_generation(db_session) == start + 1
+    db_session.commit()
+    assert current_generation(db_session) == start + 2
 
 
 def test_reader_sees_each_commit_on_its_own_connection(tmp_path: Path) -> None:
