@@ -299,6 +299,8 @@ def _labels() -> Labels:
         tentative_status=_("tentative (proposed plan, not approved yet)"),
         cancelled_status=_("cancelled"),
         notes=_("Notes"),
+        # Placeholders become str.format fields: "%(label)s: %(value)s" -> "{label}: {value}".
+        field=_("%(label)s: %(value)s", label="{label}", value="{value}"),
     )
 
 

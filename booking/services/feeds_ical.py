@@ -52,6 +52,8 @@ class Labels:
     tentative_status: str
     cancelled_status: str
     notes: str
+    # "{label}: {value}" (French puts a space before the colon).
+    field: str = "{label}: {value}"
 
 
 def paris_timezone() -> Timezone:
@@ -124,22 +126,22 @@ def description(event: EventData, labels: Labels) -> str:
         TENTATIVE: labels.tentative_status,
     }.get(event.status, labels.confirmed_status)
     rows = [event.title] if event.title else []
-    rows.append(f"{labels.commune}: {event.commune}")
+    field = labels.field.format
+    rows.append(field(label=labels.commune, value=event.commune))
     if event.lines:
-        rows.append(
-            f"{labels.equipment}: " + ", ".join(f"{qty} × {name}" for name, qty in event.lines)
-        )
+        items = ", ".join(f"{qty} × {name}" for name, qty in event.lines)
+        rows.append(field(label=labels.equipment, value=items))
     units = [f"{name} ({code})" for name, code in event.units]
     units += [f"{qty} × {name} ({depot})" for name, qty, depot in event.draws]
     if units:
-        rows.append(f"{labels.units}: " + ", ".join(units))
+        rows.append(field(label=labels.units, value=", ".join(units)))
     if event.depots:
-        rows.append(f"{labels.depot}: " + ", ".join(event.depots))
+        rows.append(field(label=labels.depot, value=", ".join(event.depots)))
     if event.contact:
-        rows.append(f"{labels.contact}: {event.contact}")
-    rows.append(f"{labels.status}: {status}")
+        rows.append(field(label=labels.contact, value=event.contact))
+    rows.append(field(label=labels.status, value=status))
     if event.notes:
-        rows.append(f"{labels.notes}: {event.notes}")
+        rows.append(field(label=labels.notes, value=event.notes))
     return "\n".join(rows)
 
 

@@ -509,8 +509,8 @@ def test_feed_speaks_its_owners_language(
     with app.app_context():
         french = events(fetch(db_session, token))[f"pret-commun-loan-{loan.id}@{DOMAIN}"]
         assert str(french["SUMMARY"]).startswith("[Annulé] ")
-        assert "Matériel : " not in str(french["DESCRIPTION"])
-        assert "Matériel: 1 × Minibus" in str(french["DESCRIPTION"])
+        assert "Matériel : 1 × Minibus" in str(french["DESCRIPTION"])
+        assert "Statut : annulé" in str(french["DESCRIPTION"])
         technician.locale = "en"
         db_session.commit()
         english = events(fetch(db_session, token))[f"pret-commun-loan-{loan.id}@{DOMAIN}"]
