@@ -124,3 +124,27 @@ def test_changes_and_cancellation_as_ical_js_sees_them(
     assert cancelled["status"] == "CANCELLED"
     assert cancelled["sequence"] > moved["sequence"]
     assert cancelled["summary"].startswith("[Cancelled] ")
+
+
+def test_round_feed_as_ical_js_sees_it(
+    db_session: Session,
+    manager: User,
+    commune: Commune,
+    make_unit: Callable[..., Unit],
+    make_type: Callable[..., Any],
+    depot: Any,  # noqa: F811
+    make_loan: Callable[..., Any],  # noqa: F811
+) -> None:
+    stage = make_unit(type=make_type(is_delivered=True), home_depot=depot)
+    loan = make_loan(commune, stage, start=SPRING)
+    read = ical_js(fetch(db_session, feed_for(db_session, manager, FeedKind.ROUND, None)))
+    found = {e["uid"]: e for e in read["events"]}
+    delivery = found[f"pret-commun-delivery-{loan.id}@{DOMAIN}"]
+    collection = found[f"pret-commun-collection-{loan.id}@{DOMAIN}"]
+    assert (delivery["start"], delivery["end"]) == (
+        "2027-03-27T06:00:00.000Z",
+        "2027-03-27T07:00:00.000Z",
+    )
+    assert collection["start"] == "2027-03-29T06:00:00.000Z"
+    assert delivery["geo"] == [48.5392, 2.6601]
+    assert set(found) == {delivery["uid"], collection["uid"]}
