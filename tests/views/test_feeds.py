@@ -50,6 +50,8 @@ def test_calendar_response_headers(client: FlaskClient, feed_url: str) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
     assert response.data.startswith(b"BEGIN:VCALENDAR\r\n")
+    # Each event links to the request's page in the application.
+    assert re.search(rb"\r\nURL:http://localhost/requests/\d+\r\n", response.data)
     assert re.fullmatch(r'"[0-9a-f]{40}"', response.headers["ETag"])
     assert response.headers["Last-Modified"].endswith(" GMT")
     assert "private" in response.headers["Cache-Control"]
