@@ -222,6 +222,11 @@ def list_feeds(session: Session, *, user: User) -> list[FeedToken]:
     )
 
 
+def feed_subjects(session: Session, feeds: list[FeedToken]) -> dict[int, str]:
+    """The name of each feed's commune, unit or type ("" for the round and the manager's)."""
+    return {feed.id: _target_name(session, feed.kind, feed.target_id) or "" for feed in feeds}
+
+
 def _own_feed(session: Session, feed_id: int, user: User) -> FeedToken:
     require_role(user)
     feed = session.get(FeedToken, feed_id)

@@ -339,13 +339,15 @@ def _index_page() -> str:
     form = FeedCreateForm()
     choices = service.feed_choices(db, user=user)
     form.what.choices = [SelectChoice(c.value, f"{c.group} · {c.label}") for c in choices]
+    feeds = service.list_feeds(db, user=user)
     fresh = session.pop("feed_new", None)
     links = None
     if isinstance(fresh, dict) and "token" in fresh:
         links = {"id": fresh.get("id"), **feed_links(str(fresh["token"]))}
     return render_template(
         "feeds/index.html",
-        feeds=service.list_feeds(db, user=user),
+        feeds=feeds,
+        subjects=service.feed_subjects(db, feeds),
         form=form,
         rename_form=FeedRenameForm(),
         action_form=ActionForm(),

@@ -228,6 +228,7 @@ def test_rename_regenerate_and_revoke_from_the_page(
     auth.login(technician)
     assert client.post(f"/feeds/{feed.id}/rename", data={"name": "Mairie"}).status_code == 302
     assert feed.name == "Mairie"
+    assert "Commune · Melun" in client.get("/feeds/").text
     assert client.post(f"/feeds/{feed.id}/regenerate").status_code == 302
     assert client.get(f"/feeds/{token}.ics").status_code == 404
     new = re.search(r"/feeds/([A-Za-z0-9_-]{43})\.ics", client.get("/feeds/").text)
