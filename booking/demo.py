@@ -76,7 +76,7 @@ class DemoRequest:
     start_dt: datetime
     end_dt: datetime
     lines: tuple[tuple[str, int], ...]  # (type code, quantity)
-    priority: int  # 1 most important .. 4 least, as LoanRequest.priority
+    priority: int  # 1 lowest .. 4 highest, as LoanRequest.priority and the solver spec
     reason: str
     flexible_days: int = 0  # the loan may move this many days either way
 
@@ -153,7 +153,7 @@ def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRe
                 _at(national - timedelta(days=1), 8),
                 _at(national + timedelta(days=1), 12),
                 tuple(lines),
-                2,
+                3,
                 "Fête nationale, manifestation communale majeure",
             )
         )
@@ -166,7 +166,7 @@ def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRe
                 _at(music - timedelta(days=1), 14),
                 _at(music + timedelta(days=1), 12),
                 (("podium-4x3", 1), ("sound-portable", 1), ("crowd-barrier", 20), ("chair", 60)),
-                3,
+                2,
                 "Concerts en plein air",
             )
         )
@@ -182,20 +182,20 @@ def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRe
                     _at(polling_day - timedelta(days=2), 8),
                     _at(polling_day + timedelta(days=1), 12),
                     lines,
-                    1,
+                    4,
                     "Obligation légale : tenue du scrutin",
                 )
             )
     weekend_kinds = (
-        ("Brocante", (("crowd-barrier", 20), ("table", 20), ("tent-3x3", 2)), 4),
+        ("Brocante", (("crowd-barrier", 20), ("table", 20), ("tent-3x3", 2)), 1),
         (
             "Fête de village",
             (("tent-3x3", 4), ("table", 15), ("chair", 80), ("fridge-trailer", 1)),
-            3,
+            2,
         ),
-        ("Forum des associations", (("exhibition-grid", 30), ("table", 25), ("chair", 50)), 3),
-        ("Exposition", (("exhibition-grid", 40),), 4),
-        ("Kermesse", (("tent-3x3", 3), ("table", 10), ("chair", 60), ("sound-portable", 1)), 3),
+        ("Forum des associations", (("exhibition-grid", 30), ("table", 25), ("chair", 50)), 2),
+        ("Exposition", (("exhibition-grid", 40),), 1),
+        ("Kermesse", (("tent-3x3", 3), ("table", 10), ("chair", 60), ("sound-portable", 1)), 2),
     )
     saturdays = [_next_weekday(first, 5) + timedelta(weeks=w) for w in range(60)]
     saturdays = [d for d in saturdays if d <= last]
@@ -216,13 +216,13 @@ def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRe
             )
         )
     weekday_kinds = (
-        ("Sortie scolaire", "minibus-9", 1, 3, "Transport d'élèves"),
-        ("Sortie des aînés", "minibus-12", 1, 3, "Sortie du CCAS"),
-        ("Évacuation de déchets verts", "tipper-35", 2, 3, "Entretien des espaces verts"),
-        ("Élagage", "aerial-lift", 2, 2, "Sécurité des arbres d'alignement"),
-        ("Nettoyage de voirie", "sweeper", 1, 3, "Propreté après le marché"),
-        ("Broyage de branches", "chipper", 1, 4, "Entretien des espaces verts"),
-        ("Désherbage du cimetière", "weeder", 3, 4, "Gestion sans pesticides"),
+        ("Sortie scolaire", "minibus-9", 1, 2, "Transport d'élèves"),
+        ("Sortie des aînés", "minibus-12", 1, 2, "Sortie du CCAS"),
+        ("Évacuation de déchets verts", "tipper-35", 2, 2, "Entretien des espaces verts"),
+        ("Élagage", "aerial-lift", 2, 3, "Sécurité des arbres d'alignement"),
+        ("Nettoyage de voirie", "sweeper", 1, 2, "Propreté après le marché"),
+        ("Broyage de branches", "chipper", 1, 1, "Entretien des espaces verts"),
+        ("Désherbage du cimetière", "weeder", 3, 1, "Gestion sans pesticides"),
     )
     weekdays = [first + timedelta(days=i) for i in range((last - first).days)]
     weekdays = [d for d in weekdays if d.weekday() in (1, 2, 3)]

@@ -122,3 +122,12 @@ def test_season_has_the_expected_events_and_is_deterministic() -> None:
     assert {r.start_dt.date() for r in bastille} == {date(2027, 7, 13)}
     # Late in the season, the next summer is the following year's.
     assert season_year(date(2027, 6, 1)) == 2028
+
+
+def test_season_priorities_follow_the_solver_scale() -> None:
+    """Priority 4 is the highest, as in loan-problem/1: elections outrank a flea market."""
+    season = demo_season(date(2026, 11, 28), [f"c{i}" for i in range(20)])
+    priority_of = {r.title: r.priority for r in season}
+    assert priority_of["Élections : bureaux de vote"] == 4
+    assert priority_of["Brocante"] == 1
+    assert all(r.reason for r in season if r.priority >= 3)
