@@ -289,6 +289,21 @@ def cpsat_bound(runs: list[Run]) -> float | None:
     return None
 
 
+def write_report(path: Path, report: list[str]) -> None:
+    """Writes the optimiser report, keeping the ``## `` sections other benchmarks own.
+
+    This report uses only ``#`` and ``###`` headings, so every ``## `` section of the
+    existing file (the calendar feeds' one, say) was written by another script.
+    """
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    start = existing.find("\n## ")
+    foreign = existing[start + 1 :] if start >= 0 else ""
+    text = "\n".join(report).rstrip("\n") + "\n"
+    if foreign:
+        text += "\n" + foreign.rstrip("\n") + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -356,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else simple_bound(problem_path, min(30.0, spec.seconds))
             )
             report += instance_section(spec, document, runs, bound)
-            Path(args.output).write_text("\n".join(report) + "\n", encoding="utf-8")
+            write_report(Path(args.output), report)
     print(f"wrote {args.output}", file=sys.stderr)
     if violations:
         print(f"{violations} VIOLATION(S) FOUND: see {args.output}", file=sys.stderr)

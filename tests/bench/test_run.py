@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from bench.generate import generate
-from bench.run import InstanceSpec, Run, instance_section, main, parse_instance
+from bench.run import InstanceSpec, Run, instance_section, main, parse_instance, write_report
 
 
 def test_runner_writes_a_report_for_a_small_instance(tmp_path) -> None:
@@ -74,3 +74,13 @@ def test_instance_argument_is_validated() -> None:
     for wrong in ("year:2", "galaxy:1:60", "year:x:60", "year:1:0"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_instance(wrong)
+
+
+def test_report_keeps_the_sections_other_benchmarks_wrote(tmp_path) -> None:
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# Benchmarks\n\nold run\n\n## Calendar feeds\n\nfeeds table\n")
+    write_report(path, ["# Benchmarks", "", "new run"])
+    text = path.read_text()
+    assert "old run" not in text
+    assert text.index("new run") < text.index("## Calendar feeds")
+    assert "feeds table" in text
