@@ -7,34 +7,19 @@ migrations. Screenshots are kept in ``test-artifacts/browser/``.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import Page, expect
 
-from booking import create_app
 from booking.db import get_db
-from booking.migrate import upgrade
 from booking.models import Commune, Role
 from booking.services.users import create_user
+from tests.browser.conftest import ARTIFACTS, PASSWORD, migrated_app, serving
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "browser test password"
 ACCOUNTS = {
     "technician": ("tech@melun.example", Role.TECHNICIAN),
     "manager": ("manager@agglo.example", Role.MANAGER),
@@ -47,16 +32,7 @@ def live_server(
     tmp_path_factory: pytest.TempPathFactory, compiled_translations: Path
 ) -> Iterator[str]:
     """The application served on 127.0.0.1 with a migrated SQLite database and three accounts."""
-    folder = tmp_path_factory.mktemp("live")
-    url = f"sqlite:///{folder / 'live.sqlite3'}"
-    upgrade(url)
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "SECRET_KEY": "browser-test",
-            "BABEL_TRANSLATION_DIRECTORIES": str(compiled_translations),
-        }
-    )
+    app = migrated_app(tmp_path_factory, compiled_translations, "live")
     with get_db(app).session() as session:
         melun = Commune(slug="melun", name="Melun", lat=48.5394, lon=2.6603)
         session.add(melun)
@@ -70,37 +46,8 @@ def live_server(
                 role=role,
                 commune_id=melun.id if role is Role.TECHNICIAN else None,
             )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        get_db(app).engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    # A phone-sized window: the layout must work there.
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
-        yield page
-    finally:
-        context.close()
+    with serving(app) as base:
+        yield base
 
 
 def _sign_in(page: Page, base: str, email: str) -> None:

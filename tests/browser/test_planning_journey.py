@@ -1,6 +1,6 @@
 """The fleet manager plans the season in Chromium: run, watch the progress, review, approve.
 
-Reuses the Chromium launcher and the phone-sized page of ``test_home_pages``; the server
+Chromium, the phone-sized page and the live server come from ``conftest``; the server
 has its own migrated SQLite file, two minibuses and three requests for the same days, and
 runs the optimiser on its real thread runner.
 """
@@ -8,7 +8,6 @@ runs the optimiser on its real thread runner.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,11 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from booking import create_app
 from booking.db import get_db
-from booking.migrate import upgrade
 from booking.models import (
     Commune,
     EquipmentType,
@@ -34,9 +30,7 @@ from booking.models import (
     Unit,
 )
 from booking.services.users import create_user
-from tests.browser.test_home_pages import ARTIFACTS, PASSWORD
-from tests.browser.test_home_pages import browser as browser
-from tests.browser.test_home_pages import page as page
+from tests.browser.conftest import ARTIFACTS, PASSWORD, migrated_app, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -50,17 +44,12 @@ def planning_server(
     tmp_path_factory: pytest.TempPathFactory, compiled_translations: Path
 ) -> Iterator[tuple[str, object]]:
     """The application with two minibuses and three requests on the same days."""
-    folder = tmp_path_factory.mktemp("live-planning")
-    url = f"sqlite:///{folder / 'live.sqlite3'}"
-    upgrade(url)
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "SECRET_KEY": "browser-test",
-            "BABEL_TRANSLATION_DIRECTORIES": str(compiled_translations),
-            "JOB_RUNNER": "thread",
-            "SOLVER_WORKERS": 1,
-        }
+    app = migrated_app(
+        tmp_path_factory,
+        compiled_translations,
+        "live-planning",
+        JOB_RUNNER="thread",
+        SOLVER_WORKERS=1,
     )
     database = get_db(app)
     with database.session() as session:
@@ -92,25 +81,15 @@ def planning_server(
             session.add(loan)
         session.commit()
         create_user(session, email=MANAGER, name="Manager", password=PASSWORD, role=Role.MANAGER)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", database
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        database.engine.dispose()
+    with serving(app) as base:
+        yield base, database
 
 
 def test_manager_runs_the_optimiser_reviews_and_approves(
     planning_server: tuple[str, object], page: Page
 ) -> None:
     base, database = planning_server
-    page.goto(f"{base}/login")
-    page.get_by_label("Adresse e-mail").fill(MANAGER)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, base, MANAGER)
 
     page.goto(f"{base}/planning/")
     expect(page.get_by_role("heading", name="Demandes à planifier (3)")).to_be_visible()

@@ -1,6 +1,6 @@
 """A technician asks for equipment in Chromium: rows, live availability, the list.
 
-Reuses the Chromium launcher and the phone-sized page of ``test_home_pages``; the server
+Chromium, the phone-sized page and the live server come from ``conftest``; the server
 here has its own migrated SQLite file with a small inventory, an approved loan and
 another commune's pending request.
 """
@@ -8,7 +8,6 @@ another commune's pending request.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,11 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
-from booking import create_app
 from booking.db import get_db
-from booking.migrate import upgrade
 from booking.models import (
     Assignment,
     AssignmentDraw,
@@ -38,9 +34,7 @@ from booking.models import (
     Unit,
 )
 from booking.services.users import create_user
-from tests.browser.test_home_pages import ARTIFACTS, PASSWORD
-from tests.browser.test_home_pages import browser as browser
-from tests.browser.test_home_pages import page as page
+from tests.browser.conftest import ARTIFACTS, PASSWORD, migrated_app, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -57,16 +51,7 @@ def request_server(
     tmp_path_factory: pytest.TempPathFactory, compiled_translations: Path
 ) -> Iterator[str]:
     """The application with Melun's technician, podiums, chairs and a busy week."""
-    folder = tmp_path_factory.mktemp("live-requests")
-    url = f"sqlite:///{folder / 'live.sqlite3'}"
-    upgrade(url)
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "SECRET_KEY": "browser-test",
-            "BABEL_TRANSLATION_DIRECTORIES": str(compiled_translations),
-        }
-    )
+    app = migrated_app(tmp_path_factory, compiled_translations, "live-requests")
     with get_db(app).session() as session:
         melun = Commune(slug="melun", name="Melun", lat=48.5394, lon=2.6603)
         dammarie = Commune(slug="dammarie-les-lys", name="Dammarie-lès-Lys", lat=48.51, lon=2.64)
@@ -133,27 +118,12 @@ def request_server(
             role=Role.TECHNICIAN,
             commune_id=melun.id,
         )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        get_db(app).engine.dispose()
+    with serving(app) as base:
+        yield base
 
 
 def _local(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M")
-
-
-def _sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.get_by_role("heading", name="Se connecter")).to_have_count(0)
 
 
 def test_technician_fills_the_form_and_finds_the_request_in_the_list(
@@ -161,7 +131,7 @@ def test_technician_fills_the_form_and_finds_the_request_in_the_list(
     page: Page,
 ) -> None:
     base = request_server
-    _sign_in(page, base, EMAIL)
+    sign_in(page, base, EMAIL)
     expect(page.get_by_role("heading", level=1)).to_have_text("Melun")
 
     page.goto(f"{base}/requests/new")
@@ -215,7 +185,7 @@ def test_technician_fills_the_form_and_finds_the_request_in_the_list(
 
 def test_manager_chooses_a_commune_and_its_sites_follow(request_server: str, page: Page) -> None:
     base = request_server
-    _sign_in(page, base, MANAGER_EMAIL)
+    sign_in(page, base, MANAGER_EMAIL)
     page.goto(f"{base}/requests/new")
     commune = page.get_by_label("Commune", exact=True)
     site = page.get_by_label("Lieu de livraison")
