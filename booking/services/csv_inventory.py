@@ -478,6 +478,33 @@ def _apply(line: int, problems: list[CsvProblem], call: Callable[[], Any]) -> An
     return None
 
 
+def _create_or_update(
+    session: Session,
+    actor: User,
+    parsed: list[tuple[int, Any]],
+    problems: list[CsvProblem],
+    counts: _Counts,
+    *,
+    create: Callable[..., Any],
+    update: Callable[..., Any],
+    snapshot: Callable[[Any], Any],
+) -> None:
+    """Creates the new records and updates the known ones, line by line.
+
+    ``parsed`` holds (line, (current record or None, parsed data)); the service calls
+    don't commit, so the caller's transaction stays all or nothing.
+    """
+    for line, (current, data) in parsed:
+        before = snapshot(current) if current else None
+        if current is None:
+            call = partial(create, session, data, actor=actor, commit=False)
+        else:
+            call = partial(update, session, current.id, data, actor=actor, commit=False)
+        record = _apply(line, problems, call)
+        if record is not None:
+            counts.count(current is None, before, snapshot(record))
+
+
 def _import_types(
     session: Session, actor: User, rows: Rows, problems: list[CsvProblem], counts: _Counts
 ) -> None:
@@ -560,24 +587,16 @@ def _import_units(
     parsed = _parse_all(rows, ("code",), parse, problems)
     if problems:
         return
-    for line, (current, data) in parsed:
-        before = inventory.unit_snapshot(current) if current else None
-        if current is None:
-            unit = _apply(
-                line,
-                problems,
-                partial(inventory.create_unit, session, data, actor=actor, commit=False),
-            )
-        else:
-            unit = _apply(
-                line,
-                problems,
-                partial(
-                    inventory.update_unit, session, current.id, data, actor=actor, commit=False
-                ),
-            )
-        if unit is not None:
-            counts.count(current is None, before, inventory.unit_snapshot(unit))
+    _create_or_update(
+        session,
+        actor,
+        parsed,
+        problems,
+        counts,
+        create=inventory.create_unit,
+        update=inventory.update_unit,
+        snapshot=inventory.unit_snapshot,
+    )
 
 
 def _import_pools(
@@ -663,24 +682,16 @@ def _import_sites(
     parsed = _parse_all(rows, ("name",), parse, problems)
     if problems:
         return
-    for line, (current, data) in parsed:
-        before = inventory.site_snapshot(current) if current else None
-        if current is None:
-            site = _apply(
-                line,
-                problems,
-                partial(inventory.create_site, session, data, actor=actor, commit=False),
-            )
-        else:
-            site = _apply(
-                line,
-                problems,
-                partial(
-                    inventory.update_site, session, current.id, data, actor=actor, commit=False
-                ),
-            )
-        if site is not None:
-            counts.count(current is None, before, inventory.site_snapshot(site))
+    _create_or_update(
+        session,
+        actor,
+        parsed,
+        problems,
+        counts,
+        create=inventory.create_site,
+        update=inventory.update_site,
+        snapshot=inventory.site_snapshot,
+    )
 
 
 # --- export -----------------------------------------------------------------------------
