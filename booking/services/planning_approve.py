@@ -7,8 +7,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from flask import current_app, has_app_context
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -23,7 +21,6 @@ from booking.models import (
     AssignmentDraw,
     AssignmentUnit,
     LoanRequest,
-    Notification,
     Plan,
     PlanStatus,
     RequestStatus,
@@ -33,6 +30,7 @@ from booking.models import (
 )
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
+from booking.services.notifications import notify
 from booking.services.planning import TIMEZONE, km_per_served, request_key
 from booking.services.planning_data import LOCKED_STATUSES, OPEN_STATUSES, data_fingerprint
 from booking.services.planning_reasons import describe_reason
@@ -91,6 +89,18 @@ def _technicians(session: Session, commune_id: int) -> list[User]:
     )
 
 
+def _moved(old: Assignment, new: Assignment) -> bool:
+    """Whether a loan's new assignment has other times, units or pool draws."""
+    return (
+        old.start_dt != new.start_dt
+        or old.end_dt != new.end_dt
+        or sorted((u.line_id, u.unit_id) for u in old.units)
+        != sorted((u.line_id, u.unit_id) for u in new.units)
+        or sorted((d.line_id, d.pool_id, d.quantity) for d in old.draws)
+        != sorted((d.line_id, d.pool_id, d.quantity) for d in new.draws)
+    )
+
+
 def _equipment(assignment: Assignment) -> str:
     """'Minibus 9 places (MB-1), 120 x Chaise pliante' for a served assignment."""
     parts: list[str] = []
@@ -110,14 +120,8 @@ def _notify(
     message: Callable[[], str],
     payload: dict[str, Any],
 ) -> None:
-    """Tell the commune's technicians, each in their own language."""
-    default = (
-        str(current_app.config.get("BABEL_DEFAULT_LOCALE", "fr")) if has_app_context() else "fr"
-    )
-    for user in _technicians(session, loan.commune_id):
-        with force_locale(user.locale or default):
-            text_ = message()
-        session.add(Notification(user_id=user.id, kind=kind, text=text_, payload=payload))
+    """Tell the commune's technicians, each in their own language (and by e-mail)."""
+    notify(session, _technicians(session, loan.commune_id), kind, message, payload)
 
 
 def approve_plan(session: Session, plan_id: int, *, by: User) -> Plan:
@@ -210,19 +214,29 @@ def _apply(session: Session, plan: Plan, by: User) -> dict[str, Any]:
                     "equipment": what,
                 }
 
-            if old is not None:
+            if old is not None and _moved(old, assignment):
                 changed.append(loan.id)
-                _notify(
-                    session,
-                    loan,
-                    "request.changed",
-                    lambda v=values: _(
+                payload["previous"] = {
+                    "start": old.start_dt.isoformat() if old.start_dt else None,
+                    "end": old.end_dt.isoformat() if old.end_dt else None,
+                    "units": sorted(u.unit.code for u in old.units),
+                }
+                was = _equipment(old)
+
+                def changed_text(
+                    v: Callable[[], dict[str, str]] = values, o: Assignment = old, w: str = was
+                ) -> str:
+                    return _(
                         "Changed by the new plan: %(title)s now from %(start)s to %(end)s, "
-                        "with %(equipment)s.",
+                        "with %(equipment)s (before: from %(old_start)s to %(old_end)s, "
+                        "with %(old_equipment)s).",
                         **v(),
-                    ),
-                    payload,
-                )
+                        old_start=local_datetime(o.start_dt),
+                        old_end=local_datetime(o.end_dt),
+                        old_equipment=w,
+                    )
+
+                _notify(session, loan, "request.changed", changed_text, payload)
             else:
                 approved.append(loan.id)
                 _notify(

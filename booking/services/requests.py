@@ -19,7 +19,9 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from booking.db import utcnow
 from booking.errors import Conflict, NotFound, ValidationError
@@ -30,7 +32,6 @@ from booking.models import (
     Commune,
     EquipmentType,
     LoanRequest,
-    Notification,
     Plan,
     PlanStatus,
     Pool,
@@ -46,6 +47,7 @@ from booking.models import (
 )
 from booking.services.access import STAFF_ROLES, can_access_commune, commune_filter, require_role
 from booking.services.audit import record_event
+from booking.services.notifications import notify
 from booking.templating import REQUEST_STATUS_LABELS
 from booking.timeutil import to_local
 
@@ -581,7 +583,8 @@ def cancel_request(
 
     Raises:
         NotFound: if ``by`` may not see the request.
-        Conflict: if it is already handed over, returned, declined or cancelled.
+        Conflict: if it is already handed over, returned, declined or cancelled, or if
+            another change to it (a plan approval) was written at the same time.
     """
     require_role(by, *REQUESTER_ROLES)
     loan = get_request(session, request_id, by=by)
@@ -594,45 +597,77 @@ def cancel_request(
         )
     before = request_snapshot(loan)
     was_approved = loan.status is RequestStatus.APPROVED
-    loan.status = RequestStatus.CANCELLED
-    loan.sequence += 1
     reason = (reason or "").strip() or None
-    session.flush()
-    after = request_snapshot(loan) | {"cancel_reason": reason}
-    record_event(
-        session,
-        actor=by,
-        action="request.cancel",
-        object_type="loan_request",
-        object_id=loan.id,
-        before=before,
-        after=after,
-    )
+    try:
+        loan.status = RequestStatus.CANCELLED
+        loan.sequence += 1
+        session.flush()
+        after = request_snapshot(loan) | {"cancel_reason": reason}
+        record_event(
+            session,
+            actor=by,
+            action="request.cancel",
+            object_type="loan_request",
+            object_id=loan.id,
+            before=before,
+            after=after,
+        )
+        _notify_cancelled(session, loan, by=by, was_approved=was_approved, reason=reason)
+        session.commit()
+    except (StaleDataError, OperationalError) as error:
+        session.rollback()
+        if isinstance(error, OperationalError) and not is_concurrent_write(error):
+            raise
+        raise Conflict(
+            _("This request was changed at the same time; reload it and try again.")
+        ) from error
+    return loan
+
+
+def is_concurrent_write(error: OperationalError) -> bool:
+    """Whether a database error means another transaction got in the way.
+
+    SQLite reports a write it could not get the lock for (or whose snapshot is out of
+    date) as "database is locked"; PostgreSQL reports serialization failures, deadlocks
+    and lock timeouts with their SQLSTATE.
+    """
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if code in {"40001", "40P01", "55P03"}:
+        return True
+    message = str(error.orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+def _notify_cancelled(
+    session: Session, loan: LoanRequest, *, by: User, was_approved: bool, reason: str | None
+) -> None:
+    """Tell the active managers, each in their own language, that ``loan`` was cancelled."""
     managers = session.scalars(
         select(User).where(User.role == Role.MANAGER, User.is_active_account.is_(True))
-    )
-    text = _(
-        "%(who)s cancelled request %(id)d of %(commune)s (%(start)s).",
-        who=by.name,
-        id=loan.id,
-        commune=loan.commune.name,
-        start=to_local(loan.requested_start_dt).strftime("%d/%m/%Y %H:%M"),
-    )
-    if was_approved:
-        text += " " + _("It was approved: its equipment is free again.")
-    if reason:
-        text += " " + _("Reason: %(reason)s", reason=reason)
-    for manager in managers:
-        session.add(
-            Notification(
-                user_id=manager.id,
-                kind="request.cancelled",
-                text=text,
-                payload={"request_id": loan.id, "was_approved": was_approved, "reason": reason},
-            )
+    ).all()
+    start = to_local(loan.requested_start_dt).strftime("%d/%m/%Y %H:%M")
+
+    def message() -> str:
+        text = _(
+            "%(who)s cancelled request %(id)d of %(commune)s (%(start)s).",
+            who=by.name,
+            id=loan.id,
+            commune=loan.commune.name,
+            start=start,
         )
-    session.commit()
-    return loan
+        if was_approved:
+            text += " " + _("It was approved: its equipment is free again.")
+        if reason:
+            text += " " + _("Reason: %(reason)s", reason=reason)
+        return text
+
+    notify(
+        session,
+        managers,
+        "request.cancelled",
+        message,
+        {"request_id": loan.id, "was_approved": was_approved, "reason": reason},
+    )
 
 
 def list_requests(

@@ -529,6 +529,15 @@ def test_a_reopened_loan_moved_by_a_new_plan_is_notified_as_changed(
     planning.approve_plan(db_session, first.id, by=manager)
     # The commune edits its approved request: it is open again and must be re-planned.
     loan.status = RequestStatus.SUBMITTED
+    # Its minibus breaks down meanwhile: the new plan must lend the other one.
+    held = next(a for a in first.assignments if a.request_id == loan.id).units[0].unit
+    db_session.add(
+        Unavailability(
+            unit=held,
+            start_dt=DEFAULT_START - timedelta(days=4),
+            end_dt=DEFAULT_START + timedelta(days=6),
+        )
+    )
     db_session.commit()
     problem, _maps = planning.build_problem(db_session)
     assert [a.id for a in problem.previous.requests] == [f"R-{loan.id}"]
