@@ -16,6 +16,7 @@ NAV_LINKS: list[tuple[str, Any, frozenset[str]]] = [
     ("planning.index", _l("Planning"), frozenset({"manager"})),
     ("inventory.index", _l("Inventory"), frozenset({"manager"})),
     ("feeds.index", _l("Calendars"), frozenset({"technician", "manager", "admin"})),
+    ("audit.index", _l("Audit log"), frozenset({"manager", "admin"})),
     ("admin.users", _l("Accounts"), frozenset({"admin"})),
 ]
 
