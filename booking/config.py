@@ -3,6 +3,7 @@
 ``DATABASE_URL``  SQLAlchemy URL; default SQLite file ``instance/booking.sqlite3``.
 ``SECRET_KEY``    session signing key; default a random key generated once into
                   ``instance/secret_key`` (never a constant in the code).
+``MAIL_*``        outgoing e-mail (see ``mail_settings``); no e-mail without ``MAIL_SERVER``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,64 @@ def secret_key(instance_path: Path) -> str:
     return key
 
 
+def _flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+    return number
+
+
+def mail_settings() -> dict[str, Any]:
+    """Outgoing e-mail, from the environment.
+
+    ``MAIL_SERVER`` (SMTP host; unset means no e-mail), ``MAIL_PORT`` (default 465 with
+    ``MAIL_USE_SSL``, 587 with ``MAIL_USE_TLS``, else 25), ``MAIL_USERNAME`` and
+    ``MAIL_PASSWORD`` (log in when a username is set), ``MAIL_USE_TLS`` (STARTTLS),
+    ``MAIL_USE_SSL`` (implicit TLS), ``MAIL_FROM`` (sender address),
+    ``MAIL_MAX_ATTEMPTS`` (tries per message before it is marked failed, default 5),
+    ``MAIL_TIMEOUT`` (seconds, default 30) and ``MAIL_DELIVERY`` (``thread``: send in the
+    background after each change that queued mail; ``off``: only ``flask send-mail``).
+
+    Raises:
+        ValueError: a value cannot be read (the message names the variable).
+    """
+    use_ssl = _flag("MAIL_USE_SSL")
+    use_tls = _flag("MAIL_USE_TLS")
+    if use_ssl and use_tls:
+        raise ValueError("set MAIL_USE_SSL or MAIL_USE_TLS, not both")
+    default_port = 465 if use_ssl else 587 if use_tls else 25
+    delivery = os.environ.get("MAIL_DELIVERY", "").strip().lower() or "thread"
+    if delivery not in ("thread", "off"):
+        raise ValueError(f"MAIL_DELIVERY must be 'thread' or 'off', not {delivery!r}")
+    return {
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "").strip(),
+        "MAIL_PORT": _positive_int("MAIL_PORT", default_port),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", "").strip(),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": use_tls,
+        "MAIL_USE_SSL": use_ssl,
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "").strip() or "pret-commun@localhost",
+        "MAIL_MAX_ATTEMPTS": _positive_int("MAIL_MAX_ATTEMPTS", 5),
+        "MAIL_TIMEOUT": _positive_int("MAIL_TIMEOUT", 30),
+        "MAIL_DELIVERY": delivery,
+    }
+
+
 def from_environment(instance_path: Path) -> dict[str, Any]:
     """The application settings for ``instance_path``."""
     return {
@@ -78,4 +137,5 @@ def from_environment_without_files() -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
+        **mail_settings(),
     }

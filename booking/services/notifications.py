@@ -11,16 +11,29 @@ request itself.
 
 from __future__ import annotations
 
+import logging
+import smtplib
+import ssl
+import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Any
 
-from flask import current_app, has_app_context, has_request_context, url_for
+from flask import Flask, current_app, has_app_context, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
-from booking.models import Notification, OutboxEmail, User
+from booking.db import get_db, utcnow
+from booking.errors import NotFound
+from booking.models import Notification, OutboxEmail, OutboxStatus, User
+
+log = logging.getLogger(__name__)
 
 # Subjects of the e-mails, by notification kind; other kinds get the generic one.
 SUBJECTS: dict[str, Any] = {
@@ -108,3 +121,277 @@ def notify(
                 )
                 session.info[_QUEUED_KEY] = current_app._get_current_object()  # type: ignore[attr-defined]
     return added
+
+
+# --- reading them in the application ----------------------------------------------------
+
+# The notifications page shows at most this many, newest first.
+PAGE_SIZE = 100
+
+
+def list_notifications(session: Session, *, by: User, limit: int = PAGE_SIZE) -> list[Notification]:
+    """``by``'s notifications, newest first."""
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.user_id == by.id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def unread_count(session: Session, *, by: User) -> int:
+    """How many of ``by``'s notifications are unread (one query)."""
+    return int(
+        session.scalar(
+            select(func.count(Notification.id)).where(
+                Notification.user_id == by.id, Notification.read_at.is_(None)
+            )
+        )
+        or 0
+    )
+
+
+def mark_read(session: Session, notification_id: int, *, by: User) -> Notification:
+    """Mark one of ``by``'s notifications read (again is harmless).
+
+    Raises:
+        NotFound: no such notification, or it is someone else's.
+    """
+    note = session.get(Notification, notification_id)
+    if note is None or note.user_id != by.id:
+        raise NotFound(_("Notification %(id)s does not exist.", id=notification_id))
+    if note.read_at is None:
+        note.read_at = utcnow()
+        session.commit()
+    return note
+
+
+def mark_all_read(session: Session, *, by: User) -> int:
+    """Mark every unread notification of ``by`` read.
+
+    Returns:
+        How many were unread.
+    """
+    count = session.execute(
+        update(Notification)
+        .where(Notification.user_id == by.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    ).rowcount
+    session.commit()
+    return int(count or 0)
+
+
+# --- sending the outbox -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one ``deliver_outbox`` run did.
+
+    ``retried``: messages left pending after an error; ``failed``: messages given up on
+    (status FAILED); ``error``: why the server could not be reached, if it could not.
+    """
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    error: str | None = None
+
+
+def _describe(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}".strip()
+    return text[:MAX_ERROR_LENGTH]
+
+
+def _connect(config: Mapping[str, Any]) -> smtplib.SMTP:
+    """An SMTP connection as configured: implicit TLS or STARTTLS, login when a user is set.
+
+    Raises:
+        OSError: the server cannot be reached (``smtplib.SMTPException`` included).
+    """
+    host = str(config["MAIL_SERVER"]).strip()
+    port = int(config.get("MAIL_PORT") or 25)
+    timeout = float(config.get("MAIL_TIMEOUT") or 30)
+    smtp: smtplib.SMTP
+    if config.get("MAIL_USE_SSL"):
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        if config.get("MAIL_USE_TLS"):
+            smtp.starttls(context=ssl.create_default_context())
+        username = str(config.get("MAIL_USERNAME") or "")
+        if username:
+            smtp.login(username, str(config.get("MAIL_PASSWORD") or ""))
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _message(email: OutboxEmail, config: Mapping[str, Any]) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = str(config.get("MAIL_FROM") or "pret-commun@localhost")
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(email.created_at.timestamp(), localtime=False)
+    message["Message-ID"] = make_msgid(f"outbox-{email.id}")
+    message.set_content(email.body)
+    return message
+
+
+def _is_connection_error(error: OSError) -> bool:
+    """Whether the connection itself broke (not a refusal of this one message)."""
+    return isinstance(error, smtplib.SMTPServerDisconnected) or not isinstance(
+        error, smtplib.SMTPException
+    )
+
+
+def _claim(session: Session, email_id: int) -> OutboxEmail | None:
+    """The e-mail if it is still pending; on PostgreSQL, locked against other senders."""
+    return session.scalars(
+        select(OutboxEmail)
+        .where(OutboxEmail.id == email_id, OutboxEmail.status == OutboxStatus.PENDING)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def deliver_outbox(
+    session: Session, config: Mapping[str, Any], *, limit: int | None = None
+) -> DeliveryReport:
+    """Send the pending e-mails, oldest first, over one SMTP connection.
+
+    Each message is its own transaction: SENT with ``sent_at`` once the server accepted
+    it. A message the server refuses counts an attempt and records ``last_error``; it
+    stays PENDING until ``MAIL_MAX_ATTEMPTS`` attempts, then becomes FAILED. When the
+    server cannot be reached, or the connection drops, every message concerned counts an
+    attempt and stays PENDING, whatever its count: the next run tries again.
+
+    Args:
+        session: a session of its own (it is committed).
+        config: the application settings (``MAIL_*``).
+        limit: at most this many messages (default all pending).
+
+    Returns:
+        What was sent, retried and given up.
+    """
+    if not mail_enabled(config):
+        return DeliveryReport()
+    query = (
+        select(OutboxEmail.id)
+        .where(OutboxEmail.status == OutboxStatus.PENDING)
+        .order_by(OutboxEmail.created_at, OutboxEmail.id)
+        .limit(limit)
+    )
+    ids = list(session.scalars(query))
+    session.commit()
+    if not ids:
+        return DeliveryReport()
+    try:
+        smtp = _connect(config)
+    except OSError as error:
+        description = _describe(error)
+        count = session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id.in_(ids), OutboxEmail.status == OutboxStatus.PENDING)
+            .values(attempts=OutboxEmail.attempts + 1, last_error=description)
+        ).rowcount
+        session.commit()
+        log.warning("mail server unreachable, %s message(s) kept: %s", count, description)
+        return DeliveryReport(retried=int(count or 0), error=description)
+    max_attempts = int(config.get("MAIL_MAX_ATTEMPTS") or 5)
+    sent = retried = failed = 0
+    try:
+        for email_id in ids:
+            email = _claim(session, email_id)
+            if email is None:
+                session.commit()
+                continue
+            email.attempts += 1
+            try:
+                smtp.send_message(_message(email, config))
+            except OSError as error:
+                email.last_error = _describe(error)
+                lost = _is_connection_error(error)
+                if not lost and email.attempts >= max_attempts:
+                    email.status = OutboxStatus.FAILED
+                    failed += 1
+                else:
+                    retried += 1
+                session.commit()
+                log.warning("e-mail %s not sent: %s", email_id, email.last_error)
+                if lost:
+                    break
+                continue
+            email.status = OutboxStatus.SENT
+            email.sent_at = utcnow()
+            email.last_error = None
+            session.commit()
+            sent += 1
+    finally:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+    return DeliveryReport(sent=sent, retried=retried, failed=failed)
+
+
+# --- delivering after a commit ----------------------------------------------------------
+
+
+class MailDispatcher:
+    """Sends the outbox on one background thread of the process, when told mail is queued.
+
+    Kicks while a delivery is already waiting to start are merged into it; the web
+    request that queued the mail never waits for the SMTP server.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail")
+        self._lock = threading.Lock()
+        self._waiting = False
+
+    def kick(self) -> None:
+        """Deliver the outbox soon."""
+        with self._lock:
+            if self._waiting:
+                return
+            self._waiting = True
+        self.executor.submit(self._run)
+
+    def _run(self) -> None:
+        with self._lock:
+            self._waiting = False
+        try:
+            with self.app.app_context(), get_db(self.app).session() as session:
+                deliver_outbox(session, self.app.config)
+        except Exception:
+            log.exception("outbox delivery crashed")
+
+    def shutdown(self) -> None:
+        """Wait for the deliveries under way and stop the thread."""
+        self.executor.shutdown(wait=True)
+
+
+def get_dispatcher(app: Flask) -> MailDispatcher:
+    """The dispatcher of ``app``, made on first use."""
+    dispatcher = app.extensions.get("mail_dispatcher")
+    if dispatcher is None:
+        dispatcher = app.extensions["mail_dispatcher"] = MailDispatcher(app)
+    return dispatcher  # type: ignore[no-any-return]
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver_after_commit(session: Session) -> None:
+    app: Flask | None = session.info.pop(_QUEUED_KEY, None)
+    if app is not None and app.config.get("MAIL_DELIVERY", "thread") == "thread":
+        get_dispatcher(app).kick()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_QUEUED_KEY, None)
