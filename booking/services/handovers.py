@@ -1,0 +1,766 @@
+"""Handing approved equipment over to a commune and taking it back.
+
+A check-out turns an APPROVED request into HANDED_OVER, a check-in turns it into
+RETURNED. Each writes one ``Handover`` row per item of the approved plan's assignment: one
+per numbered unit (``unit_id`` set) and one per pooled line (``unit_id`` empty). The
+handovers table has no line column, so a pooled line's row is known by its place: the rows
+of one hand-over are written in the order of the request's pooled lines (by line id),
+which no longer change once a request is approved.
+
+Technicians hand over their own commune's loans; managers and admins any commune's.
+Other communes' requests are reported as missing. Every change is audited, raises the
+request's calendar SEQUENCE (its row version rises with the write) and is notified to
+the commune's technicians and the fleet managers, except the person who made it.
+
+A damaged unit goes to maintenance in the same check-in: an unavailability window from
+the return until the given date, and the unit's status set to MAINTENANCE, so that
+nothing plans it until the manager puts it back in service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from booking.db import utcnow
+from booking.errors import Conflict, NotFound, ValidationError
+from booking.i18n import local_datetime
+from booking.models import (
+    Assignment,
+    AssignmentUnit,
+    Condition,
+    Handover,
+    HandoverKind,
+    LoanRequest,
+    Plan,
+    PlanStatus,
+    RequestLine,
+    RequestStatus,
+    Role,
+    Unavailability,
+    Unit,
+    UnitStatus,
+    User,
+)
+from booking.services.access import STAFF_ROLES, commune_filter, require_role, require_staff
+from booking.services.audit import record_event
+from booking.services.notifications import notify
+from booking.services.requests import is_valid_id
+
+HANDOVER_ROLES = (Role.TECHNICIAN, *STAFF_ROLES)
+# A hand-over may be recorded a little ahead of the server's clock (a phone set fast).
+CLOCK_TOLERANCE = timedelta(minutes=15)
+# ... and at most this long after the fact.
+MAX_BACKDATING = timedelta(days=90)
+# The longest maintenance window set from a check-in.
+MAX_MAINTENANCE = timedelta(days=366)
+MAX_NAME = 200
+MAX_TEXT = 2000
+UPCOMING_DAYS = 7
+
+Errors = list[tuple[str | None, str]]
+
+
+# --- what a request hands over -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HandoverItem:
+    """One thing handed over: a numbered unit, or the items of a pooled line.
+
+    ``key`` names it in forms and in :class:`ItemReport` mappings: ``unit-<unit id>`` or
+    ``line-<line id>``. ``quantity`` is 1 for a unit.
+    """
+
+    key: str
+    line: RequestLine
+    unit: Unit | None
+    quantity: int
+
+    @property
+    def label(self) -> str:
+        if self.unit is not None:
+            return f"{self.unit.name} ({self.unit.code})"
+        return f"{self.quantity} × {self.line.type.name}"
+
+
+@dataclass(frozen=True)
+class ItemReport:
+    """The state of one item at a hand-over.
+
+    ``missing_quantity`` is how many items did not come back (check-in only).
+    """
+
+    condition: Condition = Condition.GOOD
+    damage: str | None = None
+    missing_quantity: int = 0
+
+
+@dataclass(frozen=True)
+class Loan:
+    """A request with the window the approved plan serves and its items."""
+
+    request: LoanRequest
+    start_dt: datetime
+    end_dt: datetime
+    items: list[HandoverItem]
+
+
+def _approved_assignment(session: Session, request_id: int) -> Assignment | None:
+    return session.scalars(
+        select(Assignment)
+        .join(Plan, Assignment.plan_id == Plan.id)
+        .where(
+            Assignment.request_id == request_id,
+            Assignment.is_served.is_(True),
+            Plan.status == PlanStatus.APPROVED,
+        )
+        .options(
+            selectinload(Assignment.units).selectinload(AssignmentUnit.unit),
+            selectinload(Assignment.draws),
+        )
+        .order_by(Plan.id.desc())
+        .limit(1)
+    ).first()
+
+
+def loan_items(session: Session, loan: LoanRequest) -> Loan:
+    """The served window and the items of ``loan``, from the approved plan.
+
+    Without an approved assignment (a request approved by hand), each line is one item of
+    its requested quantity over the requested window.
+    """
+    assignment = _approved_assignment(session, loan.id)
+    lines = sorted(loan.lines, key=lambda line: line.id)
+    if assignment is None or assignment.start_dt is None or assignment.end_dt is None:
+        items = [HandoverItem(f"line-{line.id}", line, None, line.quantity) for line in lines]
+        return Loan(loan, loan.requested_start_dt, loan.requested_end_dt, items)
+    drawn: dict[int, int] = {}
+    for draw in assignment.draws:
+        drawn[draw.line_id] = drawn.get(draw.line_id, 0) + draw.quantity
+    items = []
+    for line in lines:
+        units = sorted(
+            (u.unit for u in assignment.units if u.line_id == line.id), key=lambda u: u.code
+        )
+        items += [HandoverItem(f"unit-{unit.id}", line, unit, 1) for unit in units]
+        if drawn.get(line.id):
+            items.append(HandoverItem(f"line-{line.id}", line, None, drawn[line.id]))
+    return Loan(loan, assignment.start_dt, assignment.end_dt, items)
+
+
+def get_loan(session: Session, request_id: int, *, by: User) -> LoanRequest:
+    """The request ``request_id`` if ``by`` may hand its equipment over.
+
+    Raises:
+        Forbidden: if ``by`` is not signed in or holds no role that hands over.
+        NotFound: if there is no such request or it belongs to another commune.
+    """
+    require_role(by, *HANDOVER_ROLES)
+    loan = None
+    if is_valid_id(request_id):
+        loan = session.scalars(
+            select(LoanRequest)
+            .where(LoanRequest.id == request_id, commune_filter(by, LoanRequest.commune_id))
+            .options(
+                selectinload(LoanRequest.lines).selectinload(RequestLine.type),
+                selectinload(LoanRequest.commune),
+                selectinload(LoanRequest.handovers),
+            )
+        ).one_or_none()
+    if loan is None:
+        raise NotFound(_("Request %(id)s does not exist.", id=request_id))
+    return loan
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def _clean(text: str | None) -> str | None:
+    return (text or "").strip() or None
+
+
+def _check_time(at: datetime, now: datetime, errors: Errors) -> None:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"naive datetime {at.isoformat()} refused: give it a timezone")
+    if at > now + CLOCK_TOLERANCE:
+        errors.append(("at", _("The hand-over cannot be recorded in the future.")))
+    elif at < now - MAX_BACKDATING:
+        errors.append(
+            ("at", _("A hand-over more than %(days)d days ago cannot be recorded.", days=90))
+        )
+
+
+def _check_reports(
+    items: list[HandoverItem],
+    reports: Mapping[str, ItemReport],
+    *,
+    returning: bool,
+    errors: Errors,
+) -> dict[str, ItemReport]:
+    """Every item's report (GOOD by default), adding the problems found to ``errors``."""
+    by_key = {item.key: item for item in items}
+    for key in reports:
+        if key not in by_key:
+            errors.append((None, _("%(item)s is not part of this loan.", item=key)))
+    checked: dict[str, ItemReport] = {}
+    for item in items:
+        report = reports.get(item.key, ItemReport())
+        damage = _clean(report.damage)
+        if report.condition is Condition.DAMAGED and damage is None:
+            errors.append(
+                (f"{item.key}:damage", _("Describe the damage to %(item)s.", item=item.label))
+            )
+        elif damage is not None and len(damage) > MAX_TEXT:
+            errors.append(
+                (
+                    f"{item.key}:damage",
+                    _("Describe the damage in at most %(max)d characters.", max=MAX_TEXT),
+                )
+            )
+        missing = report.missing_quantity
+        if not returning and missing:
+            errors.append(
+                (f"{item.key}:missing_quantity", _("Nothing can be missing at check-out."))
+            )
+        elif not 0 <= missing <= item.quantity:
+            errors.append(
+                (
+                    f"{item.key}:missing_quantity",
+                    _(
+                        "The missing quantity of %(item)s is between 0 and %(max)d.",
+                        item=item.label,
+                        max=item.quantity,
+                    ),
+                )
+            )
+        checked[item.key] = ItemReport(report.condition, damage, missing)
+    return checked
+
+
+def _check_notes(notes: str | None, errors: Errors) -> str | None:
+    notes = _clean(notes)
+    if notes is not None and len(notes) > MAX_TEXT:
+        errors.append(("notes", _("Write at most %(max)d characters.", max=MAX_TEXT)))
+    return notes
+
+
+# --- audit and notifications -------------------------------------------------------------
+
+
+def _snapshot(loan: LoanRequest) -> dict[str, Any]:
+    return {"status": loan.status.value, "sequence": loan.sequence}
+
+
+def _rows_snapshot(rows: list[Handover]) -> list[dict[str, Any]]:
+    return [
+        {
+            "unit_id": row.unit_id,
+            "condition": row.condition.value,
+            "damage": row.damage,
+            "missing_quantity": row.missing_quantity,
+        }
+        for row in rows
+    ]
+
+
+def _audiences(session: Session, loan: LoanRequest, by: User) -> list[User]:
+    """The commune's technicians and the managers, except ``by``."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.is_active_account.is_(True),
+                User.id != by.id,
+                or_(
+                    User.role == Role.MANAGER,
+                    and_(User.role == Role.TECHNICIAN, User.commune_id == loan.commune_id),
+                ),
+            )
+            .order_by(User.id)
+        )
+    )
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except StaleDataError as error:
+        session.rollback()
+        raise Conflict(
+            _("Someone changed this request meanwhile: reload it and try again.")
+        ) from error
+
+
+# --- check-out ---------------------------------------------------------------------------
+
+
+def check_out(
+    session: Session,
+    request_id: int,
+    *,
+    by: User,
+    taken_by: str,
+    at: datetime | None = None,
+    reports: Mapping[str, ItemReport] | None = None,
+    notes: str | None = None,
+    now: datetime | None = None,
+) -> list[Handover]:
+    """Record that an approved loan's equipment left, in what state and with whom.
+
+    Args:
+        session: the database session.
+        request_id: the APPROVED request.
+        by: a technician of its commune, or staff.
+        taken_by: the name of the person who took the equipment (or received it).
+        at: when (aware; default now); not in the future beyond a few minutes.
+        reports: the state of each item by key (see :class:`HandoverItem`); items left
+            out are in good condition.
+        notes: free text.
+        now: the current time (default: the clock).
+
+    Returns:
+        The hand-over rows written, one per item.
+
+    Raises:
+        Forbidden: if ``by`` may not hand equipment over.
+        NotFound: if ``by`` may not see the request.
+        Conflict: if the request is not approved, or changed meanwhile.
+        ValidationError: listing every problem with the input.
+    """
+    loan = get_loan(session, request_id, by=by)
+    if loan.status is not RequestStatus.APPROVED:
+        raise Conflict(_("Only an approved request can be handed over."))
+    now = now or utcnow()
+    at = at or now
+    errors: Errors = []
+    _check_time(at, now, errors)
+    name = _clean(taken_by)
+    if name is None:
+        errors.append(("taken_by", _("Give the name of the person who takes the equipment.")))
+    elif len(name) > MAX_NAME:
+        errors.append(("taken_by", _("Give a name of at most %(max)d characters.", max=MAX_NAME)))
+    notes = _check_notes(notes, errors)
+    served = loan_items(session, loan)
+    checked = _check_reports(served.items, reports or {}, returning=False, errors=errors)
+    if errors:
+        raise ValidationError(errors=errors)
+    assert name is not None
+    before = _snapshot(loan)
+    text = _("Taken by %(name)s.", name=name) + (f"\n{notes}" if notes else "")
+    rows = [
+        Handover(
+            kind=HandoverKind.CHECK_OUT,
+            unit_id=item.unit.id if item.unit is not None else None,
+            by_id=by.id,
+            at=at,
+            condition=checked[item.key].condition,
+            damage=checked[item.key].damage,
+            missing_quantity=0,
+            notes=text,
+        )
+        for item in served.items
+    ]
+    loan.handovers.extend(rows)
+    loan.status = RequestStatus.HANDED_OVER
+    loan.sequence += 1
+    session.flush()
+    record_event(
+        session,
+        actor=by,
+        action="request.check_out",
+        object_type="loan_request",
+        object_id=loan.id,
+        before=before,
+        after=_snapshot(loan)
+        | {"at": at.isoformat(), "taken_by": name, "notes": notes, "items": _rows_snapshot(rows)},
+    )
+    notify(
+        session,
+        _audiences(session, loan, by),
+        "request.handed_over",
+        lambda: _(
+            "Handed over: request %(id)d (%(title)s) of %(commune)s, taken by %(name)s on %(at)s.",
+            id=loan.id,
+            title=loan.title,
+            commune=loan.commune.name,
+            name=name,
+            at=local_datetime(at, "short"),
+        ),
+        {"request_id": loan.id},
+    )
+    _commit(session)
+    return rows
+
+
+# --- check-in ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    """What a check-in wrote, and the approved loans its maintenance windows clash with."""
+
+    handovers: list[Handover]
+    maintenance: list[Unavailability]
+    clashes: list[LoanRequest] = field(default_factory=list)
+
+
+def _maintenance_reason(loan: LoanRequest, report: ItemReport) -> str:
+    if report.damage:
+        text = _(
+            "Damaged on return of request %(id)d: %(damage)s", id=loan.id, damage=report.damage
+        )
+    else:
+        text = _("Checked after return of request %(id)d.", id=loan.id)
+    return text[:255]
+
+
+def _clashes(
+    session: Session, unit_ids: Collection[int], start: datetime, end: datetime, loan_id: int
+) -> list[LoanRequest]:
+    """Approved loans of the approved plan that use ``unit_ids`` between start and end."""
+    if not unit_ids:
+        return []
+    return list(
+        session.scalars(
+            select(LoanRequest)
+            .join(Assignment, Assignment.request_id == LoanRequest.id)
+            .join(Plan, Assignment.plan_id == Plan.id)
+            .join(AssignmentUnit, AssignmentUnit.assignment_id == Assignment.id)
+            .where(
+                Plan.status == PlanStatus.APPROVED,
+                AssignmentUnit.unit_id.in_(list(unit_ids)),
+                LoanRequest.status == RequestStatus.APPROVED,
+                LoanRequest.id != loan_id,
+                Assignment.start_dt < end,
+                Assignment.end_dt > start,
+            )
+            .distinct()
+            .order_by(LoanRequest.id)
+        )
+    )
+
+
+def check_in(
+    session: Session,
+    request_id: int,
+    *,
+    by: User,
+    at: datetime | None = None,
+    reports: Mapping[str, ItemReport] | None = None,
+    notes: str | None = None,
+    send_to_maintenance: Collection[int] = (),
+    maintenance_until: datetime | None = None,
+    now: datetime | None = None,
+) -> CheckInResult:
+    """Record that a handed-over loan came back, its state, and what is missing.
+
+    Args:
+        session: the database session.
+        request_id: the HANDED_OVER request.
+        by: a technician of its commune, or staff.
+        at: when (aware; default now); after the check-out, not in the future.
+        reports: each item's condition, damage (required when damaged) and missing
+            quantity (0 to the item's quantity), by key; items left out are good.
+        notes: free text.
+        send_to_maintenance: ids of the loan's units to take out of service.
+        maintenance_until: end of their maintenance window (required with units).
+        now: the current time (default: the clock).
+
+    Returns:
+        The rows written and any approved loan the maintenance windows clash with.
+
+    Raises:
+        Forbidden: if ``by`` may not hand equipment over.
+        NotFound: if ``by`` may not see the request.
+        Conflict: if the request is not handed over, or changed meanwhile.
+        ValidationError: listing every problem with the input.
+    """
+    loan = get_loan(session, request_id, by=by)
+    if loan.status is not RequestStatus.HANDED_OVER:
+        raise Conflict(_("Only equipment that was handed over can be checked in."))
+    now = now or utcnow()
+    at = at or now
+    errors: Errors = []
+    _check_time(at, now, errors)
+    out = [h.at for h in loan.handovers if h.kind is HandoverKind.CHECK_OUT]
+    if out and at < max(out):
+        errors.append(("at", _("The equipment cannot come back before it left.")))
+    notes = _check_notes(notes, errors)
+    served = loan_items(session, loan)
+    checked = _check_reports(served.items, reports or {}, returning=True, errors=errors)
+    units = {item.unit.id: item for item in served.items if item.unit is not None}
+    wanted = set(send_to_maintenance)
+    if wanted - set(units):
+        errors.append(
+            ("send_to_maintenance", _("Only this loan's units can be sent to maintenance."))
+        )
+    if wanted:
+        if maintenance_until is None:
+            errors.append(("maintenance_until", _("Say until when the units are in maintenance.")))
+        elif maintenance_until.tzinfo is None or maintenance_until.utcoffset() is None:
+            raise ValueError("maintenance_until must be aware")
+        elif maintenance_until <= max(at, now):
+            errors.append(("maintenance_until", _("The maintenance must end in the future.")))
+        elif maintenance_until > max(at, now) + MAX_MAINTENANCE:
+            errors.append(("maintenance_until", _("A maintenance window lasts at most a year.")))
+    if errors:
+        raise ValidationError(errors=errors)
+    before = _snapshot(loan)
+    rows = [
+        Handover(
+            kind=HandoverKind.CHECK_IN,
+            unit_id=item.unit.id if item.unit is not None else None,
+            by_id=by.id,
+            at=at,
+            condition=checked[item.key].condition,
+            damage=checked[item.key].damage,
+            missing_quantity=checked[item.key].missing_quantity,
+            notes=notes,
+        )
+        for item in served.items
+    ]
+    loan.handovers.extend(rows)
+    windows: list[Unavailability] = []
+    for unit_id in sorted(wanted):
+        unit = units[unit_id].unit
+        assert unit is not None and maintenance_until is not None
+        window = Unavailability(
+            unit_id=unit.id,
+            start_dt=at,
+            end_dt=maintenance_until,
+            reason=_maintenance_reason(loan, checked[f"unit-{unit.id}"]),
+        )
+        session.add(window)
+        windows.append(window)
+        unit_before = unit.status.value
+        unit.status = UnitStatus.MAINTENANCE
+        record_event(
+            session,
+            actor=by,
+            action="unit.maintenance",
+            object_type="unit",
+            object_id=unit.id,
+            before={"status": unit_before},
+            after={
+                "status": unit.status.value,
+                "until": maintenance_until.isoformat(),
+                "request_id": loan.id,
+                "reason": window.reason,
+            },
+        )
+    loan.status = RequestStatus.RETURNED
+    loan.sequence += 1
+    session.flush()
+    record_event(
+        session,
+        actor=by,
+        action="request.check_in",
+        object_type="loan_request",
+        object_id=loan.id,
+        before=before,
+        after=_snapshot(loan)
+        | {
+            "at": at.isoformat(),
+            "notes": notes,
+            "items": _rows_snapshot(rows),
+            "maintenance": sorted(wanted),
+        },
+    )
+    problems = [r for r in rows if r.condition is Condition.DAMAGED or r.missing_quantity]
+    notify(
+        session,
+        _audiences(session, loan, by),
+        "request.returned",
+        lambda: (
+            _(
+                "Returned: request %(id)d (%(title)s) of %(commune)s on %(at)s.",
+                id=loan.id,
+                title=loan.title,
+                commune=loan.commune.name,
+                at=local_datetime(at, "short"),
+            )
+            + (
+                " "
+                + _("%(count)d item(s) damaged or missing: see the request.", count=len(problems))
+                if problems
+                else ""
+            )
+        ),
+        {"request_id": loan.id, "damaged_or_missing": len(problems)},
+    )
+    clashes = _clashes(session, wanted, at, maintenance_until, loan.id) if wanted else []
+    _commit(session)
+    return CheckInResult(handovers=rows, maintenance=windows, clashes=clashes)
+
+
+# --- lists -------------------------------------------------------------------------------
+
+
+def _approved_window() -> Any:
+    """(request id, served start, served end) of the approved plan's served assignments."""
+    return (
+        select(
+            Assignment.request_id.label("request_id"),
+            Assignment.start_dt.label("start_dt"),
+            Assignment.end_dt.label("end_dt"),
+        )
+        .join(Plan, Assignment.plan_id == Plan.id)
+        .where(Plan.status == PlanStatus.APPROVED, Assignment.is_served.is_(True))
+        .subquery()
+    )
+
+
+@dataclass(frozen=True)
+class ScheduledHandover:
+    """A hand-over to come (``way`` "out" or "back") or a return that is late."""
+
+    when: datetime
+    way: str
+    request: LoanRequest
+
+
+def _scheduled(
+    session: Session, by: User, statuses: tuple[RequestStatus, ...], condition: Any
+) -> list[tuple[LoanRequest, datetime, datetime]]:
+    window = _approved_window()
+    start = func.coalesce(window.c.start_dt, LoanRequest.requested_start_dt)
+    end = func.coalesce(window.c.end_dt, LoanRequest.requested_end_dt)
+    rows = session.execute(
+        select(LoanRequest, start, end)
+        .outerjoin(window, window.c.request_id == LoanRequest.id)
+        .where(
+            LoanRequest.status.in_(statuses),
+            commune_filter(by, LoanRequest.commune_id),
+            condition(start, end),
+        )
+        .options(selectinload(LoanRequest.commune), selectinload(LoanRequest.site))
+        .order_by(LoanRequest.id)
+    ).all()
+    return [(loan, _aware(s), _aware(e)) for loan, s, e in rows]
+
+
+def _aware(value: datetime) -> datetime:
+    # coalesce() loses the column type: SQLite gives back naive UTC (or text).
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=utcnow().tzinfo)
+
+
+def list_overdue(
+    session: Session, *, by: User, now: datetime | None = None
+) -> list[ScheduledHandover]:
+    """Handed-over loans whose served end has passed without a check-in, oldest first.
+
+    Raises:
+        Forbidden: if ``by`` may not hand equipment over (technicians see their commune's).
+    """
+    require_role(by, *HANDOVER_ROLES)
+    now = now or utcnow()
+    rows = _scheduled(session, by, (RequestStatus.HANDED_OVER,), lambda _start, end: end < now)
+    found = [ScheduledHandover(end, "back", loan) for loan, _start, end in rows]
+    return sorted(found, key=lambda h: (h.when, h.request.id))
+
+
+def upcoming_handovers(
+    session: Session, *, by: User, days: int = UPCOMING_DAYS, now: datetime | None = None
+) -> list[ScheduledHandover]:
+    """Check-outs and check-ins due within ``days``, soonest first.
+
+    A check-out whose start has passed but that is not recorded yet stays in the list
+    while the loan runs; returns already late are in :func:`list_overdue`.
+
+    Raises:
+        Forbidden: if ``by`` may not hand equipment over (technicians see their commune's).
+    """
+    require_role(by, *HANDOVER_ROLES)
+    now = now or utcnow()
+    soon = now + timedelta(days=days)
+    found: list[ScheduledHandover] = []
+    for loan, start, end in _scheduled(
+        session,
+        by,
+        (RequestStatus.APPROVED, RequestStatus.HANDED_OVER),
+        lambda start, end: or_(start < soon, end < soon) & (end >= now),
+    ):
+        if loan.status is RequestStatus.APPROVED and start < soon:
+            found.append(ScheduledHandover(start, "out", loan))
+        if end < soon:
+            found.append(ScheduledHandover(end, "back", loan))
+    return sorted(found, key=lambda h: (h.when, h.request.id, h.way != "out"))
+
+
+@dataclass(frozen=True)
+class UnitOutOfService:
+    """A unit in maintenance: its status, and the window running now if any."""
+
+    unit: Unit
+    window: Unavailability | None
+
+
+def units_in_maintenance(
+    session: Session, *, by: User, now: datetime | None = None
+) -> list[UnitOutOfService]:
+    """Units with the MAINTENANCE status or inside an unavailability window now.
+
+    Raises:
+        Forbidden: unless ``by`` is staff.
+    """
+    require_staff(by)
+    now = now or utcnow()
+    current = list(
+        session.scalars(
+            select(Unavailability)
+            .where(Unavailability.start_dt <= now, Unavailability.end_dt > now)
+            .order_by(Unavailability.end_dt.desc())
+        )
+    )
+    windows: dict[int, Unavailability] = {}
+    for window in current:
+        windows.setdefault(window.unit_id, window)
+    units = session.scalars(
+        select(Unit)
+        .where(or_(Unit.status == UnitStatus.MAINTENANCE, Unit.id.in_(list(windows))))
+        .options(selectinload(Unit.type))
+        .order_by(Unit.code)
+    )
+    return [UnitOutOfService(unit, windows.get(unit.id)) for unit in units]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One hand-over as people think of it: who, when, and the state of each item."""
+
+    kind: HandoverKind
+    at: datetime
+    by: User | None
+    notes: str | None
+    rows: list[tuple[str, Handover]]
+
+
+def history(session: Session, loan: LoanRequest) -> list[HistoryEntry]:
+    """The check-outs and check-ins of ``loan`` (one the caller may see), oldest first."""
+    served = loan_items(session, loan)
+    pooled = [item for item in served.items if item.unit is None]
+    entries: list[HistoryEntry] = []
+    groups: dict[tuple[HandoverKind, datetime, int | None], list[Handover]] = {}
+    for row in sorted(loan.handovers, key=lambda h: (h.at, h.id)):
+        groups.setdefault((row.kind, row.at, row.by_id), []).append(row)
+    for (kind, at, _by_id), rows in groups.items():
+        labelled: list[tuple[str, Handover]] = []
+        pooled_rows = iter(pooled)
+        for row in rows:
+            if row.unit is not None:
+                labelled.append((f"{row.unit.name} ({row.unit.code})", row))
+            else:
+                item = next(pooled_rows, None)
+                labelled.append((item.label if item is not None else "—", row))
+        entries.append(HistoryEntry(kind, at, rows[0].by, rows[0].notes, labelled))
+    return entries
