@@ -42,6 +42,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -54,6 +55,7 @@ from booking.errors import Forbidden, NotFound, ValidationError
 from booking.models import Commune, EquipmentType, FeedKind, FeedToken, Role, Unit, User
 from booking.models.feeds import FeedWatermark
 from booking.services.access import STAFF_ROLES, require_role
+from booking.services.audit import record_event
 from booking.services.feeds_cache import (
     BODY_CACHE,
     VALIDATORS,
@@ -202,6 +204,8 @@ def create_feed(
         token_hash=hash_token(token),
     )
     session.add(feed)
+    session.flush()
+    _audit(session, user, "feed.create", feed, None)
     session.commit()
     return feed, token
 
@@ -227,6 +231,30 @@ def feed_subjects(session: Session, feeds: list[FeedToken]) -> dict[int, str]:
     return {feed.id: _target_name(session, feed.kind, feed.target_id) or "" for feed in feeds}
 
 
+def _snapshot(feed: FeedToken) -> dict[str, Any]:
+    """The audited values of a feed; its secret token never reaches the trail."""
+    return {
+        "kind": feed.kind.value,
+        "target_id": feed.target_id,
+        "name": feed.name,
+        "revoked_at": feed.revoked_at.isoformat() if feed.revoked_at else None,
+    }
+
+
+def _audit(
+    session: Session, user: User, action: str, feed: FeedToken, before: dict[str, Any] | None
+) -> None:
+    record_event(
+        session,
+        actor=user,
+        action=action,
+        object_type="feed",
+        object_id=feed.id,
+        before=before,
+        after=_snapshot(feed),
+    )
+
+
 def _own_feed(session: Session, feed_id: int, user: User) -> FeedToken:
     require_role(user)
     feed = session.get(FeedToken, feed_id)
@@ -244,7 +272,9 @@ def rename_feed(session: Session, feed_id: int, *, user: User, name: str) -> Fee
         ValidationError: if the name is empty or too long.
     """
     feed = _own_feed(session, feed_id, user)
+    before = _snapshot(feed)
     feed.name = _clean_name(name)
+    _audit(session, user, "feed.rename", feed, before)
     session.commit()
     return feed
 
@@ -256,7 +286,9 @@ def revoke_feed(session: Session, feed_id: int, *, user: User, now: datetime | N
         NotFound: if the feed is not ``user``'s or is already revoked.
     """
     feed = _own_feed(session, feed_id, user)
+    before = _snapshot(feed)
     feed.revoked_at = now or utcnow()
+    _audit(session, user, "feed.revoke", feed, before)
     session.commit()
 
 
@@ -272,6 +304,7 @@ def regenerate_feed(session: Session, feed_id: int, *, user: User) -> tuple[Feed
         raise Forbidden(_("Your account may not subscribe to this calendar."))
     token = new_token()
     feed.token_hash = hash_token(token)
+    _audit(session, user, "feed.regenerate", feed, None)
     session.commit()
     return feed, token
 

@@ -8,10 +8,11 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from booking.errors import Forbidden, ValidationError
-from booking.models import AuditEvent
-from booking.services import audit
+from booking.models import AuditEvent, FeedKind
+from booking.services import audit, feeds
 from booking.services.audit import AuditFilters
 
 # 2030-03-31 is the day Paris moves from UTC+1 to UTC+2.
@@ -241,3 +242,38 @@ def test_export_csv_defuses_formulas(db_session, manager, make_user, make_event,
         assert row[column].startswith("'" + start)
     assert audit.safe_cell("-3") == "'-3"
     assert audit.safe_cell("a=b") == "a=b"
+
+
+def test_feed_changes_are_audited_without_the_token(db_session, technician, commune):
+    feed, token = feeds.create_feed(
+        db_session, user=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="Mairie"
+    )
+    feeds.rename_feed(db_session, feed.id, user=technician, name="Services techniques")
+    _feed, new_token = feeds.regenerate_feed(db_session, feed.id, user=technician)
+    feeds.revoke_feed(db_session, feed.id, user=technician, now=T0)
+    events = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.object_type == "feed").order_by(AuditEvent.id)
+    ).all()
+    assert [e.action for e in events] == [
+        "feed.create",
+        "feed.rename",
+        "feed.regenerate",
+        "feed.revoke",
+    ]
+    assert {e.actor_id for e in events} == {technician.id}
+    assert {e.object_id for e in events} == {feed.id}
+    assert events[0].after == {
+        "kind": "commune",
+        "target_id": commune.id,
+        "name": "Mairie",
+        "revoked_at": None,
+    }
+    assert [(c.key, c.before, c.after) for c in audit.changes(events[1])] == [
+        ("name", "Mairie", "Services techniques")
+    ]
+    assert [(c.key, c.before, c.after) for c in audit.changes(events[3])] == [
+        ("revoked_at", None, T0.isoformat())
+    ]
+    trail = str([(e.before, e.after) for e in events])
+    assert token not in trail and new_token not in trail
+    assert feeds.hash_token(token) not in trail
