@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from solver.assemble import InvalidPlanError, build_plan
-from solver.bound import part_bounds
+from solver.bound import part_bounds, tighten_bounds
 from solver.dates import Dated, DatesModel
 from solver.decompose import batch_parts, decompose, share_time, unit_type_groups
 from solver.exact import EXACT_LIMIT, ExactUnits, exact_literals
@@ -53,6 +53,7 @@ MAX_UNIT_LITERALS = 30_000  # largest (loan, unit) count re-assigned by CP-SAT a
 GREEDY_SHARE = 0.1
 DATES_SHARE = 0.8
 UNITS_SHARE = 0.85  # of what is left after dates, the rest goes to repair and checks
+BOUND_SHARE = 0.1  # at most, to tighten the bound where the dates fall short of it
 
 
 class _Clock:
@@ -107,10 +108,14 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
 
     groups, parts = decompose(inst)
     bounds = part_bounds(inst, parts, min(clock.left() * 0.05, 5.0))
-    upper = sum(bounds)
     dated, exact_units = _solve_dates(
         inst, parts, bounds, hints, options, clock, clock.left() * DATES_SHARE
     )
+    achieved = [
+        float(_value(inst, {r: dated[r] for r in p.request_ids if r in dated})) for p in parts
+    ]
+    budget = min(options.time_limit_seconds * BOUND_SHARE, clock.left() * 0.3)
+    upper = sum(tighten_bounds(inst, parts, bounds, achieved, budget, options))
     starts = {rid: d.start for rid, d in dated.items()}
     splits = {rid: d.unit_types for rid, d in dated.items()}
     units = _quick_units(inst, groups, starts, exact_units, splits)
