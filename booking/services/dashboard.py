@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,26 @@ from booking.models import (
     User,
 )
 from booking.services.access import require_commune_access, require_role, require_staff
+from booking.services.handovers import (
+    UPCOMING_DAYS,
+    ScheduledHandover,
+    UnitOutOfService,
+    list_overdue,
+    units_in_maintenance,
+    upcoming_handovers,
+)
+from booking.services.planning_data import OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class HandoverBoard:
+    """Hand-overs of the next ``days`` days, late returns and (staff only) units out of
+    service."""
+
+    upcoming: list[ScheduledHandover] = field(default_factory=list)
+    overdue: list[ScheduledHandover] = field(default_factory=list)
+    maintenance: list[UnitOutOfService] = field(default_factory=list)
+    days: int = UPCOMING_DAYS
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,7 @@ class CommuneSummary:
     commune: Commune
     sites: list[Site]
     requests_by_status: dict[RequestStatus, int] = field(default_factory=dict)
+    handovers: HandoverBoard = field(default_factory=HandoverBoard)
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,10 @@ class FleetCounts:
     requests_by_status: dict[RequestStatus, int]
     proposed_plans: int
     approved_plan_id: int | None
+    # Requests the optimiser has still to place (submitted, or in a proposed plan).
+    waiting_requests: int = 0
+    proposed_plan_ids: list[int] = field(default_factory=list)
+    handovers: HandoverBoard = field(default_factory=HandoverBoard)
 
 
 def _requests_by_status(session: Session, commune_id: int | None) -> dict[RequestStatus, int]:
@@ -56,8 +82,8 @@ def _requests_by_status(session: Session, commune_id: int | None) -> dict[Reques
     return counts
 
 
-def commune_summary(session: Session, *, user: User) -> CommuneSummary:
-    """The home page of a technician.
+def commune_summary(session: Session, *, user: User, now: datetime | None = None) -> CommuneSummary:
+    """The home page of a technician: also the commune's hand-overs to come and late.
 
     Raises:
         Forbidden: unless ``user`` is a technician bound to a commune.
@@ -72,11 +98,16 @@ def commune_summary(session: Session, *, user: User) -> CommuneSummary:
         commune=user.commune,
         sites=sites,
         requests_by_status=_requests_by_status(session, user.commune_id),
+        handovers=HandoverBoard(
+            upcoming=upcoming_handovers(session, by=user, now=now),
+            overdue=list_overdue(session, by=user, now=now),
+        ),
     )
 
 
-def fleet_counts(session: Session, *, user: User) -> FleetCounts:
-    """The numbers on the manager's dashboard.
+def fleet_counts(session: Session, *, user: User, now: datetime | None = None) -> FleetCounts:
+    """The manager's dashboard: the fleet, what waits to be planned or approved, the
+    hand-overs of the next days, late returns and units in maintenance.
 
     Raises:
         Forbidden: unless ``user`` is a manager or an admin.
@@ -89,14 +120,26 @@ def fleet_counts(session: Session, *, user: User) -> FleetCounts:
     approved = session.scalar(
         select(Plan.id).where(Plan.status == PlanStatus.APPROVED).order_by(Plan.id.desc())
     )
-    proposed = session.scalar(select(func.count(Plan.id)).where(Plan.status == PlanStatus.PROPOSED))
+    proposed = list(
+        session.scalars(
+            select(Plan.id).where(Plan.status == PlanStatus.PROPOSED).order_by(Plan.id.desc())
+        )
+    )
+    by_status = _requests_by_status(session, None)
     return FleetCounts(
         communes=count(Commune),
         sites=count(Site),
         types=count(EquipmentType),
         units=count(Unit),
         pools=count(Pool),
-        requests_by_status=_requests_by_status(session, None),
-        proposed_plans=proposed or 0,
+        requests_by_status=by_status,
+        proposed_plans=len(proposed),
         approved_plan_id=approved,
+        waiting_requests=sum(by_status[s] for s in OPEN_STATUSES),
+        proposed_plan_ids=proposed,
+        handovers=HandoverBoard(
+            upcoming=upcoming_handovers(session, by=user, now=now),
+            overdue=list_overdue(session, by=user, now=now),
+            maintenance=units_in_maintenance(session, by=user, now=now),
+        ),
     )

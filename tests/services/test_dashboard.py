@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from booking.errors import Forbidden
-from booking.models import Plan, PlanStatus, RequestStatus
+from booking.models import Plan, PlanStatus, RequestStatus, Unavailability, UnitStatus
 from booking.services import dashboard
+from tests.conftest import DEFAULT_START
+from tests.services.test_handovers import approve
 
 
 def test_commune_summary_counts_only_the_commune(
@@ -50,3 +54,86 @@ def test_fleet_counts(db_session, make_unit, make_pool, make_request, manager, a
 def test_fleet_counts_are_for_staff(db_session, technician):
     with pytest.raises(Forbidden):
         dashboard.fleet_counts(db_session, user=technician)
+
+
+# --- hand-overs on the home pages ----------------------------------------------------------
+
+
+@pytest.fixture
+def loans(db_session, make_request, make_unit, commune, other_commune):
+    """Melun: one loan going out soon and one late; Dammarie: one late; a podium repaired."""
+    soon = make_request(commune=commune, title="Soon")
+    approve(db_session, soon, start=DEFAULT_START, end=DEFAULT_START + timedelta(days=1))
+    late = make_request(commune=commune, title="Late")
+    approve(
+        db_session,
+        late,
+        start=DEFAULT_START - timedelta(days=5),
+        end=DEFAULT_START - timedelta(days=2),
+    )
+    late.status = RequestStatus.HANDED_OVER
+    other = make_request(commune=other_commune, title="Other late")
+    approve(
+        db_session,
+        other,
+        start=DEFAULT_START - timedelta(days=5),
+        end=DEFAULT_START - timedelta(days=1),
+    )
+    other.status = RequestStatus.HANDED_OVER
+    broken = make_unit(code="POD-9", status=UnitStatus.MAINTENANCE)
+    window_unit = make_unit(code="POD-8")
+    db_session.add(
+        Unavailability(
+            unit=window_unit,
+            start_dt=DEFAULT_START - timedelta(days=1),
+            end_dt=DEFAULT_START + timedelta(days=1),
+            reason="Révision",
+        )
+    )
+    make_unit(code="POD-7")
+    db_session.commit()
+    return {"soon": soon, "late": late, "other": other, "broken": broken, "window": window_unit}
+
+
+def test_manager_sees_handovers_overdue_and_maintenance(db_session, loans, manager):
+
+    counts = dashboard.fleet_counts(
+        db_session, user=manager, now=DEFAULT_START - timedelta(hours=1)
+    )
+    board = counts.handovers
+    assert [(h.way, h.request) for h in board.upcoming] == [
+        ("out", loans["soon"]),
+        ("back", loans["soon"]),
+    ]
+    assert [h.request for h in board.overdue] == [loans["late"], loans["other"]]
+    assert [(e.unit.code, e.window.reason if e.window else None) for e in board.maintenance] == [
+        ("POD-8", "Révision"),
+        ("POD-9", None),
+    ]
+    assert counts.waiting_requests == 0
+    assert counts.proposed_plan_ids == []
+
+
+def test_technician_sees_only_their_communes_handovers(db_session, loans, technician):
+
+    summary = dashboard.commune_summary(
+        db_session, user=technician, now=DEFAULT_START - timedelta(hours=1)
+    )
+    assert [h.request for h in summary.handovers.overdue] == [loans["late"]]
+    assert {h.request for h in summary.handovers.upcoming} == {loans["soon"]}
+    assert summary.handovers.maintenance == []
+
+
+def test_waiting_requests_and_proposed_plans(db_session, make_request, manager):
+    make_request()
+    make_request(status=RequestStatus.PLANNED)
+    make_request(status=RequestStatus.APPROVED)
+    plans = [
+        Plan(status=PlanStatus.PROPOSED, strategy="cpsat", problem_json={}, problem_sha="0" * 64)
+        for _ in range(2)
+    ]
+    db_session.add_all(plans)
+    db_session.commit()
+    counts = dashboard.fleet_counts(db_session, user=manager)
+    assert counts.waiting_requests == 2
+    assert counts.proposed_plan_ids == [plans[1].id, plans[0].id]
