@@ -37,8 +37,10 @@ from booking.models import (
     UnitStatus,
 )
 from booking.services.planning_data import (
+    Window,
     data_fingerprint,
     fingerprint,
+    plannable_window,
     read_rows,
 )
 from solver.check import check_assignments, compute_metrics
@@ -83,6 +85,8 @@ class IdMaps:
         lines: problem request id -> its RequestLine ids, in the problem's line order.
         locked: problem request ids locked as approved loans.
         pinned: problem request ids locked because the manager pinned them.
+        expired: open requests left out because even their latest placement would start
+            in the past (request id -> that latest start, aware UTC).
         horizon: the problem's horizon, aware UTC datetimes.
         fingerprint: see ``data_fingerprint``.
         approved_plan_id: the plan given as ``previous``, if any.
@@ -97,6 +101,7 @@ class IdMaps:
     lines: dict[str, list[int]] = field(default_factory=dict)
     locked: set[str] = field(default_factory=set)
     pinned: set[str] = field(default_factory=set)
+    expired: dict[int, datetime] = field(default_factory=dict)
     horizon: tuple[datetime, datetime] | None = None
     fingerprint: str = ""
     approved_plan_id: int | None = None
@@ -127,13 +132,6 @@ def _midnight_after(moment: datetime) -> datetime:
         return start
     nxt = (start + timedelta(days=1, hours=2)).date()
     return datetime(nxt.year, nxt.month, nxt.day, tzinfo=ZONE)
-
-
-def request_window(loan: LoanRequest) -> tuple[datetime, datetime]:
-    """The earliest start and latest end allowed, never narrower than the request."""
-    earliest = min(loan.earliest_start_dt or loan.requested_start_dt, loan.requested_start_dt)
-    latest = max(loan.latest_end_dt or loan.requested_end_dt, loan.requested_end_dt)
-    return earliest, latest
 
 
 def _subtract(
@@ -213,10 +211,13 @@ def build_problem(
     *,
     horizon: tuple[datetime, datetime] | None = None,
     include_pins: bool = True,
+    now: datetime | None = None,
 ) -> tuple[solver.Problem, IdMaps]:
     """Map the database to a ``loan-problem/1`` problem.
 
-    Open requests (SUBMITTED, PLANNED) are to be placed within their flexibility window;
+    Open requests (SUBMITTED, PLANNED) are to be placed within their flexibility window,
+    never before ``now`` nor earlier than their minimum notice allows (``plannable_window``);
+    those whose latest placement is already past are left out and listed in ``expired``;
     approved loans (APPROVED, HANDED_OVER) are ``locked`` to their assignment in the
     approved plan; assignments the manager pinned in the latest proposed plan are locked
     too (unless they no longer fit, then they are left free). The approved plan's served
@@ -230,31 +231,39 @@ def build_problem(
             Default: from the day of the earliest open window to the day after the latest.
             It is widened to hold the approved loans that overlap it.
         include_pins: whether pinned assignments become locked.
+        now: the current time (default: the clock).
 
     Returns:
         The problem and the id maps (with the data fingerprint).
     """
+    now = now or datetime.now(UTC)
     rows = read_rows(session)
     maps = IdMaps(approved_plan_id=rows.approved.id if rows.approved else None)
     types_by_id = {et.id: et for et in rows.types}
+    plannable: dict[int, Window] = {}
+    for loan in rows.open_requests:
+        window = plannable_window(loan, types_by_id, now)
+        if window.is_plannable:
+            plannable[loan.id] = window
+        else:
+            maps.expired[loan.id] = window.latest_start
     approved_by_request = (
         {a.request_id: a for a in rows.approved.assignments} if rows.approved else {}
     )
 
     # Horizon: the open requests to plan decide it, unless given.
-    open_requests = rows.open_requests
+    open_requests = [r for r in rows.open_requests if r.id in plannable]
     if horizon is not None:
         h_start, h_end = horizon
         open_requests = [
             r
             for r in open_requests
-            if h_start <= request_window(r)[0] and request_window(r)[1] <= h_end
+            if h_start <= plannable[r.id].earliest and plannable[r.id].latest <= h_end
         ]
     elif open_requests:
-        h_start = min(request_window(r)[0] for r in open_requests)
-        h_end = max(request_window(r)[1] for r in open_requests)
+        h_start = min(plannable[r.id].earliest for r in open_requests)
+        h_end = max(plannable[r.id].latest for r in open_requests)
     else:
-        now = datetime.now(UTC)
         h_start, h_end = now, now + timedelta(days=1)
     h_start, h_end = _midnight_before(h_start), _midnight_after(h_end)
 
@@ -289,7 +298,8 @@ def build_problem(
             loan = session.get(LoanRequest, request_id)
             assert loan is not None
             candidate = _locked_assignment(loan, assignment, types_by_id, used_units)
-            if candidate is not None:
+            # A pin that now starts too early (in the past) leaves the request free.
+            if candidate is not None and candidate.start >= plannable[request_id].earliest:
                 pinned[request_id] = candidate
 
     # Inventory.
@@ -367,10 +377,11 @@ def build_problem(
             assert fixed.start is not None and fixed.end is not None
             start, end, earliest, latest = fixed.start, fixed.end, fixed.start, fixed.end
         else:
-            window = request_window(loan)
-            start, end = _local(loan.requested_start_dt), _local_ceil(loan.requested_end_dt)
-            earliest = max(_local(window[0]), h_start)
-            latest = min(_local_ceil(window[1]), h_end)
+            # May start after the requested start: when that is past or too soon.
+            window = plannable[loan.id]
+            start, end = window.start.astimezone(ZONE), window.end.astimezone(ZONE)
+            earliest = max(window.earliest.astimezone(ZONE), h_start)
+            latest = min(window.latest.astimezone(ZONE), h_end)
         return Request(
             id=request_key(loan.id),
             commune=loan.commune.slug,
@@ -379,7 +390,7 @@ def build_problem(
             submitted_at=loan.submitted_at.astimezone(ZONE).replace(microsecond=0),
             start=start,
             end=end,
-            earliest_start=min(earliest, start),
+            earliest_start=earliest,
             latest_end=max(latest, end),
             lines=tuple(
                 Line(type=types_by_id[line.type_id].code, quantity=line.quantity)

@@ -1,21 +1,28 @@
-"""The rows a plan is built from, and their fingerprint.
+"""The rows a plan is built from, the windows open requests may be placed in, and the
+fingerprint of those rows.
 
 A plan records the fingerprint of the data it was built from; approval recomputes it and
 refuses the plan when they differ (a request edited, cancelled or added, an approved plan
 replaced, the inventory changed).
+
+An open request is never placed in the past, nor moved earlier than its types' minimum
+notice allows from its submission (see ``plannable_window``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from booking.i18n import local_datetime
 from booking.models import (
     Assignment,
     EquipmentType,
@@ -42,6 +49,97 @@ class Rows:
     types: list[EquipmentType]
     units: list[Unit]
     pools: list[Pool]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where the optimiser may place an open request, whole minutes, aware UTC.
+
+    Attributes:
+        start, end: the requested times (start floored, end ceiled to the minute).
+        earliest: the earliest start it may get: the flexibility window's start, moved
+            later to ``now`` and to the minimum notice after submission when needed.
+        latest: the latest end it may get.
+    """
+
+    start: datetime
+    end: datetime
+    earliest: datetime
+    latest: datetime
+
+    @property
+    def is_plannable(self) -> bool:
+        """Whether the request still fits between ``earliest`` and ``latest``."""
+        return self.latest - self.earliest >= self.end - self.start
+
+    @property
+    def latest_start(self) -> datetime:
+        """The latest start that still ends by ``latest``."""
+        return self.latest - (self.end - self.start)
+
+
+def _floor_minute(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def _ceil_minute(moment: datetime) -> datetime:
+    floored = _floor_minute(moment)
+    return floored if floored == moment else floored + timedelta(minutes=1)
+
+
+def request_window(loan: LoanRequest) -> tuple[datetime, datetime]:
+    """The earliest start and latest end allowed, never narrower than the request."""
+    earliest = min(loan.earliest_start_dt or loan.requested_start_dt, loan.requested_start_dt)
+    latest = max(loan.latest_end_dt or loan.requested_end_dt, loan.requested_end_dt)
+    return earliest, latest
+
+
+def notice_start(loan: LoanRequest, types: Mapping[int, EquipmentType]) -> datetime:
+    """The earliest start the minimum notice of ``loan``'s types allows.
+
+    The request was checked against the notice when it was submitted, but only at its
+    requested start: moving it earlier inside its flexibility must not give the fleet
+    less notice than its types need, counted from the submission. The requested start
+    itself stays allowed (the commune asked for it and it was accepted; a notice raised
+    since does not push the loan later).
+    """
+    hours = max((types[line.type_id].min_notice_hours for line in loan.lines), default=0)
+    return min(loan.submitted_at + timedelta(hours=hours), loan.requested_start_dt)
+
+
+def plannable_window(
+    loan: LoanRequest, types: Mapping[int, EquipmentType], now: datetime
+) -> Window:
+    """Where the optimiser may place the open request ``loan``.
+
+    Its flexibility window, starting no earlier than ``now`` (nothing is planned in the
+    past) and than ``notice_start``. When even the latest placement would start before
+    ``now``, the result is not ``is_plannable``: the request can no longer be served.
+
+    Args:
+        loan: an open request.
+        types: every equipment type by id.
+        now: the current time, aware.
+    """
+    earliest, latest = request_window(loan)
+    bound = max(now, notice_start(loan, types))
+    return Window(
+        start=_floor_minute(loan.requested_start_dt),
+        end=_ceil_minute(loan.requested_end_dt),
+        earliest=max(_floor_minute(earliest), _ceil_minute(bound)),
+        latest=_ceil_minute(latest),
+    )
+
+
+def expired_reason(latest_start: datetime) -> dict[str, Any]:
+    """The stored reason (``Assignment.reason``) of a request whose dates have passed."""
+    return {
+        "text": _(
+            "Its dates have passed: even its latest possible start, %(when)s, is in the past.",
+            when=local_datetime(latest_start, "short"),
+        ),
+        "latest_start": latest_start.isoformat(),
+    }
 
 
 def read_rows(session: Session) -> Rows:

@@ -38,6 +38,7 @@ from booking.services.planning import (
     problem_document,
     served_by_priority,
 )
+from booking.services.planning_data import expired_reason
 from solver.check import check_plan
 from solver.explain import diagnose_unserved
 from solver.io import FormatError, plan_to_json
@@ -346,6 +347,11 @@ def _store_plan(
                     )
                 )
         row.assignments.append(assignment)
+    # Requests left out of the problem because their dates have passed: unserved, with why.
+    for request_id, latest_start in sorted(maps.expired.items()):
+        row.assignments.append(
+            Assignment(request_id=request_id, is_served=False, reason=expired_reason(latest_start))
+        )
     row.diff = plan_diff(session, maps.approved_plan_id, row.assignments)
     open_ids = [maps.requests[key] for key in maps.requests if key not in maps.locked]
     if open_ids:
