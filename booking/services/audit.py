@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from booking.errors import NotFound, ValidationError
+from booking.errors import ValidationError
 from booking.models import AuditEvent, Commune, LoanRequest, Site, User
 from booking.services.access import require_staff
 from booking.timeutil import from_local, to_local
@@ -279,20 +279,6 @@ def list_events(
         )
     )
     return EventPage(events=events, page=page, pages=pages, total=total)
-
-
-def get_event(session: Session, event_id: int, *, by: User) -> AuditEvent:
-    """One audit event, for staff.
-
-    Raises:
-        Forbidden: ``by`` is not staff.
-        NotFound: no such event.
-    """
-    require_staff(by)
-    event = session.get(AuditEvent, event_id) if 0 < event_id <= MAX_ID else None
-    if event is None:
-        raise NotFound(_("Audit event %(id)s does not exist.", id=event_id))
-    return event
 
 
 def filter_choices(session: Session, *, by: User) -> tuple[list[str], list[str]]:
