@@ -56,7 +56,7 @@ class ItemForm(Form):
     condition = SelectField(
         _l("Condition"),
         coerce=_condition,
-        choices=[SelectChoice(c, label) for c, label in CONDITION_LABELS.items()],
+        choices=[SelectChoice(c.value, label) for c, label in CONDITION_LABELS.items()],
         default=Condition.GOOD,
     )
     damage = TextAreaField(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -122,11 +122,11 @@ def check_out(request_id: int) -> Page:
 
 
 def _maintenance_end(form: CheckInForm) -> datetime | None:
-    """The end of the chosen day, in Paris."""
+    """The evening of the chosen day (23:59 in Paris): the unit is out of service that day."""
     day = form.maintenance_until.data
     if day is None:
         return None
-    return from_local(datetime.combine(day + timedelta(days=1), time()))
+    return from_local(datetime.combine(day, time(23, 59)))
 
 
 @bp.route("/<int:request_id>/check-in", methods=["GET", "POST"])

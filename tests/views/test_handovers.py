@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -32,7 +32,7 @@ from booking.models import (
     User,
 )
 from booking.timeutil import to_local
-from tests.conftest import AuthActions
+from tests.conftest import PARIS, AuthActions
 from tests.services.test_handovers import approve
 
 
@@ -136,6 +136,7 @@ def test_request_page_leads_to_the_check_out(
     assert "Podium 1 (POD-1)" in form
     assert "20 × Chaise" in form
     assert 'name="taken_by"' in form
+    assert '<option selected value="good">Good</option>' in form
 
 
 def test_check_out_with_csrf(
@@ -297,7 +298,7 @@ def test_damaged_unit_goes_to_maintenance_from_the_check_in(
     assert world.loan.status is RequestStatus.RETURNED
     assert world.unit.status is UnitStatus.MAINTENANCE
     window = db_session.scalars(select(Unavailability)).one()
-    assert to_local(window.end_dt).date() == until + timedelta(days=1)
+    assert to_local(window.end_dt) == datetime.combine(until, time(23, 59), tzinfo=PARIS)
     home = client.get("/").text
     assert "Podium 1 (<code>POD-1</code>)" in home
 
