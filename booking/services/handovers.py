@@ -289,9 +289,17 @@ def _audiences(session: Session, loan: LoanRequest, by: User) -> list[User]:
     )
 
 
-def _commit(session: Session) -> None:
+def _write(session: Session, *, commit: bool) -> None:
+    """Flush (or commit) the change; a concurrent hand-over of the same request loses.
+
+    Raises:
+        Conflict: if the request's row version changed since it was read.
+    """
     try:
-        session.commit()
+        if commit:
+            session.commit()
+        else:
+            session.flush()
     except StaleDataError as error:
         session.rollback()
         raise Conflict(
@@ -371,7 +379,7 @@ def check_out(
     loan.handovers.extend(rows)
     loan.status = RequestStatus.HANDED_OVER
     loan.sequence += 1
-    session.flush()
+    _write(session, commit=False)
     record_event(
         session,
         actor=by,
@@ -396,7 +404,7 @@ def check_out(
         ),
         {"request_id": loan.id},
     )
-    _commit(session)
+    _write(session, commit=True)
     return rows
 
 
@@ -558,7 +566,7 @@ def check_in(
         )
     loan.status = RequestStatus.RETURNED
     loan.sequence += 1
-    session.flush()
+    _write(session, commit=False)
     record_event(
         session,
         actor=by,
@@ -597,7 +605,7 @@ def check_in(
         {"request_id": loan.id, "damaged_or_missing": len(problems)},
     )
     clashes = _clashes(session, wanted, at, maintenance_until, loan.id) if wanted else []
-    _commit(session)
+    _write(session, commit=True)
     return CheckInResult(handovers=rows, maintenance=windows, clashes=clashes)
 
 

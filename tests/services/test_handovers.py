@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from booking.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -485,3 +485,16 @@ def test_history_groups_rows_by_hand_over(db_session, handed_over, technician):
     assert [label for label, _row in entries[1].rows] == ["Podium 1 (POD-1)", "20 × Chaise"]
     assert entries[1].rows[1][1].missing_quantity == 2
     assert entries[0].by == technician
+
+
+def test_a_concurrent_change_makes_the_hand_over_fail(db_session, world, technician):
+    # Another session raised the row version after this one read the request.
+    db_session.execute(
+        update(LoanRequest)
+        .where(LoanRequest.id == world.loan.id)
+        .values(version=LoanRequest.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    with pytest.raises(Conflict, match="Someone changed this request meanwhile"):
+        check_out(world, technician, session=db_session)
+    assert db_session.scalars(select(Handover)).all() == []
