@@ -130,9 +130,7 @@ class Request:
 
 @dataclass(frozen=True)
 class Weights:
-    priority_value: Mapping[int, int] = field(
-        default_factory=lambda: dict(DEFAULT_PRIORITY_VALUE)
-    )
+    priority_value: Mapping[int, int] = field(default_factory=lambda: dict(DEFAULT_PRIORITY_VALUE))
 
 
 @dataclass(frozen=True)
