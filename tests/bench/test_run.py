@@ -33,6 +33,11 @@ def test_runner_writes_a_report_for_a_small_instance(tmp_path) -> None:
     assert all(row.rstrip().endswith("| OK |") for row in rows[:2])
     assert "CPU:" in text and "OR-Tools" in text
     assert (tmp_path / "instances" / "summer-1.json").exists()
+    # The greedy's km against the lower bound at its own dates: at least 1.
+    greedy_ratio = rows[2].split("|")
+    floor, versus = float(greedy_ratio[4]), float(greedy_ratio[5])
+    assert 0 < floor <= float(greedy_ratio[3])
+    assert versus >= 1.0
 
 
 def _plan(served: list[str], unserved: list[str], km: float, value: int) -> dict:
