@@ -404,3 +404,20 @@ def test_pages_need_an_account(client: FlaskClient, world: SimpleNamespace) -> N
     response = client.get("/handovers/overdue")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", ["technician", "manager"])
+def test_home_page_lists_the_coming_hand_overs(
+    client: FlaskClient,
+    auth: AuthActions,
+    world: SimpleNamespace,
+    request: pytest.FixtureRequest,
+    role: str,
+) -> None:
+    auth.login(request.getfixturevalue(role))
+    home = client.get("/").text
+    section = home.split('id="upcoming-handovers"')[1].split("</section>")[0]
+    assert "Hand-overs of the next 7 days" in section
+    # Not collected yet (it started yesterday), and due back tomorrow.
+    assert section.count(f"n° {world.loan.id} Fête") == 2
+    assert "goes out" in section and "comes back" in section
