@@ -7,6 +7,7 @@ default), naming types and requests as people know them rather than by their ids
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -28,9 +29,11 @@ def _when(value: str | None) -> str:
     return local_datetime(datetime.fromisoformat(value), "short")
 
 
-def _type_name(session: Session, code: str | None) -> str:
+def _type_name(session: Session, code: str | None, names: Mapping[str, str] | None) -> str:
     if not code:
         return _("equipment")
+    if names is not None:
+        return names.get(code) or code
     name = session.scalar(select(EquipmentType.name).where(EquipmentType.code == code))
     return name or code
 
@@ -50,8 +53,20 @@ def _requests(session: Session, keys: list[str]) -> str:
     return text
 
 
-def describe_reason(session: Session, reason: dict[str, Any] | None) -> str:
-    """One sentence, in the current language, saying why a request is unserved."""
+def describe_reason(
+    session: Session,
+    reason: dict[str, Any] | None,
+    *,
+    type_names: Mapping[str, str] | None = None,
+) -> str:
+    """One sentence, in the current language, saying why a request is unserved.
+
+    Args:
+        session: the database session.
+        reason: the stored reason (``solver.explain.Reason.to_dict()``).
+        type_names: equipment type names by code, to word many reasons without a query
+            each (default: read from the database).
+    """
     if not reason:
         return _("No reason was recorded.")
     kind = reason.get("kind")
@@ -59,7 +74,7 @@ def describe_reason(session: Session, reason: dict[str, Any] | None) -> str:
         # Only the solver's English line was available.
         return str(reason.get("text") or _("No reason was recorded."))
     values = {
-        "type": _type_name(session, reason.get("type_id")),
+        "type": _type_name(session, reason.get("type_id"), type_names),
         "start": _when(reason.get("period_start")),
         "end": _when(reason.get("period_end")),
         "asked": reason.get("asked", 0),
@@ -68,7 +83,7 @@ def describe_reason(session: Session, reason: dict[str, Any] | None) -> str:
         "blocking": _requests(session, list(reason.get("blocking_ids") or [])),
         "blocking_value": reason.get("blocking_value", 0),
         "own_value": reason.get("own_value", 0),
-        "types": ", ".join(_type_name(session, t) for t in reason.get("types") or []),
+        "types": ", ".join(_type_name(session, t, type_names) for t in reason.get("types") or []),
     }
     if kind == "NO_SUCH_EQUIPMENT":
         text = _("There is no %(type)s in the inventory, nor any substitute.", **values)

@@ -2,30 +2,46 @@
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, case, func, inspect, or_, select
+from sqlalchemy.orm import Session, defer, load_only, selectinload
 
 from booking.db import utcnow
 from booking.models import (
     Assignment,
+    AssignmentDraw,
+    AssignmentUnit,
+    Commune,
+    EquipmentType,
     LoanRequest,
     Plan,
     PlanStatus,
     Pool,
+    RequestLine,
     RequestStatus,
     SolverJob,
     Unavailability,
     Unit,
     UnitStatus,
     User,
+    type_substitutes,
 )
 from booking.services.access import get_or_404, require_staff
-from booking.services.planning_data import OPEN_STATUSES, data_fingerprint
+from booking.services.feeds_cache import current_generation
+from booking.services.planning import request_id_of
+from booking.services.planning_data import (
+    LOCKED_STATUSES,
+    OPEN_STATUSES,
+    Rows,
+    fingerprint,
+)
 from booking.services.planning_reasons import describe_reason
+from booking.timeutil import from_local, to_local
 
 UPCOMING_DAYS = 7
 
@@ -116,10 +132,18 @@ def dashboard(session: Session, *, by: User, now: datetime | None = None) -> Das
 
 # --- review -------------------------------------------------------------------------------
 
+# A one-year plan holds tens of thousands of loans: the review shows them a page at a time.
+LOANS_PER_PAGE = 100
+UNSERVED_PER_PAGE = 100
+# Requests named in each list of changes before "show all".
+CHANGES_SHOWN = 50
+# Plans longer than this show their timelines four weeks at a time.
+TIMELINE_DAYS = 28
+
 
 @dataclass
 class Bar:
-    """One block on a timeline, positioned in percent of the horizon."""
+    """One block on a timeline, positioned in percent of the period shown."""
 
     left: float
     width: float
@@ -147,18 +171,75 @@ class CommuneLine:
         return self.served / self.requests if self.requests else 0.0
 
 
+@dataclass(frozen=True)
+class Pager:
+    """One page of a long list: ``page`` counts from 1."""
+
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    @property
+    def first(self) -> int:
+        """Rank of the first item shown (0 when there is none)."""
+        return self.offset + 1 if self.total else 0
+
+    @property
+    def last(self) -> int:
+        return min(self.offset + self.per_page, self.total)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def make_pager(page: int | None, per_page: int, total: int) -> Pager:
+    """A pager on ``page``, brought within the pages there are."""
+    pages = max(1, math.ceil(total / per_page))
+    return Pager(min(max(page or 1, 1), pages), per_page, total)
+
+
 @dataclass
 class Review:
+    """What the review page of a plan shows; long lists come a page at a time.
+
+    ``loans``: the page of served assignments, by start; ``unserved``: the page of
+    unserved ones, by requested start, with their ``reasons`` by request id. ``diff``
+    names at most ``CHANGES_SHOWN`` requests per kind of change unless all were asked for;
+    ``diff_counts`` has the totals. The timelines cover ``window``, a part of ``horizon``
+    for long plans (``window_previous`` and ``window_next`` start the neighbouring ones).
+    """
+
     plan: Plan
-    assignments: list[Assignment]
+    loans: list[Assignment]
+    loans_pager: Pager
+    unserved: list[Assignment]
+    unserved_pager: Pager
     reasons: dict[int, str]
     diff: dict[str, list[LoanRequest]]
+    diff_counts: dict[str, int]
     unit_rows: list[Row]
     pool_rows: list[Row]
     communes: list[CommuneLine]
     horizon: tuple[datetime, datetime]
+    window: tuple[datetime, datetime]
+    window_previous: date | None
+    window_next: date | None
     days: list[tuple[float, datetime]]
     is_stale: bool
+    unit_codes: frozenset[str] = frozenset()
 
 
 def _percent(moment: datetime, start: datetime, span: float) -> float:
@@ -190,99 +271,485 @@ def get_plan(session: Session, plan_id: int, *, by: User) -> Plan:
     return get_or_404(session, Plan, plan_id)
 
 
-def review(session: Session, plan_id: int, *, by: User) -> Review:
-    """Everything the review page of a plan shows.
+def _loan_options() -> tuple[Any, ...]:
+    """Everything the loans table reads of an assignment, in a fixed number of queries."""
+    request = selectinload(Assignment.request)
+    return (
+        request.selectinload(LoanRequest.commune),
+        request.selectinload(LoanRequest.lines)
+        .selectinload(RequestLine.type)
+        .selectinload(EquipmentType.substitutes),
+        selectinload(Assignment.units).selectinload(AssignmentUnit.unit),
+        selectinload(Assignment.draws).selectinload(AssignmentDraw.pool).selectinload(Pool.depot),
+    )
+
+
+def _reasons(session: Session, unserved: list[Assignment]) -> dict[int, str]:
+    """The unserved assignments' reasons in words; the requests they name are read at once."""
+    named: set[int] = set()
+    for a in unserved:
+        if isinstance(a.reason, dict):
+            for key in a.reason.get("blocking_ids") or []:
+                request_id = request_id_of(str(key))
+                if request_id is not None:
+                    named.add(request_id)
+    # Held here so that they stay in the session's identity map (it keeps weak references):
+    # describe_reason then finds them without a query each.
+    held = list(
+        session.scalars(
+            select(LoanRequest)
+            .where(LoanRequest.id.in_(named))
+            .options(selectinload(LoanRequest.commune))
+        )
+        if named
+        else []
+    )
+    names = dict(session.execute(select(EquipmentType.code, EquipmentType.name)).all())
+    described = {
+        a.request_id: describe_reason(
+            session, a.reason if isinstance(a.reason, dict) else None, type_names=names
+        )
+        for a in unserved
+    }
+    del held
+    return described
+
+
+def _diff(
+    session: Session, plan: Plan, all_changes: bool
+) -> tuple[dict[str, list[LoanRequest]], dict[str, int]]:
+    lists = {k: list(v) for k, v in (plan.diff or {}).items() if k != "against_plan_id"}
+    shown = {k: ids if all_changes else ids[:CHANGES_SHOWN] for k, ids in lists.items()}
+    wanted = {i for ids in shown.values() for i in ids}
+    loans = {
+        r.id: r
+        for r in session.scalars(
+            select(LoanRequest)
+            .where(LoanRequest.id.in_(wanted))
+            .options(selectinload(LoanRequest.commune))
+        )
+    }
+    diff = {k: [loans[i] for i in ids if i in loans] for k, ids in shown.items()}
+    return diff, {k: len(ids) for k, ids in lists.items()}
+
+
+def _window(
+    h_start: datetime, h_end: datetime, start: date | None
+) -> tuple[datetime, datetime, date | None, date | None]:
+    """The period the timelines show: the whole horizon, or ``TIMELINE_DAYS`` of it from
+    the local day ``start``; with the local first days of the periods before and after."""
+    length = timedelta(days=TIMELINE_DAYS)
+    if h_end - h_start <= length + timedelta(days=TIMELINE_DAYS // 2):
+        return h_start, h_end, None, None
+    w_start = h_start
+    if start is not None:
+        wanted = from_local(datetime.combine(start, time()))
+        w_start = min(max(wanted, h_start), h_end - length)
+    w_end = min(w_start + length, h_end)
+    previous = to_local(max(w_start - length, h_start)).date() if w_start > h_start else None
+    following = to_local(w_end).date() if w_end < h_end else None
+    return w_start, w_end, previous, following
+
+
+def _problem_parts(session: Session, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The horizon and the units (by code) of the plan's problem.
+
+    Read from the database as two parts of the JSON document when the document itself
+    is not loaded: a one-year problem weighs megabytes.
+    """
+    if "problem_json" in inspect(plan).unloaded:
+        horizon, units = session.execute(
+            select(Plan.problem_json["horizon"], Plan.problem_json["units"]).where(
+                Plan.id == plan.id
+            )
+        ).one()
+    else:
+        horizon, units = plan.problem_json["horizon"], plan.problem_json.get("units")
+    return horizon, {u["id"]: u for u in units or []}
+
+
+def _timelines(
+    session: Session,
+    plan: Plan,
+    problem_units: dict[str, Any],
+    w_start: datetime,
+    w_end: datetime,
+) -> tuple[list[Row], list[Row]]:
+    """One row per unit of the problem and per pool drawn from, over the window.
+
+    The loans are read as plain rows: a month of a department's plan has thousands.
+    """
+    span = max((w_end - w_start).total_seconds(), 60.0)
+    unit_bars: dict[int, list[tuple[datetime, datetime, Bar]]] = {}
+    pool_bars: dict[int, list[tuple[datetime, datetime, Bar]]] = {}
+    shown = (
+        Assignment.plan_id == plan.id,
+        Assignment.is_served.is_(True),
+        Assignment.start_dt < w_end,
+        Assignment.end_dt > w_start,
+    )
+    units: dict[int, list[int]] = defaultdict(list)
+    for assignment_id, unit_id in session.execute(
+        select(AssignmentUnit.assignment_id, AssignmentUnit.unit_id)
+        .join(Assignment, AssignmentUnit.assignment_id == Assignment.id)
+        .where(*shown)
+        .order_by(AssignmentUnit.id)
+    ):
+        units[assignment_id].append(unit_id)
+    draws: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for assignment_id, pool_id, quantity in session.execute(
+        select(AssignmentDraw.assignment_id, AssignmentDraw.pool_id, AssignmentDraw.quantity)
+        .join(Assignment, AssignmentDraw.assignment_id == Assignment.id)
+        .where(*shown)
+        .order_by(AssignmentDraw.id)
+    ):
+        draws[assignment_id].append((pool_id, quantity))
+    for row in session.execute(
+        select(
+            Assignment.id,
+            Assignment.start_dt,
+            Assignment.end_dt,
+            Assignment.is_pinned,
+            LoanRequest.id.label("request_id"),
+            LoanRequest.title,
+            LoanRequest.status,
+            Commune.name.label("commune"),
+        )
+        .join(LoanRequest, Assignment.request_id == LoanRequest.id)
+        .join(Commune, LoanRequest.commune_id == Commune.id)
+        .where(*shown)
+        .order_by(Assignment.start_dt, Assignment.id)
+    ):
+        kind = "pinned" if row.is_pinned else "loan"
+        if row.status not in OPEN_STATUSES:
+            kind = "locked"
+        left = _percent(row.start_dt, w_start, span)
+        width = max(_percent(row.end_dt, w_start, span) - left, 0.4)
+        title = f"n° {row.request_id} {row.title} · {row.commune}"
+        for unit_id in units.get(row.id, []):
+            bar = Bar(left, width, f"n° {row.request_id}", title, kind)
+            unit_bars.setdefault(unit_id, []).append((row.start_dt, row.end_dt, bar))
+        for pool_id, quantity in draws.get(row.id, []):
+            bar = Bar(left, width, f"{quantity} · n° {row.request_id}", title, kind)
+            pool_bars.setdefault(pool_id, []).append((row.start_dt, row.end_dt, bar))
+    unit_rows = []
+    for unit in session.scalars(
+        select(Unit).where(Unit.code.in_(list(problem_units))).order_by(Unit.code)
+    ):
+        bars = unit_bars.get(unit.id, [])
+        for blocked in problem_units[unit.code]["unavailable"]:
+            s = datetime.fromisoformat(blocked["start"]).astimezone(UTC)
+            e = datetime.fromisoformat(blocked["end"]).astimezone(UTC)
+            if s >= w_end or e <= w_start:
+                continue
+            left = _percent(s, w_start, span)
+            bars.append((s, e, Bar(left, _percent(e, w_start, span) - left, "", "", "blocked")))
+        row = Row(f"{unit.code} · {unit.name}", [b for _s, _e, b in bars])
+        row.lanes = _place(bars)
+        unit_rows.append(row)
+    pool_rows = []
+    for pool in session.scalars(
+        select(Pool)
+        .where(Pool.id.in_(list(pool_bars)))
+        .order_by(Pool.id)
+        .options(selectinload(Pool.type), selectinload(Pool.depot))
+    ):
+        bars = pool_bars[pool.id]
+        row = Row(f"{pool.type.name} · {pool.depot.name} ({pool.quantity})", [b for *_x, b in bars])
+        row.lanes = _place(bars)
+        pool_rows.append(row)
+    return unit_rows, pool_rows
+
+
+def _communes(session: Session, plan_id: int) -> list[CommuneLine]:
+    """Requests and served requests of the plan per commune, by name."""
+    rows = session.execute(
+        select(
+            Commune.name,
+            func.count(Assignment.id),
+            func.sum(case((Assignment.is_served.is_(True), 1), else_=0)),
+        )
+        .join(LoanRequest, Assignment.request_id == LoanRequest.id)
+        .join(Commune, LoanRequest.commune_id == Commune.id)
+        .where(Assignment.plan_id == plan_id)
+        .group_by(Commune.id, Commune.name)
+        .order_by(Commune.name, Commune.id)
+    ).all()
+    return [CommuneLine(name, int(count), int(served or 0)) for name, count, served in rows]
+
+
+def review(
+    session: Session,
+    plan_id: int,
+    *,
+    by: User,
+    page: int = 1,
+    unserved_page: int = 1,
+    all_changes: bool = False,
+    window_start: date | None = None,
+) -> Review:
+    """Everything the review page of a plan shows, in a fixed number of queries.
+
+    Args:
+        session: the database session.
+        plan_id: the plan.
+        by: who asks.
+        page: the page of served loans (``LOANS_PER_PAGE`` each).
+        unserved_page: the page of unserved requests (``UNSERVED_PER_PAGE`` each).
+        all_changes: name every changed request, not only the first ``CHANGES_SHOWN``.
+        window_start: first day of the timelines of a long plan (default: its start).
 
     Raises:
         Forbidden: ``by`` is not staff.
         NotFound: no such plan.
     """
     require_staff(by)
-    plan = get_or_404(session, Plan, plan_id)
-    horizon_json = plan.problem_json["horizon"]
+    # The problem and plan documents are left unread: a one-year problem weighs megabytes.
+    plan = session.get(
+        Plan, plan_id, options=[defer(Plan.problem_json), defer(Plan.plan_json)]
+    ) or get_or_404(session, Plan, plan_id)
+    horizon_json, problem_units = _problem_parts(session, plan)
     h_start = datetime.fromisoformat(horizon_json["start"]).astimezone(UTC)
     h_end = datetime.fromisoformat(horizon_json["end"]).astimezone(UTC)
-    span = max((h_end - h_start).total_seconds(), 60.0)
-    assignments = sorted(
-        plan.assignments,
-        key=lambda a: (not a.is_served, a.start_dt or a.request.requested_start_dt, a.id),
+    totals = dict(
+        session.execute(
+            select(Assignment.is_served, func.count(Assignment.id))
+            .where(Assignment.plan_id == plan.id)
+            .group_by(Assignment.is_served)
+        ).all()
     )
-    reasons = {
-        a.request_id: describe_reason(session, a.reason) for a in assignments if not a.is_served
-    }
-    requests = {a.request_id: a.request for a in assignments}
-    diff = {
-        key: [requests[i] if i in requests else session.get(LoanRequest, i) for i in ids]
-        for key, ids in (plan.diff or {}).items()
-        if key != "against_plan_id"
-    }
-
-    unit_bars: dict[int, list[tuple[datetime, datetime, Bar]]] = {}
-    pool_bars: dict[int, list[tuple[datetime, datetime, Bar]]] = {}
-    for a in assignments:
-        if not a.is_served or a.start_dt is None or a.end_dt is None:
-            continue
-        loan = a.request
-        kind = "pinned" if a.is_pinned else "loan"
-        if loan.status not in OPEN_STATUSES:
-            kind = "locked"
-        left = _percent(a.start_dt, h_start, span)
-        width = max(_percent(a.end_dt, h_start, span) - left, 0.4)
-        title = f"n° {loan.id} {loan.title} · {loan.commune.name}"
-        for au in a.units:
-            bar = Bar(left, width, f"n° {loan.id}", title, kind)
-            unit_bars.setdefault(au.unit_id, []).append((a.start_dt, a.end_dt, bar))
-        for ad in a.draws:
-            bar = Bar(left, width, f"{ad.quantity} · n° {loan.id}", title, kind)
-            pool_bars.setdefault(ad.pool_id, []).append((a.start_dt, a.end_dt, bar))
-    unit_codes = [u["id"] for u in plan.problem_json.get("units", [])]
-    unit_rows = []
-    for unit in session.scalars(select(Unit).where(Unit.code.in_(unit_codes)).order_by(Unit.code)):
-        bars = unit_bars.get(unit.id, [])
-        for blocked in next(u for u in plan.problem_json["units"] if u["id"] == unit.code)[
-            "unavailable"
-        ]:
-            s = datetime.fromisoformat(blocked["start"]).astimezone(UTC)
-            e = datetime.fromisoformat(blocked["end"]).astimezone(UTC)
-            left = _percent(s, h_start, span)
-            bars.append((s, e, Bar(left, _percent(e, h_start, span) - left, "", "", "blocked")))
-        row = Row(f"{unit.code} · {unit.name}", [b for _s, _e, b in bars])
-        row.lanes = _place(bars)
-        unit_rows.append(row)
-    pool_rows = []
-    for pool in session.scalars(select(Pool).where(Pool.id.in_(list(pool_bars))).order_by(Pool.id)):
-        bars = pool_bars[pool.id]
-        row = Row(f"{pool.type.name} · {pool.depot.name} ({pool.quantity})", [b for *_x, b in bars])
-        row.lanes = _place(bars)
-        pool_rows.append(row)
-
-    communes: dict[str, CommuneLine] = {}
-    for a in assignments:
-        name = a.request.commune.name
-        line = communes.setdefault(name, CommuneLine(name, 0, 0))
-        line.requests += 1
-        line.served += int(a.is_served)
+    loans_pager = make_pager(page, LOANS_PER_PAGE, int(totals.get(True, 0)))
+    loans = list(
+        session.scalars(
+            select(Assignment)
+            .where(Assignment.plan_id == plan.id, Assignment.is_served.is_(True))
+            .order_by(Assignment.start_dt, Assignment.id)
+            .offset(loans_pager.offset)
+            .limit(LOANS_PER_PAGE)
+            .options(*_loan_options())
+        )
+    )
+    unserved_pager = make_pager(unserved_page, UNSERVED_PER_PAGE, int(totals.get(False, 0)))
+    unserved = list(
+        session.scalars(
+            select(Assignment)
+            .join(LoanRequest, Assignment.request_id == LoanRequest.id)
+            .where(Assignment.plan_id == plan.id, Assignment.is_served.is_(False))
+            .order_by(LoanRequest.requested_start_dt, Assignment.id)
+            .offset(unserved_pager.offset)
+            .limit(UNSERVED_PER_PAGE)
+            .options(selectinload(Assignment.request).selectinload(LoanRequest.commune))
+        )
+    )
+    diff, diff_counts = _diff(session, plan, all_changes)
+    w_start, w_end, w_previous, w_next = _window(h_start, h_end, window_start)
+    unit_rows, pool_rows = _timelines(session, plan, problem_units, w_start, w_end)
+    span = max((w_end - w_start).total_seconds(), 60.0)
     days = []
-    day = h_start
+    day = w_start
     step = timedelta(days=max(1, int(span // 86400 // 14)))
-    while day < h_end:
-        days.append((_percent(day, h_start, span), day))
+    while day < w_end:
+        days.append((_percent(day, w_start, span), day))
         day += step
     is_stale = plan.status is PlanStatus.PROPOSED and (
-        data_fingerprint(session, horizon=None) != plan.data_fingerprint
+        current_fingerprint(session) != plan.data_fingerprint
     )
     return Review(
         plan=plan,
-        assignments=assignments,
-        reasons=reasons,
+        loans=loans,
+        loans_pager=loans_pager,
+        unserved=unserved,
+        unserved_pager=unserved_pager,
+        reasons=_reasons(session, unserved),
         diff=diff,
+        diff_counts=diff_counts,
         unit_rows=unit_rows,
         pool_rows=pool_rows,
-        communes=sorted(communes.values(), key=lambda c: c.name),
+        communes=_communes(session, plan.id),
         horizon=(h_start, h_end),
+        window=(w_start, w_end),
+        window_previous=w_previous,
+        window_next=w_next,
         days=days,
         is_stale=is_stale,
+        unit_codes=frozenset(problem_units),
     )
+
+
+def loan_page(session: Session, plan_id: int, request_id: int, *, by: User) -> int:
+    """The page of the review's loans table that shows ``request_id`` (1 if not served).
+
+    Raises:
+        Forbidden: ``by`` is not staff.
+    """
+    require_staff(by)
+    own = session.execute(
+        select(Assignment.start_dt, Assignment.id).where(
+            Assignment.plan_id == plan_id,
+            Assignment.request_id == request_id,
+            Assignment.is_served.is_(True),
+        )
+    ).first()
+    if own is None or own.start_dt is None:
+        return 1
+    before = session.scalar(
+        select(func.count(Assignment.id)).where(
+            Assignment.plan_id == plan_id,
+            Assignment.is_served.is_(True),
+            or_(
+                Assignment.start_dt < own.start_dt,
+                and_(Assignment.start_dt == own.start_dt, Assignment.id < own.id),
+            ),
+        )
+    )
+    return int(before or 0) // LOANS_PER_PAGE + 1
+
+
+# --- staleness ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _LineData:
+    id: int
+    type_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class _RequestData:
+    """The columns of a request the fingerprint reads, without an ORM object."""
+
+    id: int
+    status: RequestStatus
+    commune_id: int
+    site_id: int
+    priority: int
+    requested_start_dt: datetime
+    requested_end_dt: datetime
+    earliest_start_dt: datetime | None
+    latest_end_dt: datetime | None
+    lines: list[_LineData]
+
+
+# Fingerprints computed by this process, by what they were computed from.
+_FINGERPRINTS: dict[tuple[Any, ...], str] = {}
+_FINGERPRINTS_KEPT = 64
+
+
+def _fingerprint_key(session: Session) -> tuple[Any, ...]:
+    """What tells that the fingerprint's data may have changed, in a few small reads.
+
+    The feed generation is raised by every transaction that writes requests, lines,
+    plans, units, types or pools through a session (see ``booking.services.feeds_cache``);
+    the requests' count, highest id and latest update tell databases (or rolled-back
+    transactions) apart; unavailability windows and type substitutions, which the
+    generation does not count, are part of the key themselves.
+    """
+    stamp = session.execute(
+        select(
+            func.count(LoanRequest.id), func.max(LoanRequest.id), func.max(LoanRequest.updated_at)
+        )
+    ).one()
+    windows = session.execute(
+        select(
+            Unavailability.id,
+            Unavailability.unit_id,
+            Unavailability.start_dt,
+            Unavailability.end_dt,
+        ).order_by(Unavailability.id)
+    ).all()
+    substitutes = session.execute(
+        select(type_substitutes.c.type_id, type_substitutes.c.substitute_id).order_by(
+            type_substitutes.c.type_id, type_substitutes.c.substitute_id
+        )
+    ).all()
+    return (
+        str(session.connection().engine.url),
+        current_generation(session),
+        tuple(stamp),
+        tuple(tuple(w) for w in windows),
+        tuple(tuple(x) for x in substitutes),
+    )
+
+
+def current_fingerprint(session: Session) -> str:
+    """``planning_data.data_fingerprint(session, horizon=None)``, cheaply.
+
+    Computed again only when :func:`_fingerprint_key` changed (or the session holds
+    unflushed changes); then by the same fingerprint function over the same values, but
+    with the requests and their lines read as tuples rather than ORM objects, and without
+    the approved plan's assignments (which the fingerprint does not cover). Approval
+    always recomputes the fingerprint in full (``planning_approve``).
+    """
+    key = None
+    if not (session.new or session.dirty or session.deleted):
+        key = _fingerprint_key(session)
+        cached = _FINGERPRINTS.get(key)
+        if cached is not None:
+            return cached
+    value = _read_fingerprint(session)
+    if key is not None:
+        if len(_FINGERPRINTS) >= _FINGERPRINTS_KEPT:
+            _FINGERPRINTS.clear()
+        _FINGERPRINTS[key] = value
+    return value
+
+
+def _read_fingerprint(session: Session) -> str:
+    wanted = OPEN_STATUSES + LOCKED_STATUSES
+    lines: dict[int, list[_LineData]] = defaultdict(list)
+    for request_id, line_id, type_id, quantity in session.execute(
+        select(RequestLine.request_id, RequestLine.id, RequestLine.type_id, RequestLine.quantity)
+        .join(LoanRequest, RequestLine.request_id == LoanRequest.id)
+        .where(LoanRequest.status.in_(wanted))
+        .order_by(RequestLine.id)
+    ):
+        lines[request_id].append(_LineData(line_id, type_id, quantity))
+    requests = [
+        _RequestData(*row, lines=lines.get(row[0], []))
+        for row in session.execute(
+            select(
+                LoanRequest.id,
+                LoanRequest.status,
+                LoanRequest.commune_id,
+                LoanRequest.site_id,
+                LoanRequest.priority,
+                LoanRequest.requested_start_dt,
+                LoanRequest.requested_end_dt,
+                LoanRequest.earliest_start_dt,
+                LoanRequest.latest_end_dt,
+            )
+            .where(LoanRequest.status.in_(wanted))
+            .order_by(LoanRequest.id)
+        )
+    ]
+    approved = session.scalars(
+        select(Plan)
+        .where(Plan.status == PlanStatus.APPROVED)
+        .order_by(Plan.id.desc())
+        .options(load_only(Plan.id))
+    ).first()
+    rows = Rows(
+        approved=approved,
+        open_requests=cast(list[LoanRequest], [r for r in requests if r.status in OPEN_STATUSES]),
+        locked_requests=cast(
+            list[LoanRequest], [r for r in requests if r.status in LOCKED_STATUSES]
+        ),
+        types=list(
+            session.scalars(
+                select(EquipmentType)
+                .order_by(EquipmentType.id)
+                .options(selectinload(EquipmentType.substitutes))
+            )
+        ),
+        units=list(
+            session.scalars(
+                select(Unit).options(selectinload(Unit.unavailabilities)).order_by(Unit.id)
+            )
+        ),
+        pools=list(session.scalars(select(Pool).order_by(Pool.id))),
+    )
+    return fingerprint(rows, None)
 
 
 def shift_minutes(assignment: Assignment) -> int:
@@ -299,13 +766,20 @@ def metrics_rows(plan: Plan) -> list[tuple[str, Any, Any]]:
     return [(key, ours.get(key), fcfs.get(key)) for key in keys]
 
 
-def unit_choices(session: Session, plan: Plan) -> dict[int, list[Unit]]:
-    """For each unit-tracked line id of the plan's served requests, the units it may get:
-    the plan's units of the line's type or of its substitutes."""
-    codes = {u["id"] for u in plan.problem_json.get("units", [])}
+def unit_choices(
+    session: Session,
+    plan: Plan,
+    assignments: list[Assignment] | None = None,
+    codes: frozenset[str] | None = None,
+) -> dict[int, list[Unit]]:
+    """For each unit-tracked line id of the served ``assignments`` (default: all of the
+    plan's), the units it may get: the plan's units (``codes``, default: read from its
+    problem) of the line's type or of its substitutes."""
+    if codes is None:
+        codes = frozenset(_problem_parts(session, plan)[1])
     units = [u for u in session.scalars(select(Unit).order_by(Unit.code)) if u.code in codes]
     choices: dict[int, list[Unit]] = {}
-    for a in plan.assignments:
+    for a in plan.assignments if assignments is None else assignments:
         if not a.is_served:
             continue
         for line in a.request.lines:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,6 +16,7 @@ from booking.forms_planning import DeclineForm, ForceUnitForm, RunForm
 from booking.models import JobStatus
 from booking.services import jobs, planning, planning_review
 from booking.services.access import require_staff
+from booking.services.requests import is_valid_id
 from booking.views.helpers import current, flash_error
 
 bp = Blueprint("planning", __name__, url_prefix="/planning")
@@ -115,16 +118,62 @@ def cancel(job_id: int) -> Page:
     return redirect(url_for("planning.job", job_id=job_id, stay=1))
 
 
+def _page_number(name: str) -> int:
+    """A page number from the query string; anything else reads as the first page."""
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 7 else 1
+
+
+def _day(name: str) -> date | None:
+    """A day from the query string (YYYY-MM-DD); anything else reads as none."""
+    try:
+        day = date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+    return day if 1900 <= day.year <= 9000 else None
+
+
+def _review_url(plan_id: int, **changes: object) -> str:
+    """This review page with some query values changed (``None`` removes one)."""
+    args: dict[str, object] = {**request.args.to_dict(), **changes}
+    return url_for(
+        "planning.plan", plan_id=plan_id, **{k: v for k, v in args.items() if v is not None}
+    )
+
+
+def _plan_anchor(plan_id: int, request_id: int) -> str:
+    """The review page showing ``request_id`` in the loans table, scrolled to it."""
+    if not is_valid_id(request_id) or not is_valid_id(plan_id):
+        return url_for("planning.plan", plan_id=plan_id)
+    page = planning_review.loan_page(get_session(), plan_id, request_id, by=current())
+    query = {"page": page} if page > 1 else {}
+    return url_for("planning.plan", plan_id=plan_id, **query) + f"#r{request_id}"
+
+
 @bp.route("/plans/<int:plan_id>")
 def plan(plan_id: int) -> str:
-    """Review a plan against first come, first served and the approved plan."""
+    """Review a plan against first come, first served and the approved plan.
+
+    Long lists come a page at a time: ``page`` (served loans), ``unserved`` (requests
+    left out), ``changes=all`` (every changed request), ``from`` (first day of the
+    timelines).
+    """
     session = get_session()
-    data = planning_review.review(session, plan_id, by=current())
+    data = planning_review.review(
+        session,
+        plan_id,
+        by=current(),
+        page=_page_number("page"),
+        unserved_page=_page_number("unserved"),
+        all_changes=request.args.get("changes") == "all",
+        window_start=_day("from"),
+    )
     return render_template(
         "planning/plan.html",
         review=data,
+        review_url=lambda **changes: _review_url(plan_id, **changes),
         rows=planning_review.metrics_rows(data.plan),
-        choices=planning_review.unit_choices(session, data.plan),
+        choices=planning_review.unit_choices(session, data.plan, data.loans, data.unit_codes),
         shift_minutes=planning_review.shift_minutes,
         action=ActionForm(),
         run_form=RunForm(),
@@ -165,7 +214,7 @@ def pin(plan_id: int, request_id: int) -> Page:
             planning.pin_assignment(get_session(), plan_id, request_id, by=current())
         except BookingError as error:
             flash_error(error)
-    return redirect(url_for("planning.plan", plan_id=plan_id) + f"#r{request_id}")
+    return redirect(_plan_anchor(plan_id, request_id))
 
 
 @bp.route("/plans/<int:plan_id>/requests/<int:request_id>/unpin", methods=["POST"])
@@ -176,18 +225,17 @@ def unpin(plan_id: int, request_id: int) -> Page:
             planning.unpin_assignment(get_session(), plan_id, request_id, by=current())
         except BookingError as error:
             flash_error(error)
-    return redirect(url_for("planning.plan", plan_id=plan_id) + f"#r{request_id}")
+    return redirect(_plan_anchor(plan_id, request_id))
 
 
 @bp.route("/plans/<int:plan_id>/force", methods=["POST"])
 def force(plan_id: int) -> Page:
     """Give a chosen unit to one line, if no rule forbids it."""
     form = ForceUnitForm()
-    anchor = ""
+    request_id = 0
     if form.validate_on_submit():
         try:
             request_id = int(form.request_id.data or 0)
-            anchor = f"#r{request_id}"
             replace = int(form.replace_unit_id.data) if form.replace_unit_id.data else None
             planning.force_unit(
                 get_session(),
@@ -205,7 +253,7 @@ def force(plan_id: int) -> Page:
             flash_error(error)
     else:
         flash(_("Choose a unit."), "error")
-    return redirect(url_for("planning.plan", plan_id=plan_id) + anchor)
+    return redirect(_plan_anchor(plan_id, request_id))
 
 
 @bp.route("/requests/<int:request_id>/decline", methods=["POST"])
