@@ -51,6 +51,10 @@ class LoanRequest(Base):
         CheckConstraint("priority BETWEEN 1 AND 4", name="priority_range"),
         Index("ix_loan_requests_window", "requested_start_dt", "requested_end_dt"),
         Index("ix_loan_requests_flex_window", "earliest_start_dt", "latest_end_dt"),
+        # Pending requests still running after a date (availability).
+        Index("ix_loan_requests_status_end", "status", "requested_end_dt"),
+        # A commune's requests in date order (its request list).
+        Index("ix_loan_requests_commune_start", "commune_id", "requested_start_dt"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

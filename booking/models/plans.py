@@ -70,7 +70,13 @@ class Assignment(Base):
     """What a plan decides for one request: served or not, when, with what."""
 
     __tablename__ = "assignments"
-    __table_args__ = (Index("ix_assignments_window", "start_dt", "end_dt"),)
+    __table_args__ = (
+        Index("ix_assignments_window", "start_dt", "end_dt"),
+        # A plan's loans in date order (review pages, timelines).
+        Index("ix_assignments_plan_start", "plan_id", "is_served", "start_dt"),
+        # The approved plan's loans still running after a date (availability).
+        Index("ix_assignments_plan_end", "plan_id", "end_dt"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
