@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 from sqlalchemy import and_, case, func, inspect, or_, select
-from sqlalchemy.orm import Session, defer, load_only, selectinload
+from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
 
 from booking.db import utcnow
 from booking.models import (
@@ -272,15 +272,20 @@ def get_plan(session: Session, plan_id: int, *, by: User) -> Plan:
 
 
 def _loan_options() -> tuple[Any, ...]:
-    """Everything the loans table reads of an assignment, in a fixed number of queries."""
+    """Everything the loans table reads of an assignment, in a fixed number of queries.
+
+    Rows a row points to (its commune, unit, pool, type) are joined rather than read
+    after: a separate read is skipped when they are all in the session already, which
+    would make the number of queries depend on what was read before.
+    """
     request = selectinload(Assignment.request)
     return (
-        request.selectinload(LoanRequest.commune),
+        request.joinedload(LoanRequest.commune),
         request.selectinload(LoanRequest.lines)
-        .selectinload(RequestLine.type)
+        .joinedload(RequestLine.type)
         .selectinload(EquipmentType.substitutes),
-        selectinload(Assignment.units).selectinload(AssignmentUnit.unit),
-        selectinload(Assignment.draws).selectinload(AssignmentDraw.pool).selectinload(Pool.depot),
+        selectinload(Assignment.units).joinedload(AssignmentUnit.unit),
+        selectinload(Assignment.draws).joinedload(AssignmentDraw.pool).joinedload(Pool.depot),
     )
 
 
@@ -299,7 +304,7 @@ def _reasons(session: Session, unserved: list[Assignment]) -> dict[int, str]:
         session.scalars(
             select(LoanRequest)
             .where(LoanRequest.id.in_(named))
-            .options(selectinload(LoanRequest.commune))
+            .options(joinedload(LoanRequest.commune))
         )
         if named
         else []
@@ -326,7 +331,7 @@ def _diff(
         for r in session.scalars(
             select(LoanRequest)
             .where(LoanRequest.id.in_(wanted))
-            .options(selectinload(LoanRequest.commune))
+            .options(joinedload(LoanRequest.commune))
         )
     }
     diff = {k: [loans[i] for i in ids if i in loans] for k, ids in shown.items()}
@@ -452,7 +457,7 @@ def _timelines(
         select(Pool)
         .where(Pool.id.in_(list(pool_bars)))
         .order_by(Pool.id)
-        .options(selectinload(Pool.type), selectinload(Pool.depot))
+        .options(joinedload(Pool.type), joinedload(Pool.depot))
     ):
         bars = pool_bars[pool.id]
         row = Row(f"{pool.type.name} · {pool.depot.name} ({pool.quantity})", [b for *_x, b in bars])
@@ -538,7 +543,7 @@ def review(
             .order_by(LoanRequest.requested_start_dt, Assignment.id)
             .offset(unserved_pager.offset)
             .limit(UNSERVED_PER_PAGE)
-            .options(selectinload(Assignment.request).selectinload(LoanRequest.commune))
+            .options(selectinload(Assignment.request).joinedload(LoanRequest.commune))
         )
     )
     diff, diff_counts = _diff(session, plan, all_changes)
