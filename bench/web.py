@@ -147,9 +147,8 @@ def _insert_inventory(session: Session, document: dict[str, Any]) -> dict[str, d
     for s in document["sites"]:
         if s.get("commune"):
             names.setdefault(s["commune"], s["name"].split(" - ")[0])
-    communes = {
-        slug: i for i, slug in enumerate(slugs, start=1)
-    }  # ids assigned here, inserted in bulk
+    # Ids are given here, so that rows can point at each other in bulk inserts.
+    communes = {slug: i for i, slug in enumerate(slugs, start=1)}
     session.execute(
         insert(Commune),
         [
@@ -659,17 +658,32 @@ def measure_submit(
     return Timing(times, statements, f"{count} requests of one line")
 
 
-def measure(url: str, seeded: Seeded, *, quick: bool = False, seed: int = 1) -> dict[str, Timing]:
+@dataclass(frozen=True)
+class Counts:
+    """How many answers of each kind are measured."""
+
+    periods: int = 200
+    renders: int = 7
+    submits: int = 50
+
+
+QUICK = Counts(periods=40, renders=3, submits=10)
+
+
+def measure(
+    url: str, seeded: Seeded, counts: Counts | None = None, seed: int = 1
+) -> dict[str, Timing]:
     """Every timing of the report, in process, on the database ``populate`` built."""
+    counts = counts or Counts()
     app: Flask = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     engine = get_db(app).engine
     rng = random.Random(seed)
     technician, manager = app.test_client(), app.test_client()
     sign_in(technician, TECHNICIAN_EMAIL)
     sign_in(manager, MANAGER_EMAIL)
-    renders = 3 if quick else 7
+    renders = counts.renders
     results = {
-        "availability": measure_availability(technician, engine, seeded, 40 if quick else 200, rng),
+        "availability": measure_availability(technician, engine, seeded, counts.periods, rng),
         "review": measure_page(
             manager,
             engine,
@@ -678,7 +692,7 @@ def measure(url: str, seeded: Seeded, *, quick: bool = False, seed: int = 1) -> 
             'class="tl-bar',
         ),
         "list": measure_page(technician, engine, "/requests/", renders, 'id="request-'),
-        "submit": measure_submit(technician, engine, seeded, 10 if quick else 50, rng),
+        "submit": measure_submit(technician, engine, seeded, counts.submits, rng),
     }
     engine.dispose()
     return results
@@ -793,7 +807,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeded = populate(url, requests, args.seed)
         print(seeded, file=sys.stderr)
         load_before = load_average()
-        results = measure(url, seeded, quick=args.quick, seed=args.seed)
+        results = measure(url, seeded, QUICK if args.quick else None, seed=args.seed)
         load_after = load_average()
     for name, timing in results.items():
         print(
