@@ -598,9 +598,15 @@ def measure_availability(
 
 
 def measure_page(
-    client: FlaskClient, engine: Engine, path: str, repeat: int, marker: str
+    client: FlaskClient,
+    engine: Engine,
+    path: str,
+    repeat: int,
+    marker: str,
+    before: Callable[[], object] | None = None,
 ) -> Timing:
-    """``repeat`` renders of ``path``; the detail counts ``marker`` in the page."""
+    """``repeat`` renders of ``path``, each after ``before()`` (not timed) if given; the
+    detail counts ``marker`` in the page."""
     found = 0
     size = 0
 
@@ -612,47 +618,59 @@ def measure_page(
 
     times, statements = [], 0
     for _ in range(repeat):
+        if before is not None:
+            before()
         elapsed, statements = _timed(engine, lambda: client.get(path), check)
         times.append(elapsed)
     return Timing(times, statements, f"{found} × `{marker}`, {size / 1e3:.0f} kB")
+
+
+def request_form(client: FlaskClient, seeded: Seeded, rng: random.Random) -> dict[str, str]:
+    """The filled request form of a one-line request, with the token of a fresh form."""
+    h_start, h_end = seeded.horizon
+    days = max((h_end - h_start).days - 8, 1)
+    page = client.get("/requests/new").get_data(as_text=True)
+    start = h_start + timedelta(days=rng.randrange(days), hours=rng.randrange(7, 19))
+    return {
+        "csrf_token": token(page),
+        "site_id": str(seeded.site_id),
+        "title": f"Bench {rng.randrange(10**6)}",
+        "start_dt": _local(start),
+        "end_dt": _local(start + timedelta(days=1)),
+        "flex_days_before": "0",
+        "flex_days_after": "1",
+        "lines-0-type_id": str(rng.choice(seeded.type_ids)),
+        "lines-0-quantity": "1",
+        "lines-1-type_id": "",
+        "lines-1-quantity": "",
+        "lines-2-type_id": "",
+        "lines-2-quantity": "",
+        "priority": "2",
+        "priority_reason": "",
+        "notes": "",
+        "submit": "Send the request",
+    }
+
+
+def _check_submitted(response: Any) -> None:
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    assert "/requests/" in response.headers["Location"]
+
+
+def submit(client: FlaskClient, seeded: Seeded, rng: random.Random) -> None:
+    """Send one request through the form, untimed."""
+    _check_submitted(client.post("/requests/new", data=request_form(client, seeded, rng)))
 
 
 def measure_submit(
     client: FlaskClient, engine: Engine, seeded: Seeded, count: int, rng: random.Random
 ) -> Timing:
     """``count`` posts of the real request form (the token read from the page first)."""
-    h_start, h_end = seeded.horizon
-    days = max((h_end - h_start).days - 8, 1)
     times, statements = [], 0
-
-    def check(response: Any) -> None:
-        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-        assert "/requests/" in response.headers["Location"]
-
-    for n in range(count):
-        page = client.get("/requests/new").get_data(as_text=True)
-        start = h_start + timedelta(days=rng.randrange(days), hours=rng.randrange(7, 19))
-        data = {
-            "csrf_token": token(page),
-            "site_id": str(seeded.site_id),
-            "title": f"Bench {n}",
-            "start_dt": _local(start),
-            "end_dt": _local(start + timedelta(days=1)),
-            "flex_days_before": "0",
-            "flex_days_after": "1",
-            "lines-0-type_id": str(rng.choice(seeded.type_ids)),
-            "lines-0-quantity": "1",
-            "lines-1-type_id": "",
-            "lines-1-quantity": "",
-            "lines-2-type_id": "",
-            "lines-2-quantity": "",
-            "priority": "2",
-            "priority_reason": "",
-            "notes": "",
-            "submit": "Send the request",
-        }
+    for _ in range(count):
+        data = request_form(client, seeded, rng)
         elapsed, statements = _timed(
-            engine, lambda d=data: client.post("/requests/new", data=d), check
+            engine, lambda d=data: client.post("/requests/new", data=d), _check_submitted
         )
         times.append(elapsed)
     return Timing(times, statements, f"{count} requests of one line")
@@ -691,7 +709,16 @@ def measure(
             renders,
             'class="tl-bar',
         ),
+        "review_changed": measure_page(
+            manager,
+            engine,
+            f"/planning/plans/{seeded.proposed_plan_id}",
+            renders,
+            'class="tl-bar',
+            before=lambda: submit(technician, seeded, rng),
+        ),
         "list": measure_page(technician, engine, "/requests/", renders, 'id="request-'),
+        "list_all": measure_page(manager, engine, "/requests/", 1, 'id="request-'),
         "submit": measure_submit(technician, engine, seeded, counts.submits, rng),
     }
     engine.dispose()
@@ -730,12 +757,21 @@ def report(
     load_after: str,
 ) -> str:
     """The markdown section."""
-    a, v, li, s = results["availability"], results["review"], results["list"], results["submit"]
-
-    def verdict(value: float, target: float) -> str:
-        return "yes" if value < target else "**no**"
-
     build = ", ".join(f"{k} {v:.0f} s" for k, v in seeded.seconds.items())
+
+    def row(label: str, timing: Timing, target: str, met: bool | None, digits: int = 0) -> str:
+        verdict = "—" if met is None else ("yes" if met else "**no**")
+        figures = " | ".join(
+            f"{value:.{digits}f} ms" for value in (timing.median, timing.p95, max(timing.times))
+        )
+        return (
+            f"| {label} | {figures} | {timing.statements} | {target} | {verdict} "
+            f"| {len(timing.times)} × {timing.detail} |"
+        )
+
+    a, s = results["availability"], results["submit"]
+    reviews = [results["review"], results["review_changed"]]
+    slowest_review = max(max(t.times) for t in reviews)
     lines = [
         SECTION,
         "",
@@ -753,25 +789,76 @@ def report(
         "",
         "Measured in process through the Flask test client (routing, sign-in session, CSRF, "
         "templates), signed in as a technician of the commune with the most requests "
-        f"({seeded.commune_requests}) or as the fleet manager. SQL statements are counted per "
-        "answer.",
+        f"({seeded.commune_requests}) or as the fleet manager; wall times of whole answers, "
+        "and the SQL statements of one answer.",
         "",
-        "| Answer | Median | 95th percentile | SQL statements | Target | Met | Measured on |",
-        "|---|---:|---:|---:|---:|:-:|---|",
-        f"| Availability for a period (`/requests/availability`) | {a.median:.1f} ms "
-        f"| {a.p95:.1f} ms | {a.statements} | p95 < 100 ms "
-        f"| {verdict(a.p95, TARGETS['availability_p95_ms'])} | {a.detail} |",
-        f"| Review page of the proposed plan | {v.median:.0f} ms | {v.p95:.0f} ms "
-        f"| {v.statements} | < 1 s | {verdict(v.median, TARGETS['review_ms'])} "
-        f"| {len(v.times)} renders; {v.detail} |",
-        f"| The commune's request list | {li.median:.0f} ms | {li.p95:.0f} ms "
-        f"| {li.statements} | < 1 s | {verdict(li.median, TARGETS['list_ms'])} "
-        f"| {len(li.times)} renders; {li.detail} |",
-        f"| Submitting a request (POST of the form) | {s.median:.1f} ms | {s.p95:.1f} ms "
-        f"| {s.statements} | < 100 ms | {verdict(s.median, TARGETS['submit_ms'])} "
-        f"| {s.detail} |",
+        "| Answer | Median | 95th percentile | Slowest | SQL statements | Target | Met "
+        "| Measured on |",
+        "|---|---:|---:|---:|---:|---|:-:|---|",
+        row(
+            "Availability for a period (`/requests/availability`, as the form asks)",
+            a,
+            "p95 < 100 ms",
+            a.p95 < TARGETS["availability_p95_ms"],
+            1,
+        ),
+        row(
+            "Review page of the proposed plan, data unchanged since the previous render",
+            reviews[0],
+            "< 1 s",
+            max(reviews[0].times) < TARGETS["review_ms"],
+        ),
+        row(
+            "Review page of the proposed plan, just after a request was submitted",
+            reviews[1],
+            "< 1 s",
+            max(reviews[1].times) < TARGETS["review_ms"],
+        ),
+        row(
+            "The commune's request list (technician)",
+            results["list"],
+            "< 1 s",
+            max(results["list"].times) < TARGETS["list_ms"],
+        ),
+        row(
+            "Every commune's requests, unfiltered (manager)",
+            results["list_all"],
+            "none",
+            None,
+        ),
+        row(
+            "Submitting a request (POST of the form)",
+            s,
+            "< 100 ms",
+            s.p95 < TARGETS["submit_ms"],
+            1,
+        ),
+        "",
+        f"The review pages stay under 1 s in every render (slowest {slowest_review:.0f} ms): "
+        "the first render after a change reads the planning data again to tell whether the "
+        "plan is stale; later renders find that fingerprint remembered for the unchanged data.",
+        "",
+        "How: the review shows a one-year plan a page at a time (100 loans, 100 unserved "
+        "requests, the first 50 requests of each list of changes with a link to all, "
+        "timelines four weeks at a time with links to the weeks before and after); each part "
+        "is read by one query with its related rows loaded alongside (`selectinload`, "
+        "`joinedload`), the per-commune summary is one aggregate, the problem document is not "
+        "loaded (its horizon and units are read as JSON paths), and the staleness fingerprint "
+        "is computed from plain rows and remembered while the feed generation, the requests' "
+        "count and latest update, and the unavailability windows are unchanged. Availability "
+        "is a fixed handful of aggregate queries. Indexes (migration 0004): a plan's loans by "
+        "(plan, served, start) and by (plan, end), pending requests by (status, end), a "
+        "commune's requests by (commune, start). tests/views/test_query_counts.py checks that "
+        "the statements of these answers do not grow with the number of requests.",
         "",
     ]
+    if max(results["list_all"].times) >= TARGETS["list_ms"]:
+        lines[-2:-2] = [
+            "The unfiltered list of every commune's requests is not paged: with a year of a "
+            "department's requests it is slow (no target was set for it; the commune filter "
+            "answers within the target).",
+            "",
+        ]
     return "\n".join(lines)
 
 
