@@ -46,7 +46,7 @@ if str(REPO) not in sys.path:
 
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import event, func, insert, select, update  # noqa: E402
+from sqlalchemy import event, func, insert, select, text, update  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -380,6 +380,20 @@ def store_plan(
     return row.id
 
 
+def _advance_sequences(session: Session) -> None:
+    """On PostgreSQL, move the id sequences past the ids the bulk inserts gave."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in Base.metadata.sorted_tables:
+        if "id" in table.c and table.c.id.primary_key and table.c.id.autoincrement is not False:
+            session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                    f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+                )
+            )
+
+
 def _users(session: Session, commune_id: int) -> int:
     manager = User(email=MANAGER_EMAIL, name="Gestionnaire du parc", role=Role.MANAGER)
     manager.set_password(PASSWORD)
@@ -414,6 +428,7 @@ def populate(url: str, requests: int, seed: int = 1) -> Seeded:
         commune_id = ids["communes"][busiest]
         manager_id = _users(session, commune_id)
         _insert_requests(session, document, ids, manager_id)
+        _advance_sequences(session)
         session.commit()
         seconds["insert"] = time.perf_counter() - clock
 
@@ -436,6 +451,7 @@ def populate(url: str, requests: int, seed: int = 1) -> Seeded:
             .where(LoanRequest.id.in_([maps.requests[k] for k in approved_keys]))
             .values(status=RequestStatus.APPROVED)
         )
+        _advance_sequences(session)
         session.commit()
         seconds["approved plan"] = time.perf_counter() - clock
 
@@ -465,6 +481,7 @@ def populate(url: str, requests: int, seed: int = 1) -> Seeded:
                 .where(LoanRequest.id.in_(open_ids[chunk : chunk + 5000]))
                 .values(status=RequestStatus.PLANNED)
             )
+        _advance_sequences(session)
         session.commit()
         seconds["proposed plan"] = time.perf_counter() - clock
 
