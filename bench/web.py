@@ -779,12 +779,15 @@ def report(
 
     def row(label: str, timing: Timing, target: str, met: bool | None, digits: int = 0) -> str:
         verdict = "—" if met is None else ("yes" if met else "**no**")
+        detail = timing.detail
+        if len(timing.times) == 1:
+            detail = detail.replace("renders", "render", 1)
         figures = " | ".join(
             f"{value:.{digits}f} ms" for value in (timing.median, timing.p95, max(timing.times))
         )
         return (
             f"| {label} | {figures} | {timing.statements} | {target} | {verdict} "
-            f"| {len(timing.times)} {timing.detail} |"
+            f"| {len(timing.times)} {detail} |"
         )
 
     a, s = results["availability"], results["submit"]
