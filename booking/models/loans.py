@@ -132,7 +132,13 @@ class Handover(Base):
     )
     kind: Mapped[HandoverKind] = mapped_column(Enum(HandoverKind, native_enum=False, length=20))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    # The pooled line a row without a unit reports on (set on unit rows too).
+    line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("request_lines.id", ondelete="CASCADE"), index=True
+    )
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # Who took the equipment away at a check-out (a commune's agent, often not a user).
+    taken_by: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     condition: Mapped[Condition] = mapped_column(
         Enum(Condition, native_enum=False, length=20), default=Condition.GOOD
@@ -143,6 +149,7 @@ class Handover(Base):
 
     request: Mapped[LoanRequest] = relationship(back_populates="handovers")
     unit: Mapped[Unit | None] = relationship()
+    line: Mapped[RequestLine | None] = relationship()
     by: Mapped[User | None] = relationship()
 
     def __repr__(self) -> str:

@@ -2,10 +2,8 @@
 
 A check-out turns an APPROVED request into HANDED_OVER, a check-in turns it into
 RETURNED. Each writes one ``Handover`` row per item of the approved plan's assignment: one
-per numbered unit (``unit_id`` set) and one per pooled line (``unit_id`` empty). The
-handovers table has no line column, so a pooled line's row is known by its place: the rows
-of one hand-over are written in the order of the request's pooled lines (by line id),
-which no longer change once a request is approved.
+per numbered unit (``unit_id`` set) and one per pooled line (``unit_id`` empty); every row
+names its request line, and a check-out's rows name who took the equipment.
 
 Technicians hand over their own commune's loans; managers and admins any commune's.
 Other communes' requests are reported as missing. Every change is audited, raises the
@@ -362,17 +360,18 @@ def check_out(
         raise ValidationError(errors=errors)
     assert name is not None
     before = _snapshot(loan)
-    text = _("Taken by %(name)s.", name=name) + (f"\n{notes}" if notes else "")
     rows = [
         Handover(
             kind=HandoverKind.CHECK_OUT,
             unit_id=item.unit.id if item.unit is not None else None,
+            line_id=item.line.id,
             by_id=by.id,
+            taken_by=name,
             at=at,
             condition=checked[item.key].condition,
             damage=checked[item.key].damage,
             missing_quantity=0,
-            notes=text,
+            notes=notes,
         )
         for item in served.items
     ]
@@ -526,6 +525,7 @@ def check_in(
         Handover(
             kind=HandoverKind.CHECK_IN,
             unit_id=item.unit.id if item.unit is not None else None,
+            line_id=item.line.id,
             by_id=by.id,
             at=at,
             condition=checked[item.key].condition,
@@ -749,6 +749,7 @@ class HistoryEntry:
     kind: HandoverKind
     at: datetime
     by: User | None
+    taken_by: str | None
     notes: str | None
     rows: list[tuple[str, Handover]]
 
@@ -756,19 +757,19 @@ class HistoryEntry:
 def history(session: Session, loan: LoanRequest) -> list[HistoryEntry]:
     """The check-outs and check-ins of ``loan`` (one the caller may see), oldest first."""
     served = loan_items(session, loan)
-    pooled = [item for item in served.items if item.unit is None]
+    pooled = {item.line.id: item for item in served.items if item.unit is None}
     entries: list[HistoryEntry] = []
     groups: dict[tuple[HandoverKind, datetime, int | None], list[Handover]] = {}
     for row in sorted(loan.handovers, key=lambda h: (h.at, h.id)):
         groups.setdefault((row.kind, row.at, row.by_id), []).append(row)
     for (kind, at, _by_id), rows in groups.items():
         labelled: list[tuple[str, Handover]] = []
-        pooled_rows = iter(pooled)
         for row in rows:
             if row.unit is not None:
                 labelled.append((f"{row.unit.name} ({row.unit.code})", row))
             else:
-                item = next(pooled_rows, None)
+                item = pooled.get(row.line_id) if row.line_id is not None else None
                 labelled.append((item.label if item is not None else "—", row))
-        entries.append(HistoryEntry(kind, at, rows[0].by, rows[0].notes, labelled))
+        first = rows[0]
+        entries.append(HistoryEntry(kind, at, first.by, first.taken_by, first.notes, labelled))
     return entries

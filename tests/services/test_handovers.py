@@ -165,7 +165,9 @@ def test_technician_checks_out_their_communes_loan(db_session, world, technician
         (HandoverKind.CHECK_OUT, None, Condition.GOOD),
     ]
     assert all(r.at == DURING and r.by_id == technician.id for r in rows)
-    assert rows[0].notes == "Taken by Jean Dupont.\nBâche à part"
+    assert all(r.taken_by == "Jean Dupont" and r.notes == "Bâche à part" for r in rows)
+    lines = {line.type_id: line.id for line in world.loan.lines}
+    assert [r.line_id for r in rows] == [lines[world.units[0].type_id], lines[world.chair.id]]
     event = db_session.scalars(
         select(AuditEvent).where(AuditEvent.action == "request.check_out")
     ).one()
