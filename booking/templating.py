@@ -14,6 +14,7 @@ from booking.models import PlanStatus, RequestStatus, Role
 NAV_LINKS: list[tuple[str, Any, frozenset[str]]] = [
     ("requests.index", _l("Requests"), frozenset({"technician", "manager"})),
     ("planning.index", _l("Planning"), frozenset({"manager"})),
+    ("handovers.overdue", _l("Hand-overs"), frozenset({"technician", "manager"})),
     ("inventory.index", _l("Inventory"), frozenset({"manager"})),
     ("feeds.index", _l("Calendars"), frozenset({"technician", "manager", "admin"})),
     ("audit.index", _l("Audit log"), frozenset({"manager", "admin"})),

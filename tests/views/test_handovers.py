@@ -421,3 +421,14 @@ def test_home_page_lists_the_coming_hand_overs(
     # Not collected yet (it started yesterday), and due back tomorrow.
     assert section.count(f"n° {world.loan.id} Fête") == 2
     assert "goes out" in section and "comes back" in section
+
+
+def test_the_menu_leads_technicians_and_managers_to_the_overdue_list(
+    client, auth, technician, manager, admin
+):
+    for user in (technician, manager):
+        auth.login(user)
+        assert 'href="/handovers/overdue"' in client.get("/feeds/").text
+        auth.logout()
+    auth.login(admin)
+    assert 'href="/handovers/overdue"' not in client.get("/feeds/").text
