@@ -25,6 +25,7 @@ plan (``solver.baseline.solve_greedy``) when available:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -39,10 +40,13 @@ from solver.lexsolve import solve_levels
 from solver.options import Progress, SolveOptions
 from solver.padding import travel_pads
 from solver.plan import Draw, LineAssignment, Metrics, Plan, RequestAssignment, Status
+from solver.pools import improve_draws
 from solver.problem import Problem
 from solver.repair import compact_shifts, insert_unserved
 from solver.units import UnitsModel, greedy_units, make_loans
 from solver.windows import dated_from_assignment, solve_by_windows
+
+logger = logging.getLogger(__name__)
 
 STRATEGY = "cp-sat"
 LARGE_PART = 800  # parts with more requests are solved window by window
@@ -53,6 +57,8 @@ MAX_UNIT_LITERALS = 30_000  # largest (loan, unit) count re-assigned by CP-SAT a
 GREEDY_SHARE = 0.1
 DATES_SHARE = 0.8
 UNITS_SHARE = 0.85  # of what is left after dates, the rest goes to repair and checks
+DRAWS_SHARE = 0.5  # of what is left after units, for the pool draws
+MIN_DRAWS_SECONDS = 0.1
 BOUND_SHARE = 0.1  # at most, to tighten the bound where the dates fall short of it
 
 
@@ -105,12 +111,14 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
         start = insert_unserved(inst, [], clock.left() * GREEDY_SHARE)
         hints.update({a.id: a for a in start})
     _report(options, clock, greedy, None, "greedy")
+    logger.debug("greedy done at %.1f s", clock.elapsed())
 
     groups, parts = decompose(inst)
     bounds = part_bounds(inst, parts, min(clock.left() * 0.05, 5.0))
     dated, exact_units = _solve_dates(
         inst, parts, bounds, hints, options, clock, clock.left() * DATES_SHARE
     )
+    logger.debug("dates done at %.1f s", clock.elapsed())
     achieved = [
         float(_value(inst, {r: dated[r] for r in p.request_ids if r in dated})) for p in parts
     ]
@@ -124,6 +132,7 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
     frozen = _frozen(inst, assignments)
     assignments = compact_shifts(inst, assignments, clock.left() * 0.3, frozen)
     first = _metrics(problem, assignments)
+    logger.debug("repair done at %.1f s: %s", clock.elapsed(), first)
     if first is None:  # pragma: no cover - a bug upstream: fall back to the greedy plan
         assignments = []
     elif options.on_progress is not None:
@@ -131,6 +140,9 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
     final = _final_units(inst, groups, assignments, options, clock, clock.left() * UNITS_SHARE)
     if final is not None and first is not None and _key_of(problem, final) <= _key(first):
         assignments = final
+    logger.debug("units done at %.1f s: %s", clock.elapsed(), _metrics(problem, assignments))
+    assignments = _final_draws(inst, problem, assignments, options, clock)
+    logger.debug("draws done at %.1f s: %s", clock.elapsed(), _metrics(problem, assignments))
     plan = _checked(problem, assignments, clock, problem_sha256, upper)
     best = _better(plan, greedy)
     if best is None:
@@ -333,12 +345,20 @@ def _final_units(
             break
         literals = sum(len(ln.units) for ln in loans)
         if literals > MAX_UNIT_LITERALS or deadline - time.monotonic() < 0.2 + literals / 20_000:
+            logger.debug("units group of %d loans, %d literals skipped", len(loans), literals)
             continue  # too large to build in time: the nearest-first units stay
         hint = {(ln.request, ln.line): current[(ln.request, ln.line)] for ln in loans}
         model = UnitsModel(inst, loans, serve_all=True)
         model.hint(hint)
         seconds = share_time(sizes, deadline - time.monotonic(), index)
-        found, _ = model.solve(max(seconds, 0.05), options)
+        found, results = model.solve(max(seconds, 0.05), options)
+        logger.debug(
+            "units group of %d loans, %d literals, %.2f s: %s",
+            len(loans),
+            literals,
+            seconds,
+            results,
+        )
         if found is None or _served_count(found) < _served_count(hint):
             continue
         changed = True
@@ -353,6 +373,30 @@ def _final_units(
             )
             by_id[rid] = replace(a, lines=lines)
     return list(by_id.values()) if changed else None
+
+
+def _final_draws(
+    inst: Instance,
+    problem: Problem,
+    assignments: list[RequestAssignment],
+    options: SolveOptions,
+    clock: _Clock,
+) -> list[RequestAssignment]:
+    """Stage 4: pool draws re-chosen for km (``solver.pools``), kept only if better."""
+    budget = clock.left() * DRAWS_SHARE
+    if not assignments or budget < MIN_DRAWS_SECONDS or clock.stopped():
+        return assignments
+    from solver.check import assignment_changed
+
+    kept = {
+        a.id
+        for a in assignments
+        if a.id in inst.previous and not assignment_changed(inst.previous[a.id], a)
+    }
+    found = improve_draws(inst, assignments, kept, options, budget)
+    if found is None or _key_of(problem, found) >= _key_of(problem, assignments):
+        return assignments
+    return found
 
 
 def _frozen(inst: Instance, assignments: list[RequestAssignment]) -> set[str]:
