@@ -577,3 +577,58 @@ def test_a_commit_without_mail_starts_no_delivery(live_app):
         user.name = "Renamed"
         session.commit()
     assert "mail_dispatcher" not in live_app.app.extensions
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def test_mail_settings_come_from_the_environment(monkeypatch):
+    from booking import config
+
+    for name in ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_FROM"):
+        monkeypatch.delenv(name, raising=False)
+    assert config.mail_settings()["MAIL_SERVER"] == ""
+    assert config.mail_settings()["MAIL_PORT"] == 25
+    monkeypatch.setenv("MAIL_SERVER", " smtp.agglo.example ")
+    monkeypatch.setenv("MAIL_USE_TLS", "yes")
+    monkeypatch.setenv("MAIL_USERNAME", "pret")
+    monkeypatch.setenv("MAIL_PASSWORD", "s3cret")
+    monkeypatch.setenv("MAIL_FROM", "pret@agglo.example")
+
+    settings = config.mail_settings()
+
+    assert settings["MAIL_SERVER"] == "smtp.agglo.example"
+    assert settings["MAIL_PORT"] == 587 and settings["MAIL_USE_TLS"] is True
+    assert settings["MAIL_USE_SSL"] is False
+    assert (settings["MAIL_USERNAME"], settings["MAIL_PASSWORD"]) == ("pret", "s3cret")
+    assert settings["MAIL_FROM"] == "pret@agglo.example"
+    assert settings["MAIL_DELIVERY"] == "thread"
+    monkeypatch.setenv("MAIL_PORT", "2525")
+    assert config.mail_settings()["MAIL_PORT"] == 2525
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("MAIL_PORT", "smtp", "MAIL_PORT must be a positive whole number"),
+        ("MAIL_PORT", "-1", "MAIL_PORT must be a positive whole number"),
+        ("MAIL_USE_TLS", "maybe", "MAIL_USE_TLS must be true or false"),
+        ("MAIL_DELIVERY", "celery", "MAIL_DELIVERY must be 'thread' or 'off'"),
+        ("MAIL_MAX_ATTEMPTS", "0", "MAIL_MAX_ATTEMPTS must be a positive whole number"),
+    ],
+)
+def test_bad_mail_settings_are_named(monkeypatch, name, value, error):
+    from booking import config
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=error):
+        config.mail_settings()
+
+
+def test_ssl_and_tls_together_are_refused(monkeypatch):
+    from booking import config
+
+    monkeypatch.setenv("MAIL_USE_TLS", "1")
+    monkeypatch.setenv("MAIL_USE_SSL", "1")
+    with pytest.raises(ValueError, match="not both"):
+        config.mail_settings()

@@ -130,3 +130,21 @@ def test_an_empty_list_says_so(client, auth, admin):
     html = client.get("/notifications/").get_data(as_text=True)
     assert "You have no notifications." in html
     assert 'aria-current="page"' in html
+
+
+def test_an_email_written_during_a_request_links_to_the_request(
+    app, client, auth, db_session, technician, manager, make_request, commune
+):
+    from booking.models import OutboxEmail
+
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_DELIVERY="off")
+    loan = make_request(commune=commune)
+    auth.login(technician)
+
+    response = client.post(f"/requests/{loan.id}/cancel", data={"reason": "Rain"})
+
+    assert response.status_code == 302
+    email = db_session.scalars(select(OutboxEmail)).one()
+    assert email.to == manager.email
+    assert email.subject == "[Prêt Commun] A request was cancelled"
+    assert f"http://localhost/requests/{loan.id}" in email.body
