@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,6 +32,7 @@ from booking.models import (
 )
 from booking.services.access import get_or_404, require_staff
 from booking.services.feeds_cache import current_generation
+from booking.services.paging import Pager, make_pager
 from booking.services.planning import request_id_of
 from booking.services.planning_data import (
     LOCKED_STATUSES,
@@ -169,46 +169,6 @@ class CommuneLine:
     @property
     def share(self) -> float:
         return self.served / self.requests if self.requests else 0.0
-
-
-@dataclass(frozen=True)
-class Pager:
-    """One page of a long list: ``page`` counts from 1."""
-
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.per_page
-
-    @property
-    def first(self) -> int:
-        """Rank of the first item shown (0 when there is none)."""
-        return self.offset + 1 if self.total else 0
-
-    @property
-    def last(self) -> int:
-        return min(self.offset + self.per_page, self.total)
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-def make_pager(page: int | None, per_page: int, total: int) -> Pager:
-    """A pager on ``page``, brought within the pages there are."""
-    pages = max(1, math.ceil(total / per_page))
-    return Pager(min(max(page or 1, 1), pages), per_page, total)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -48,6 +48,7 @@ from booking.models import (
 from booking.services.access import STAFF_ROLES, can_access_commune, commune_filter, require_role
 from booking.services.audit import record_event
 from booking.services.notifications import notify
+from booking.services.paging import Pager, make_pager
 from booking.templating import REQUEST_STATUS_LABELS
 from booking.timeutil import to_local
 
@@ -65,6 +66,7 @@ REQUESTER_ROLES = (Role.TECHNICIAN, *STAFF_ROLES)
 
 # Primary keys are 32-bit integers: larger ids cannot exist, and the databases refuse them.
 MAX_ID = 2**31 - 1
+REQUESTS_PER_PAGE = 100
 
 Errors = list[tuple[str | None, str]]
 # (equipment type id, quantity)
@@ -670,6 +672,41 @@ def _notify_cancelled(
     )
 
 
+@dataclass(frozen=True)
+class RequestFilters:
+    """What a list of requests is narrowed to (None: no filter)."""
+
+    commune_id: int | None = None
+    status: RequestStatus | Iterable[RequestStatus] | None = None
+    date_from: datetime | None = None  # loans still running at or after this time
+    date_to: datetime | None = None  # loans starting before this time
+
+
+def _requests_query(by: User, filters: RequestFilters) -> Select[tuple[LoanRequest]]:
+    """The requests ``by`` may see that match ``filters``, unordered."""
+    query = select(LoanRequest).where(commune_filter(by, LoanRequest.commune_id))
+    if filters.commune_id is not None:
+        query = query.where(LoanRequest.commune_id == filters.commune_id)
+    if isinstance(filters.status, RequestStatus):
+        query = query.where(LoanRequest.status == filters.status)
+    elif filters.status is not None:
+        query = query.where(LoanRequest.status.in_(list(filters.status)))
+    if filters.date_from is not None:
+        query = query.where(LoanRequest.requested_end_dt > filters.date_from)
+    if filters.date_to is not None:
+        query = query.where(LoanRequest.requested_start_dt < filters.date_to)
+    return query
+
+
+def _listed(query: Select[tuple[LoanRequest]]) -> Select[tuple[LoanRequest]]:
+    """``query`` soonest first, with what a list shows loaded alongside."""
+    return query.options(
+        selectinload(LoanRequest.lines).selectinload(RequestLine.type),
+        selectinload(LoanRequest.site),
+        selectinload(LoanRequest.commune),
+    ).order_by(LoanRequest.requested_start_dt, LoanRequest.id)
+
+
 def list_requests(
     session: Session,
     *,
@@ -693,27 +730,32 @@ def list_requests(
         Forbidden: if ``by`` is not signed in or disabled.
     """
     require_role(by)
-    query = (
-        select(LoanRequest)
-        .where(commune_filter(by, LoanRequest.commune_id))
-        .options(
-            selectinload(LoanRequest.lines).selectinload(RequestLine.type),
-            selectinload(LoanRequest.site),
-            selectinload(LoanRequest.commune),
-        )
-        .order_by(LoanRequest.requested_start_dt, LoanRequest.id)
-    )
-    if commune_id is not None:
-        query = query.where(LoanRequest.commune_id == commune_id)
-    if isinstance(status, RequestStatus):
-        query = query.where(LoanRequest.status == status)
-    elif status is not None:
-        query = query.where(LoanRequest.status.in_(list(status)))
-    if date_from is not None:
-        query = query.where(LoanRequest.requested_end_dt > date_from)
-    if date_to is not None:
-        query = query.where(LoanRequest.requested_start_dt < date_to)
-    return list(session.scalars(query))
+    filters = RequestFilters(commune_id, status, date_from, date_to)
+    return list(session.scalars(_listed(_requests_query(by, filters))))
+
+
+def page_of_requests(
+    session: Session,
+    *,
+    by: User,
+    filters: RequestFilters,
+    page: int | None = None,
+    per_page: int | None = None,
+) -> tuple[list[LoanRequest], Pager]:
+    """One page of the requests ``by`` may see, soonest first, and where it stands.
+
+    A page number beyond the last gives the last page; ``per_page`` defaults to
+    ``REQUESTS_PER_PAGE``.
+
+    Raises:
+        Forbidden: if ``by`` is not signed in or disabled.
+    """
+    require_role(by)
+    query = _requests_query(by, filters)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pager = make_pager(page, per_page or REQUESTS_PER_PAGE, total)
+    loans = session.scalars(_listed(query).offset(pager.offset).limit(pager.per_page))
+    return list(loans), pager
 
 
 # --- what the plans say ------------------------------------------------------------------

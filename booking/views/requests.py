@@ -348,9 +348,7 @@ def index() -> str:
     form.validate()
     date_from = form.date_from.data if not form.date_from.errors else None
     date_to = form.date_to.data if not form.date_to.errors else None
-    loans = service.list_requests(
-        session,
-        by=user,
+    filters = service.RequestFilters(
         commune_id=(form.commune_id.data or None) if form.commune_id is not None else None,
         status=form.status_value(),
         date_from=from_local(datetime.combine(date_from, time())) if date_from else None,
@@ -358,7 +356,10 @@ def index() -> str:
         if date_to
         else None,
     )
-    return render_template("requests/index.html", form=form, loans=loans, staff=staff)
+    loans, pager = service.page_of_requests(
+        session, by=user, filters=filters, page=request.args.get("page", type=int)
+    )
+    return render_template("requests/index.html", form=form, loans=loans, pager=pager, staff=staff)
 
 
 @bp.route("/<int:request_id>")

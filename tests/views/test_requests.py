@@ -534,3 +534,39 @@ def test_ids_beyond_the_database_range_are_simply_missing(
     assert client.get(f"/requests/{huge}").status_code == 404
     assert client.post(f"/requests/{huge}/cancel").status_code == 404
     assert client.get(f"{AVAILABILITY}&exclude={huge}").status_code == 200
+
+
+def test_long_lists_come_a_page_at_a_time_and_keep_the_filters(
+    client: FlaskClient,
+    auth: AuthActions,
+    manager: User,
+    commune: Commune,
+    make_request: Callable[..., LoanRequest],
+    world: dict,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("booking.services.requests.REQUESTS_PER_PAGE", 2)
+    declined = [
+        make_request(
+            commune=commune,
+            site=world["hall"],
+            start=DEFAULT_START + timedelta(days=10 + i),
+            status=RequestStatus.DECLINED,
+        ).id
+        for i in range(5)
+    ]
+    auth.login(manager)
+
+    def shown(url: str) -> list[int]:
+        text = client.get(url).get_data(as_text=True)
+        return [i for i in declined if f'id="request-{i}"' in text]
+
+    first = client.get("/requests/?status=declined").get_data(as_text=True)
+    assert "1–2 of 5" in first
+    assert "/requests/?status=declined&amp;page=2" in first
+    assert shown("/requests/?status=declined") == declined[:2]
+    assert shown("/requests/?status=declined&page=3") == declined[4:]
+    # Out-of-range or nonsense page numbers fall back to a page that exists.
+    assert shown("/requests/?status=declined&page=99") == declined[4:]
+    assert shown("/requests/?status=declined&page=-4") == declined[:2]
+    assert shown("/requests/?status=declined&page=abc") == declined[:2]
