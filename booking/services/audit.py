@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from booking.errors import ValidationError
 from booking.models import AuditEvent, Commune, LoanRequest, Site, User
 from booking.services.access import require_staff
+from booking.services.paging import Pager, make_pager
 from booking.timeutil import from_local, to_local
 
 PAGE_SIZE = 50
@@ -206,20 +207,30 @@ class Change:
 
 @dataclass(frozen=True)
 class EventPage:
-    """One page of events, newest first."""
+    """One page of events, newest first, and where it stands in the trail."""
 
     events: list[AuditEvent]
-    page: int
-    pages: int
-    total: int
+    pager: Pager
+
+    @property
+    def page(self) -> int:
+        return self.pager.page
+
+    @property
+    def pages(self) -> int:
+        return self.pager.pages
+
+    @property
+    def total(self) -> int:
+        return self.pager.total
 
     @property
     def has_previous(self) -> bool:
-        return self.page > 1
+        return self.pager.has_previous
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.pager.has_next
 
 
 def changes(event: AuditEvent) -> list[Change]:
@@ -268,17 +279,16 @@ def list_events(
         raise ValidationError(_("The page is a whole number from 1."), field="page")
     query = _query(filters)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max(1, -(-total // page_size))
-    page = min(page, pages)
+    pager = make_pager(page, page_size, total)
     events = list(
         session.scalars(
             query.options(selectinload(AuditEvent.actor))
             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
             .limit(page_size)
-            .offset((page - 1) * page_size)
+            .offset(pager.offset)
         )
     )
-    return EventPage(events=events, page=page, pages=pages, total=total)
+    return EventPage(events=events, pager=pager)
 
 
 def filter_choices(session: Session, *, by: User) -> tuple[list[str], list[str]]:
