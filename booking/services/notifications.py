@@ -388,8 +388,12 @@ def get_dispatcher(app: Flask) -> MailDispatcher:
 @event.listens_for(Session, "after_commit")
 def _deliver_after_commit(session: Session) -> None:
     app: Flask | None = session.info.pop(_QUEUED_KEY, None)
-    if app is not None and app.config.get("MAIL_DELIVERY", "thread") == "thread":
-        get_dispatcher(app).kick()
+    if app is None or app.config.get("MAIL_DELIVERY", "thread") != "thread":
+        return
+    if get_db(app).override is not None:
+        # Tests share one connection with the requests: no thread may use it.
+        return
+    get_dispatcher(app).kick()
 
 
 @event.listens_for(Session, "after_rollback")
