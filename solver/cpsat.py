@@ -18,7 +18,9 @@ plan (``solver.baseline.solve_greedy``) when available:
    requests nearer their asked start, on the exact minute schedule.
 4. ``solver.units`` re-chooses units per substitution group with CP-SAT
    (previous units kept, then km with direct transfers).
-5. ``solver.assemble.build_plan`` checks the plan; the better of this plan
+5. ``solver.pools`` re-chooses the pool draws per pooled type for km, dates,
+   units and the pools of requests kept from ``previous`` fixed.
+6. ``solver.assemble.build_plan`` checks the plan; the better of this plan
    and the greedy one (lexicographically) is returned, so a stage that fails
    never costs a valid plan.
 """
