@@ -263,7 +263,7 @@ def test_a_submitted_request_cannot_go_out(
     auth.login(technician)
     response = client.get(f"/handovers/{world.loan.id}/check-out", follow_redirects=True)
     assert "Only an approved request can be handed over." in response.text
-    assert 'href="/handovers/' not in response.text
+    assert f'href="/handovers/{world.loan.id}/' not in response.text
 
 
 # --- check-in -------------------------------------------------------------------------------
