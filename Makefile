@@ -71,7 +71,7 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 	  --project "Prêt Commun" -o booking/translations/messages.pot .
 	$(BIN)/pybabel -q update -i booking/translations/messages.pot -d booking/translations \
-	  -D messages --no-location --ignore-obsolete --width 100
+	  -D messages --ignore-obsolete --width 100
 	@rm -f booking/translations/messages.pot
 
 # --- running -------------------------------------------------------------------------
