@@ -139,12 +139,15 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
         assignments = []
     elif options.on_progress is not None:
         options.on_progress(Progress(clock.elapsed(), first.served_value, first.km, upper, "dates"))
+    key = _key(first) if first is not None else (float("inf"),)
     final = _final_units(inst, groups, assignments, options, clock, clock.left() * UNITS_SHARE)
-    if final is not None and first is not None and _key_of(problem, final) <= _key(first):
-        assignments = final
-    logger.debug("units done at %.1f s: %s", clock.elapsed(), _metrics(problem, assignments))
-    assignments = _final_draws(inst, problem, assignments, options, clock)
-    logger.debug("draws done at %.1f s: %s", clock.elapsed(), _metrics(problem, assignments))
+    if final is not None and first is not None:
+        final_key = _key_of(problem, final)
+        if final_key <= key:
+            assignments, key = final, final_key
+    _log_stage(problem, clock, assignments, "units")
+    assignments = _final_draws(inst, problem, assignments, key, options, clock)
+    _log_stage(problem, clock, assignments, "draws")
     plan = _checked(problem, assignments, clock, problem_sha256, upper)
     best = _better(plan, greedy)
     if best is None:
@@ -322,7 +325,7 @@ def _final_units(
     clock: _Clock,
     budget: float,
 ) -> list[RequestAssignment] | None:
-    """Stage 3: units re-chosen by CP-SAT per type group for km, times kept.
+    """Stage 4: units re-chosen by CP-SAT per type group for km, times kept.
 
     Returns:
         The assignments with new units, or None if stopped before any group.
@@ -377,14 +380,28 @@ def _final_units(
     return list(by_id.values()) if changed else None
 
 
+def _log_stage(
+    problem: Problem, clock: _Clock, assignments: list[RequestAssignment], stage: str
+) -> None:
+    """Logs when a stage ended and the plan's metrics then (at debug level only)."""
+    if logger.isEnabledFor(logging.DEBUG):
+        metrics = _metrics(problem, assignments)
+        logger.debug("%s done at %.1f s: %s", stage, clock.elapsed(), metrics)
+
+
 def _final_draws(
     inst: Instance,
     problem: Problem,
     assignments: list[RequestAssignment],
+    key: tuple[float, ...],
     options: SolveOptions,
     clock: _Clock,
 ) -> list[RequestAssignment]:
-    """Stage 4: pool draws re-chosen for km (``solver.pools``), kept only if better."""
+    """Stage 5: pool draws re-chosen for km (``solver.pools``), kept only if better.
+
+    Args:
+        key: the lexicographic objective of ``assignments`` (``_key``).
+    """
     budget = clock.left() * DRAWS_SHARE
     if not assignments or budget < MIN_DRAWS_SECONDS or clock.stopped():
         return assignments
@@ -396,7 +413,7 @@ def _final_draws(
         if a.id in inst.previous and not assignment_changed(inst.previous[a.id], a)
     }
     found = improve_draws(inst, assignments, kept, options, budget)
-    if found is None or _key_of(problem, found) >= _key_of(problem, assignments):
+    if found is None or _key_of(problem, found) >= key:
         return assignments
     return found
 

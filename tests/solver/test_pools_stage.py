@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from solver.assemble import build_plan
 from solver.baseline import solve_fcfs
 from solver.check import check_assignments, check_plan, compute_metrics
-from solver.cpsat import _Clock, _final_draws
+from solver.cpsat import _Clock, _final_draws, _key_of
 from solver.instance import Instance
 from solver.options import SolveOptions
 from solver.plan import Draw, LineAssignment, Plan, RequestAssignment, Status
@@ -69,7 +69,8 @@ def test_draws_are_swapped_between_requests_to_lower_km(make_problem, make_reque
 def test_the_cpsat_stage_lowers_km_of_a_valid_plan(make_problem, make_request, serve, at):
     problem, assignments = _two_requests(make_problem, make_request, serve, at)
     clock = _Clock(OPTIONS, len(problem.requests))
-    found = _final_draws(Instance(problem), problem, assignments, OPTIONS, clock)
+    key = _key_of(problem, assignments)
+    found = _final_draws(Instance(problem), problem, assignments, key, OPTIONS, clock)
     plan = _plan(problem, found)
     assert plan.metrics.km == 36.0
     assert plan.metrics.served == 2
@@ -125,7 +126,8 @@ def test_requests_served_as_before_keep_their_pools(make_problem, make_request, 
     inst = Instance(problem)
     assert improve_draws(inst, assignments, {"R-1", "R-2"}, OPTIONS, 5.0) is None
     clock = _Clock(OPTIONS, len(problem.requests))
-    kept = _final_draws(inst, problem, assignments, OPTIONS, clock)
+    key = _key_of(problem, assignments)
+    kept = _final_draws(inst, problem, assignments, key, OPTIONS, clock)
     assert compute_metrics(problem, kept).changed == 0
     assert compute_metrics(problem, kept).km == 40.0
 
