@@ -648,7 +648,7 @@ def test_draw_km_is_a_round_trip(make_problem):
 
 
 def test_served_value_and_shift(make_problem, make_request, serve, unserved, at):
-    wide = dict(earliest_start=at(10), latest_end=at(20))
+    wide = {"earliest_start": at(10), "latest_end": at(20)}
     first = make_request(id="R-1", priority=4, **wide)
     second = make_request(id="R-2", priority=1, **wide)
     third = make_request(id="R-3", priority=3, lines=[("chair", 1)])
@@ -665,7 +665,7 @@ def test_served_value_and_shift(make_problem, make_request, serve, unserved, at)
 @pytest.fixture
 def previous_world(make_problem, make_request, serve, unserved, at):
     """Five requests served in a previous plan (R-5 unserved, R-4 since withdrawn)."""
-    wide = dict(earliest_start=at(10), latest_end=at(20))
+    wide = {"earliest_start": at(10), "latest_end": at(20)}
     requests = {
         "R-1": make_request(id="R-1", **wide),
         "R-2": make_request(id="R-2", start=at(20, 8), end=at(20, 20), latest_end=at(21)),
