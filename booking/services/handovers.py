@@ -11,8 +11,10 @@ request's calendar SEQUENCE (its row version rises with the write) and is notifi
 the commune's technicians and the fleet managers, except the person who made it.
 
 A damaged unit goes to maintenance in the same check-in: an unavailability window from
-the return until the given date, and the unit's status set to MAINTENANCE, so that
-nothing plans it until the manager puts it back in service.
+the return until the given date. The window alone takes the unit out of planning and
+availability, so the unit comes back by itself when it ends; the manager shortens or
+lengthens the window on the unit's page if the repair goes faster or slower. (The
+MAINTENANCE status stays the manager's manual "out until further notice".)
 """
 
 from __future__ import annotations
@@ -548,17 +550,15 @@ def check_in(
         )
         session.add(window)
         windows.append(window)
-        unit_before = unit.status.value
-        unit.status = UnitStatus.MAINTENANCE
         record_event(
             session,
             actor=by,
             action="unit.maintenance",
             object_type="unit",
             object_id=unit.id,
-            before={"status": unit_before},
+            before=None,
             after={
-                "status": unit.status.value,
+                "from": at.isoformat(),
                 "until": maintenance_until.isoformat(),
                 "request_id": loan.id,
                 "reason": window.reason,

@@ -38,6 +38,7 @@ from booking.models import (
     User,
 )
 from booking.services import handovers as service
+from booking.services.availability import availability
 from booking.services.handovers import ItemReport
 from tests.conftest import DEFAULT_START
 
@@ -390,19 +391,32 @@ def test_damaged_unit_goes_to_maintenance_in_one_step(
     window = db_session.scalars(select(Unavailability)).one()
     assert (window.unit_id, window.start_dt, window.end_dt) == (unit.id, SERVED_END, until)
     assert window.reason == f"Damaged on return of request {world.loan.id}: Pied tordu"
-    assert unit.status is UnitStatus.MAINTENANCE
     assert result.maintenance == [window]
     assert result.clashes == [later]
     event = db_session.scalars(
         select(AuditEvent).where(AuditEvent.action == "unit.maintenance")
     ).one()
-    assert (event.object_id, event.before, event.after["status"]) == (
+    assert (event.object_id, event.before, event.after["until"]) == (
         unit.id,
-        {"status": "available"},
-        "maintenance",
+        None,
+        until.isoformat(),
     )
     board = service.units_in_maintenance(db_session, by=manager, now=SERVED_END)
     assert [(entry.unit, entry.window) for entry in board] == [(unit, window)]
+    # The window alone keeps the unit out: once it ends, the unit is lent again.
+    assert unit.status is UnitStatus.AVAILABLE
+    assert service.units_in_maintenance(db_session, by=manager, now=until) == []
+    during, after = (
+        availability(
+            db_session,
+            by=manager,
+            start_dt=at,
+            end_dt=at + timedelta(days=1),
+            type_ids=[world.podium.id],
+        )[0]
+        for at in (until - timedelta(days=1), until)
+    )
+    assert during.out_of_service == after.out_of_service + 1
 
 
 @pytest.mark.parametrize(
