@@ -21,7 +21,12 @@ from booking.models import (
     Unit,
     User,
 )
-from booking.services.access import require_commune_access, require_role, require_staff
+from booking.services.access import (
+    STAFF_ROLES,
+    require_commune_access,
+    require_role,
+    require_staff,
+)
 from booking.services.handovers import (
     UPCOMING_DAYS,
     ScheduledHandover,
@@ -42,6 +47,23 @@ class HandoverBoard:
     overdue: list[ScheduledHandover] = field(default_factory=list)
     maintenance: list[UnitOutOfService] = field(default_factory=list)
     days: int = UPCOMING_DAYS
+    shows_maintenance: bool = False
+
+
+def handover_board(session: Session, *, user: User, now: datetime | None = None) -> HandoverBoard:
+    """``user``'s hand-overs to come and late returns (their commune's, for a
+    technician), at the approved plan's dates; units out of service for staff.
+
+    Raises:
+        Forbidden: if ``user`` may not hand equipment over.
+    """
+    staff = user.role in STAFF_ROLES
+    return HandoverBoard(
+        upcoming=upcoming_handovers(session, by=user, now=now),
+        overdue=list_overdue(session, by=user, now=now),
+        maintenance=units_in_maintenance(session, by=user, now=now) if staff else [],
+        shows_maintenance=staff,
+    )
 
 
 @dataclass(frozen=True)
@@ -98,10 +120,7 @@ def commune_summary(session: Session, *, user: User, now: datetime | None = None
         commune=user.commune,
         sites=sites,
         requests_by_status=_requests_by_status(session, user.commune_id),
-        handovers=HandoverBoard(
-            upcoming=upcoming_handovers(session, by=user, now=now),
-            overdue=list_overdue(session, by=user, now=now),
-        ),
+        handovers=handover_board(session, user=user, now=now),
     )
 
 
@@ -137,9 +156,5 @@ def fleet_counts(session: Session, *, user: User, now: datetime | None = None) -
         approved_plan_id=approved,
         waiting_requests=sum(by_status[s] for s in OPEN_STATUSES),
         proposed_plan_ids=proposed,
-        handovers=HandoverBoard(
-            upcoming=upcoming_handovers(session, by=user, now=now),
-            overdue=list_overdue(session, by=user, now=now),
-            maintenance=units_in_maintenance(session, by=user, now=now),
-        ),
+        handovers=handover_board(session, user=user, now=now),
     )

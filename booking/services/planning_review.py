@@ -26,11 +26,11 @@ from booking.models import (
     SolverJob,
     Unavailability,
     Unit,
-    UnitStatus,
     User,
     type_substitutes,
 )
 from booking.services.access import get_or_404, require_staff
+from booking.services.dashboard import HandoverBoard, handover_board
 from booking.services.feeds_cache import current_generation
 from booking.services.paging import Pager, make_pager
 from booking.services.planning import request_id_of
@@ -43,19 +43,15 @@ from booking.services.planning_data import (
 from booking.services.planning_reasons import describe_reason
 from booking.timeutil import from_local, to_local
 
-UPCOMING_DAYS = 7
 
-
-@dataclass
+@dataclass(frozen=True)
 class Dashboard:
     """The fleet manager's planning home."""
 
     waiting: list[LoanRequest]
     proposed: list[Plan]
     approved: Plan | None
-    handovers: list[tuple[datetime, str, LoanRequest]]  # (when, "out" or "back", request)
-    overdue: list[LoanRequest]
-    maintenance: list[Unit]
+    handovers: HandoverBoard
     jobs: list[SolverJob]
 
 
@@ -63,52 +59,14 @@ def dashboard(session: Session, *, by: User, now: datetime | None = None) -> Das
     """Requests to plan, plans to approve, the next days' hand-overs, overdue returns,
     equipment out of service and the latest runs.
 
+    Hand-overs and overdue returns are at the approved plan's (possibly shifted) dates,
+    as on the hand-over pages.
+
     Raises:
         Forbidden: ``by`` is not staff.
     """
     require_staff(by)
     now = now or utcnow()
-    soon = now + timedelta(days=UPCOMING_DAYS)
-    approved = session.scalars(select(Plan).where(Plan.status == PlanStatus.APPROVED)).first()
-    handovers: list[tuple[datetime, str, LoanRequest]] = []
-    if approved is not None:
-        for a in session.scalars(
-            select(Assignment)
-            .where(
-                Assignment.plan_id == approved.id,
-                Assignment.is_served.is_(True),
-                or_(Assignment.start_dt.between(now, soon), Assignment.end_dt.between(now, soon)),
-            )
-            .options(selectinload(Assignment.request))
-        ):
-            if a.request.status not in (RequestStatus.APPROVED, RequestStatus.HANDED_OVER):
-                continue
-            assert a.start_dt is not None and a.end_dt is not None
-            if now <= a.start_dt <= soon and a.request.status is RequestStatus.APPROVED:
-                handovers.append((a.start_dt, "out", a.request))
-            if now <= a.end_dt <= soon:
-                handovers.append((a.end_dt, "back", a.request))
-    handovers.sort(key=lambda h: (h[0], h[2].id))
-    overdue = list(
-        session.scalars(
-            select(LoanRequest)
-            .where(
-                LoanRequest.status == RequestStatus.HANDED_OVER,
-                LoanRequest.requested_end_dt < now,
-            )
-            .order_by(LoanRequest.requested_end_dt)
-        )
-    )
-    blacked_out = select(Unavailability.unit_id).where(
-        Unavailability.start_dt <= now, Unavailability.end_dt > now
-    )
-    maintenance = list(
-        session.scalars(
-            select(Unit)
-            .where(or_(Unit.status == UnitStatus.MAINTENANCE, Unit.id.in_(blacked_out)))
-            .order_by(Unit.code)
-        )
-    )
     return Dashboard(
         waiting=list(
             session.scalars(
@@ -122,10 +80,8 @@ def dashboard(session: Session, *, by: User, now: datetime | None = None) -> Das
                 select(Plan).where(Plan.status == PlanStatus.PROPOSED).order_by(Plan.id.desc())
             )
         ),
-        approved=approved,
-        handovers=handovers,
-        overdue=overdue,
-        maintenance=maintenance,
+        approved=session.scalars(select(Plan).where(Plan.status == PlanStatus.APPROVED)).first(),
+        handovers=handover_board(session, user=by, now=now),
         jobs=list(session.scalars(select(SolverJob).order_by(SolverJob.id.desc()).limit(5))),
     )
 

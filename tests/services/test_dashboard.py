@@ -8,7 +8,7 @@ import pytest
 
 from booking.errors import Forbidden
 from booking.models import Plan, PlanStatus, RequestStatus, Unavailability, UnitStatus
-from booking.services import dashboard
+from booking.services import dashboard, planning_review
 from tests.conftest import DEFAULT_START
 from tests.services.test_handovers import approve
 
@@ -137,3 +137,15 @@ def test_waiting_requests_and_proposed_plans(db_session, make_request, manager):
     counts = dashboard.fleet_counts(db_session, user=manager)
     assert counts.waiting_requests == 2
     assert counts.proposed_plan_ids == [plans[1].id, plans[0].id]
+
+
+def test_planning_dashboard_shows_the_same_handovers_at_the_served_dates(
+    db_session, loans, manager
+):
+    now = DEFAULT_START - timedelta(hours=1)
+    board = planning_review.dashboard(db_session, by=manager, now=now).handovers
+    # "Late" was asked until after now but served until two days ago: it is overdue.
+    assert loans["late"].requested_end_dt > now
+    assert board == dashboard.fleet_counts(db_session, user=manager, now=now).handovers
+    assert [h.request for h in board.overdue] == [loans["late"], loans["other"]]
+    assert board.shows_maintenance

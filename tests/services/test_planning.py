@@ -573,7 +573,7 @@ def test_dashboard_and_review_figures(db_session, fleet, ask, manager, make_requ
     board = planning_review.dashboard(db_session, by=manager, now=DEFAULT_START - timedelta(days=1))
     assert board.approved is not None and board.approved.id == plan.id
     assert board.waiting == [] and board.proposed == []
-    assert [way for _when, way, _r in board.handovers].count("out") == 2
+    assert [h.way for h in board.handovers.upcoming].count("out") == 2
 
 
 def test_data_that_cannot_be_planned_fails_the_job_with_a_message(db_session, fleet, ask, manager):
