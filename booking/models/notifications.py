@@ -56,6 +56,9 @@ class OutboxEmail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A sender holds the message until then; past it, a sender that died mid-send is
+    # presumed gone and another may take the message again.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def __repr__(self) -> str:
         return f"<OutboxEmail {self.id} to={self.to} {self.status.value}>"

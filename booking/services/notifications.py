@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
@@ -26,7 +27,7 @@ from flask import Flask, current_app, has_app_context, has_request_context, url_
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from booking.db import get_db, utcnow
@@ -34,6 +35,9 @@ from booking.errors import NotFound
 from booking.models import Notification, OutboxEmail, OutboxStatus, User
 
 log = logging.getLogger(__name__)
+
+# How long a sender holds a message it is sending, at least.
+CLAIM_LEASE_SECONDS = 600
 
 # Subjects of the e-mails, by notification kind; other kinds get the generic one.
 SUBJECTS: dict[str, Any] = {
@@ -249,14 +253,29 @@ def _is_connection_error(error: OSError) -> bool:
     )
 
 
-def _claim(session: Session, email_id: int) -> OutboxEmail | None:
-    """The e-mail if it is still pending; on PostgreSQL, locked against other senders."""
-    return session.scalars(
-        select(OutboxEmail)
-        .where(OutboxEmail.id == email_id, OutboxEmail.status == OutboxStatus.PENDING)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    ).first()
+def _claim(session: Session, email_id: int, lease: timedelta) -> OutboxEmail | None:
+    """The e-mail if it is still pending and no other sender holds it; it is then held
+    for ``lease``.
+
+    The claim is one conditional UPDATE committed before sending: on SQLite as on
+    PostgreSQL, of two senders (the background thread and a cron ``flask send-mail``)
+    only one sees its UPDATE change the row.
+    """
+    now = utcnow()
+    claimed = session.execute(
+        update(OutboxEmail)
+        .where(
+            OutboxEmail.id == email_id,
+            OutboxEmail.status == OutboxStatus.PENDING,
+            or_(OutboxEmail.claimed_until.is_(None), OutboxEmail.claimed_until <= now),
+        )
+        .values(claimed_until=now + lease)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    if not claimed:
+        return None
+    return session.get(OutboxEmail, email_id, populate_existing=True)
 
 
 def deliver_outbox(
@@ -264,7 +283,8 @@ def deliver_outbox(
 ) -> DeliveryReport:
     """Send the pending e-mails, oldest first, over one SMTP connection.
 
-    Each message is its own transaction: SENT with ``sent_at`` once the server accepted
+    Each message is first claimed, so that two senders running at once never send it
+    twice, then is its own transaction: SENT with ``sent_at`` once the server accepted
     it. A message the server refuses counts an attempt and records ``last_error``; it
     stays PENDING until ``MAIL_MAX_ATTEMPTS`` attempts, then becomes FAILED. When the
     server cannot be reached, or the connection drops, every message concerned counts an
@@ -303,14 +323,16 @@ def deliver_outbox(
         log.warning("mail server unreachable, %s message(s) kept: %s", count, description)
         return DeliveryReport(retried=int(count or 0), error=description)
     max_attempts = int(config.get("MAIL_MAX_ATTEMPTS") or 5)
+    # Longer than one message can take (connection, data and quit timeouts).
+    lease = timedelta(seconds=max(CLAIM_LEASE_SECONDS, 4 * float(config.get("MAIL_TIMEOUT") or 30)))
     sent = retried = failed = 0
     try:
         for email_id in ids:
-            email = _claim(session, email_id)
+            email = _claim(session, email_id, lease)
             if email is None:
-                session.commit()
                 continue
             email.attempts += 1
+            email.claimed_until = None
             try:
                 smtp.send_message(_message(email, config))
             except OSError as error:

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from booking import create_app
-from booking.db import Base, Database, get_db
+from booking.db import Base, Database, get_db, utcnow
 from booking.models import (
     JobStatus,
     LoanRequest,
@@ -39,6 +39,7 @@ from booking.models import (
 )
 from booking.services import planning
 from booking.services.notifications import (
+    DeliveryReport,
     deliver_outbox,
     get_dispatcher,
     list_notifications,
@@ -49,6 +50,7 @@ from booking.services.notifications import (
 )
 from booking.services.requests import cancel_request
 from tests.conftest import DEFAULT_START
+from tests.services import test_planning_concurrency as concurrency
 
 # --- a local SMTP server ----------------------------------------------------------------
 
@@ -633,3 +635,59 @@ def test_ssl_and_tls_together_are_refused(monkeypatch):
     monkeypatch.setenv("MAIL_USE_SSL", "1")
     with pytest.raises(ValueError, match="not both"):
         config.mail_settings()
+
+
+# --- two senders at once ------------------------------------------------------------------
+
+real_db = concurrency.real_db
+
+
+def test_two_senders_at_once_send_each_message_once(real_db, with_mail):
+    """The background thread and a cron ``flask send-mail`` run together: the message
+    the first is sending (held by its server) is not sent again by the second."""
+    _url, database = real_db
+    with database.session() as session:
+        session.add(OutboxEmail(to="tech@melun.example", subject="Approved", body="Once"))
+        session.commit()
+    first, second = SmtpServer(free_port()).start(), SmtpServer(free_port()).start()
+    first.inbox.hold = threading.Event()
+    reports: list[DeliveryReport] = []
+
+    def send_through_first() -> None:
+        with database.session() as session:
+            reports.append(deliver_outbox(session, {**with_mail, "MAIL_PORT": first.port}))
+
+    sender = threading.Thread(target=send_through_first)
+    try:
+        sender.start()
+        assert first.inbox.holding.wait(timeout=30)
+        with database.session() as session:
+            meanwhile = deliver_outbox(session, {**with_mail, "MAIL_PORT": second.port})
+        first.inbox.hold.set()
+        sender.join(timeout=30)
+    finally:
+        first.inbox.hold.set()
+        first.stop()
+        second.stop()
+
+    assert meanwhile.sent == 0 and second.inbox.messages == []
+    assert [r.sent for r in reports] == [1]
+    assert [m["To"] for _e, m in first.inbox.messages] == ["tech@melun.example"]
+    with database.session() as session:
+        row = session.scalars(select(OutboxEmail)).one()
+        assert (row.status, row.attempts, row.claimed_until) == (OutboxStatus.SENT, 1, None)
+
+
+def test_a_claim_left_by_a_sender_that_died_lapses(app, with_mail, db_session, smtp, technician):
+    app.config["MAIL_PORT"] = smtp.port
+    queue(db_session, [technician], "Claimed by a process that died")
+    (row,) = outbox(db_session)
+    row.claimed_until = utcnow() + timedelta(minutes=5)
+    db_session.commit()
+
+    assert deliver_outbox(db_session, app.config).sent == 0
+
+    row.claimed_until = utcnow() - timedelta(seconds=1)
+    db_session.commit()
+    assert deliver_outbox(db_session, app.config).sent == 1
+    assert len(smtp.inbox.messages) == 1
