@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
@@ -124,7 +125,24 @@ def _notify(
     notify(session, _technicians(session, loan.commune_id), kind, message, payload)
 
 
-def approve_plan(session: Session, plan_id: int, *, by: User) -> Plan:
+def _started_since_proposed(session: Session, plan: Plan, now: datetime) -> list[int]:
+    """Open requests the plan serves from a start that has already passed."""
+    return list(
+        session.scalars(
+            select(Assignment.request_id)
+            .join(LoanRequest, Assignment.request_id == LoanRequest.id)
+            .where(
+                Assignment.plan_id == plan.id,
+                Assignment.is_served.is_(True),
+                Assignment.start_dt < now,
+                LoanRequest.status.in_(OPEN_STATUSES),
+            )
+            .order_by(Assignment.request_id)
+        )
+    )
+
+
+def approve_plan(session: Session, plan_id: int, *, by: User, now: datetime | None = None) -> Plan:
     """Approve a proposed plan, in one transaction.
 
     The plan becomes APPROVED and the approved one SUPERSEDED (other proposals are
@@ -136,7 +154,8 @@ def approve_plan(session: Session, plan_id: int, *, by: User) -> Plan:
         Forbidden: ``by`` is not staff.
         NotFound: no such plan.
         Conflict: the plan is not a proposal any more, or the data changed since it was
-            proposed (it must be re-run), or a concurrent change got in first.
+            proposed (it must be re-run), or a loan it would approve was to start before
+            ``now`` (time passed since it was proposed), or a concurrent change got in first.
     """
     require_staff(by)
     try:
@@ -150,6 +169,16 @@ def approve_plan(session: Session, plan_id: int, *, by: User) -> Plan:
             raise Conflict(_("This plan cannot be approved: it is no longer a proposal."))
         if data_fingerprint(session, horizon=None) != plan.data_fingerprint:
             raise Conflict(stale_message())
+        late = _started_since_proposed(session, plan, now or utcnow())
+        if late:
+            raise Conflict(
+                _(
+                    "This plan would approve loans whose start has passed since it was "
+                    "proposed (requests %(ids)s). Run the optimiser again and approve the "
+                    "new plan.",
+                    ids=", ".join(f"n° {i}" for i in late),
+                )
+            )
         summary = _apply(session, plan, by)
         record_event(
             session,

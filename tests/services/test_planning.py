@@ -343,6 +343,25 @@ def test_approve_refuses_a_stale_plan(db_session, fleet, ask, manager, change):
     assert db_session.scalars(select(Notification)).all() == []
 
 
+def test_approve_refuses_a_plan_whose_loans_started_meanwhile(db_session, fleet, ask, manager):
+    early, later = ask(), ask(day=3)
+    plan = propose(db_session, manager, "greedy")
+    starts = {a.request_id: a.start_dt for a in plan.assignments}
+
+    # Approved the morning after the first loan was to start: nothing is approved.
+    with pytest.raises(Conflict, match=f"requests n° {early.id}\\). Run the optimiser again"):
+        planning.approve_plan(
+            db_session, plan.id, by=manager, now=starts[early.id] + timedelta(hours=1)
+        )
+    db_session.refresh(plan)
+    db_session.refresh(early)
+    assert plan.status is PlanStatus.PROPOSED and early.status is RequestStatus.PLANNED
+    # Approved in time: the same plan goes through.
+    planning.approve_plan(db_session, plan.id, by=manager, now=starts[early.id])
+    db_session.refresh(later)
+    assert later.status is RequestStatus.APPROVED
+
+
 def test_approve_refuses_a_plan_that_is_not_proposed(db_session, fleet, ask, manager):
     ask()
     plan = propose(db_session, manager, "greedy")
