@@ -2,7 +2,8 @@
 
 A loan is a request with a served assignment in the APPROVED plan (CONFIRMED) or, for
 staff feeds only, in the latest PROPOSED plan (TENTATIVE). Cancelled requests stay for
-``CANCELLED_KEEP_DAYS`` as CANCELLED events, at the times subscribers last saw.
+``CANCELLED_KEEP_DAYS`` as CANCELLED events, at the times subscribers last saw; so do
+approved loans the manager declined afterwards.
 
 Queries per feed, whatever its size: plans, assignments with their request, site and
 commune, units, pool draws, request lines, event states (six), plus writes of the states
@@ -42,6 +43,9 @@ from booking.models import (
 from booking.models.feeds import FeedEventState
 
 CANCELLED_KEEP_DAYS = 14
+# Loans taken back after approval: cancelled by the commune or declined by the manager.
+# Both show as CANCELLED events, so that calendars strike them out rather than lose them.
+WITHDRAWN = (RequestStatus.CANCELLED, RequestStatus.DECLINED)
 # Loans that ended more than this many days ago leave the feed.
 PAST_DAYS = 62
 # Delivery and collection slots around a delivered loan, in minutes.
@@ -172,7 +176,7 @@ def _candidates(
         days=CANCELLED_KEEP_DAYS
     )
     plans: list[ColumnElement[bool]] = [
-        and_(Plan.status == PlanStatus.SUPERSEDED, LoanRequest.status == RequestStatus.CANCELLED)
+        and_(Plan.status == PlanStatus.SUPERSEDED, LoanRequest.status.in_(WITHDRAWN))
     ]
     if approved_id is not None:
         plans.append(Plan.id == approved_id)
@@ -188,11 +192,9 @@ def _candidates(
             Assignment.start_dt.is_not(None),
             Assignment.end_dt >= window_start,
             or_(*plans),
-            LoanRequest.status != RequestStatus.DECLINED,
-            or_(
-                LoanRequest.status != RequestStatus.CANCELLED,
-                LoanRequest.updated_at >= cancel_cutoff,
-            ),
+            # A request declined before approval was only ever tentative: it goes at once.
+            or_(LoanRequest.status != RequestStatus.DECLINED, Plan.status != PlanStatus.PROPOSED),
+            or_(LoanRequest.status.not_in(WITHDRAWN), LoanRequest.updated_at >= cancel_cutoff),
             _scope_filter(scope),
         )
     )
@@ -363,7 +365,7 @@ def _rank(row: Any, approved_id: int | None) -> tuple[int, int]:
 
 
 def _status(row: Any, approved_id: int | None) -> str | None:
-    if row.status is RequestStatus.CANCELLED:
+    if row.status in WITHDRAWN:
         return CANCELLED
     if row.plan_id == approved_id:
         return CONFIRMED

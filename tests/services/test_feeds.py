@@ -532,3 +532,35 @@ def test_a_request_cancelled_through_the_request_service_shows_as_cancelled(
     assert str(after["STATUS"]) == "CANCELLED"
     assert after["SEQUENCE"] > before["SEQUENCE"]
     assert after["DTSTART"].dt == before["DTSTART"].dt
+
+
+def test_an_approved_loan_declined_afterwards_shows_as_cancelled(
+    db_session: Session,
+    manager: User,
+    technician: User,
+    commune: Commune,
+    minibus: Unit,
+    make_loan: Any,
+    proposed_plan: Plan,
+) -> None:
+    from booking.services.planning_approve import decline_request
+
+    loan = make_loan(commune, minibus)
+    tentative = make_loan(
+        commune, minibus, start=AUTUMN, plan=proposed_plan, status=RequestStatus.PLANNED
+    )
+    own = feed_for(db_session, technician, FeedKind.COMMUNE, commune.id)
+    staff = feed_for(db_session, manager, FeedKind.COMMUNE, commune.id)
+    uid = f"pret-commun-loan-{loan.id}@{DOMAIN}"
+    before = events(fetch(db_session, own))[uid]
+    assert f"pret-commun-loan-{tentative.id}@{DOMAIN}" in events(fetch(db_session, staff))
+
+    decline_request(db_session, loan.id, "Véhicule immobilisé", by=manager)
+    decline_request(db_session, tentative.id, "Doublon", by=manager)
+
+    after = events(fetch(db_session, own))[uid]
+    assert str(after["STATUS"]) == "CANCELLED"
+    assert after["SEQUENCE"] > before["SEQUENCE"]
+    assert after["DTSTART"].dt == before["DTSTART"].dt
+    # Declined while only proposed: it was tentative, it simply goes.
+    assert set(events(fetch(db_session, staff))) == {uid}
