@@ -419,6 +419,7 @@ class CheckInResult:
     handovers: list[Handover]
     maintenance: list[Unavailability]
     clashes: list[LoanRequest] = field(default_factory=list)
+    missing_units: list[Unit] = field(default_factory=list)
 
 
 def _maintenance_reason(loan: LoanRequest, report: ItemReport) -> str:
@@ -457,6 +458,29 @@ def _clashes(
     )
 
 
+def _missing_units(items: list[HandoverItem], checked: Mapping[str, ItemReport]) -> list[Unit]:
+    return [
+        item.unit for item in items if item.unit is not None and checked[item.key].missing_quantity
+    ]
+
+
+def _take_out_missing(session: Session, by: User, loan: LoanRequest, units: list[Unit]) -> None:
+    """A unit that did not come back is out of service until the manager finds it: its
+    status becomes MAINTENANCE, which nothing plans, and the dashboards list it."""
+    for unit in units:
+        before = unit.status.value
+        unit.status = UnitStatus.MAINTENANCE
+        record_event(
+            session,
+            actor=by,
+            action="unit.missing",
+            object_type="unit",
+            object_id=unit.id,
+            before={"status": before},
+            after={"status": unit.status.value, "request_id": loan.id},
+        )
+
+
 def check_in(
     session: Session,
     request_id: int,
@@ -477,7 +501,8 @@ def check_in(
         by: a technician of its commune, or staff.
         at: when (aware; default now); after the check-out, not in the future.
         reports: each item's condition, damage (required when damaged) and missing
-            quantity (0 to the item's quantity), by key; items left out are good.
+            quantity (0 to the item's quantity), by key; items left out are good. A
+            missing unit is taken out of service (status MAINTENANCE).
         notes: free text.
         send_to_maintenance: ids of the loan's units to take out of service.
         maintenance_until: end of their maintenance window (required with units).
@@ -511,6 +536,15 @@ def check_in(
         errors.append(
             ("send_to_maintenance", _("Only this loan's units can be sent to maintenance."))
         )
+    missing = _missing_units(served.items, checked)
+    for unit in missing:
+        if unit.id in wanted:
+            errors.append(
+                (
+                    f"unit-{unit.id}:maintenance",
+                    _("%(unit)s did not come back: it cannot go to maintenance.", unit=unit.code),
+                )
+            )
     if wanted:
         if maintenance_until is None:
             errors.append(("maintenance_until", _("Say until when the units are in maintenance.")))
@@ -564,6 +598,7 @@ def check_in(
                 "reason": window.reason,
             },
         )
+    _take_out_missing(session, by, loan, missing)
     loan.status = RequestStatus.RETURNED
     loan.sequence += 1
     _write(session, commit=False)
@@ -606,7 +641,9 @@ def check_in(
     )
     clashes = _clashes(session, wanted, at, maintenance_until, loan.id) if wanted else []
     _write(session, commit=True)
-    return CheckInResult(handovers=rows, maintenance=windows, clashes=clashes)
+    return CheckInResult(
+        handovers=rows, maintenance=windows, clashes=clashes, missing_units=missing
+    )
 
 
 # --- lists -------------------------------------------------------------------------------

@@ -174,6 +174,15 @@ def check_in(request_id: int) -> Page:
     flash(_("Request %(id)d is returned.", id=loan.id), "success")
     if result.maintenance:
         flash(_("%(count)d unit(s) sent to maintenance.", count=len(result.maintenance)), "success")
+    if result.missing_units:
+        flash(
+            _(
+                "Not returned: %(units)s. Out of service until put back in service on the "
+                "unit's page.",
+                units=", ".join(unit.code for unit in result.missing_units),
+            ),
+            "warning",
+        )
     for clash in result.clashes:
         flash(
             _(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from booking.db import utcnow
 from booking.models import (
     Assignment,
+    AuditEvent,
     Commune,
     Condition,
     EquipmentType,
@@ -302,6 +303,54 @@ def test_damaged_unit_goes_to_maintenance_from_the_check_in(
     assert to_local(window.end_dt) == datetime.combine(until, time(23, 59), tzinfo=PARIS)
     home = client.get("/").text
     assert "Podium 1 (<code>POD-1</code>)" in home
+
+
+def test_a_unit_not_returned_is_taken_out_of_service(
+    client: FlaskClient,
+    auth: AuthActions,
+    technician: User,
+    world: SimpleNamespace,
+    db_session: Session,
+) -> None:
+    auth.login(technician)
+    handed_over(client, world)
+    page = client.get(f"/handovers/{world.loan.id}/check-in").text
+    assert 'name="items-0-missing_quantity" value="1"' in page and "Not returned" in page
+
+    data = check_in_data(world, **{"items-0-missing_quantity": "1"})
+    response = client.post(f"/handovers/{world.loan.id}/check-in", data=data, follow_redirects=True)
+
+    assert "Not returned: POD-1." in response.text
+    assert world.loan.status is RequestStatus.RETURNED
+    assert world.unit.status is UnitStatus.MAINTENANCE
+    event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "unit.missing")).one()
+    assert (event.object_id, event.after) == (
+        world.unit.id,
+        {"status": "maintenance", "request_id": world.loan.id},
+    )
+    returned = select(Handover).where(
+        Handover.kind == HandoverKind.CHECK_IN, Handover.unit_id.is_not(None)
+    )
+    row = db_session.scalars(returned).one()
+    assert row.missing_quantity == 1
+
+
+def test_a_unit_not_returned_cannot_go_to_maintenance(
+    client: FlaskClient, auth: AuthActions, technician: User, world: SimpleNamespace
+) -> None:
+    auth.login(technician)
+    handed_over(client, world)
+    until = to_local(world.now + timedelta(days=5)).date().isoformat()
+    data = check_in_data(
+        world,
+        maintenance_until=until,
+        **{"items-0-missing_quantity": "1", "items-0-maintenance": "y"},
+    )
+    response = client.post(f"/handovers/{world.loan.id}/check-in", data=data)
+    assert response.status_code == 400
+    assert "POD-1 did not come back: it cannot go to maintenance." in response.text
+    assert world.loan.status is RequestStatus.HANDED_OVER
+    assert world.unit.status is UnitStatus.AVAILABLE
 
 
 @pytest.mark.parametrize(
