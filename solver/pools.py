@@ -11,6 +11,10 @@ their draws exactly, and a request served as in ``previous`` keeps drawing
 from the same pools (quantities may change: ``changed`` compares pools only),
 so neither the served value, ``changed`` nor the shift can get worse.
 
+Each type's lines are first moved one at a time to nearer pools
+(:mod:`solver.pools_local`), which is fast on thousands of lines; the CP-SAT
+model below then starts from that and can also swap pools between lines.
+
 With fixed occupations the pool load only rises where a draw starts, so the
 capacity is one linear constraint per distinct start over the draws
 occupying it: a tighter relaxation than a cumulative constraint.
@@ -27,6 +31,11 @@ from ortools.sat.python import cp_model
 from solver.instance import Instance
 from solver.options import SolveOptions
 from solver.plan import Draw, LineAssignment, RequestAssignment
+from solver.pools_local import reinsert_nearest
+
+# Of each type's time, at most this share goes to moving lines to nearer pools one at a
+# time (solver.pools_local) before CP-SAT; the local search usually stops much sooner.
+LOCAL_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -197,11 +206,16 @@ def improve_draws(
         left = deadline - time.monotonic()
         if left < 0.05 or (options.should_stop is not None and options.should_stop()):
             break
-        model = DrawsModel(inst, type_id, lines)
-        model.hint()
         share = left * len(lines) / max(total, 1)
         total -= len(lines)
-        draws, _ = model.solve(share, options)
+        type_deadline = time.monotonic() + share
+        moved = reinsert_nearest(inst, type_id, lines, time.monotonic() + share * LOCAL_SHARE)
+        if moved:
+            found.update(moved)
+            lines = [replace(ln, draws=moved.get((ln.request, ln.line), ln.draws)) for ln in lines]
+        model = DrawsModel(inst, type_id, lines)
+        model.hint()
+        draws, _ = model.solve(max(0.05, type_deadline - time.monotonic()), options)
         if draws is not None:
             found.update(draws)
     if not found:
