@@ -15,11 +15,13 @@ plan (``solver.baseline.solve_greedy``) when available:
    ``LARGE_PART`` go window by window (``solver.windows``).
 3. Units are given nearest first (``solver.units.greedy_units``);
    ``solver.repair`` inserts what is still unserved and moves shifted
-   requests nearer their asked start, on the exact minute schedule.
+   requests nearer their asked start, on the exact minute schedule; then
+   ``solver.units_local`` moves loans one at a time to units that drive less.
 4. ``solver.units`` re-chooses units per substitution group with CP-SAT
    (previous units kept, then km with direct transfers).
 5. ``solver.pools`` re-chooses the pool draws per pooled type for km, dates,
-   units and the pools of requests kept from ``previous`` fixed.
+   units and the pools of requests kept from ``previous`` fixed (lines moved
+   to nearer pools one at a time first, ``solver.pools_local``).
 6. ``solver.assemble.build_plan`` checks the plan; the better of this plan
    and the greedy one (lexicographically) is returned, so a stage that fails
    never costs a valid plan.
@@ -46,6 +48,7 @@ from solver.pools import improve_draws
 from solver.problem import Problem
 from solver.repair import compact_shifts, insert_unserved
 from solver.units import UnitsModel, greedy_units, make_loans
+from solver.units_local import improve_units
 from solver.windows import dated_from_assignment, solve_by_windows
 
 logger = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ MAX_UNIT_LITERALS = 30_000  # largest (loan, unit) count re-assigned by CP-SAT a
 # Fractions of the time limit per stage; unused time flows to the next stage.
 GREEDY_SHARE = 0.1
 DATES_SHARE = 0.8
+LOCAL_UNITS_SHARE = 0.1  # of what is left after repair, at most; it usually ends sooner
 UNITS_SHARE = 0.85  # of what is left after dates, the rest goes to repair and checks
 DRAWS_SHARE = 0.5  # of what is left after units, for the pool draws
 MIN_DRAWS_SECONDS = 0.1
@@ -133,6 +137,7 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
     assignments = insert_unserved(inst, assignments, clock.left() * 0.2)
     frozen = _frozen(inst, assignments)
     assignments = compact_shifts(inst, assignments, clock.left() * 0.3, frozen)
+    assignments = _local_units(inst, assignments, clock)
     first = _metrics(problem, assignments)
     logger.debug("repair done at %.1f s: %s", clock.elapsed(), first)
     if first is None:  # pragma: no cover - a bug upstream: fall back to the greedy plan
@@ -315,6 +320,20 @@ def _quick_units(
                 chosen = from_exact
         units.update(chosen)
     return units
+
+
+def _local_units(
+    inst: Instance, assignments: list[RequestAssignment], clock: _Clock
+) -> list[RequestAssignment]:
+    """Stage 3b: units moved one loan at a time where they drive fewer km
+    (``solver.units_local``), for the groups too large for the units model."""
+    budget = clock.left() * LOCAL_UNITS_SHARE
+    if not assignments or clock.stopped():
+        return assignments
+    tb = inst.timebase
+    starts = {a.id: tb.to_minutes(a.start) for a in assignments if a.start is not None}
+    found = improve_units(inst, assignments, _kept(inst, starts), time.monotonic() + budget)
+    return assignments if found is None else found
 
 
 def _final_units(

@@ -99,7 +99,7 @@ def make_loans(
     return loans
 
 
-class _UnitTimes:
+class UnitTimes:
     """Turnaround, home and travel lookups for one unit."""
 
     def __init__(self, inst: Instance, unit: Unit) -> None:
@@ -138,7 +138,7 @@ def greedy_units(inst: Instance, loans: Sequence[Loan]) -> dict[tuple[str, int],
     Returns:
         ``(request, line) -> units`` for the requests served.
     """
-    times = {u.id: _UnitTimes(inst, u) for u in inst.problem.units}
+    times = {u.id: UnitTimes(inst, u) for u in inst.problem.units}
     on_unit: dict[str, list[Loan]] = {}
     result: dict[tuple[str, int], tuple[str, ...]] = {}
     by_request: dict[str, list[Loan]] = {}
@@ -270,7 +270,7 @@ class UnitsModel:
     def _add_unit(self, unit: Unit, idx: list[int]) -> list[cp_model.LinearExprT]:
         """No overlap and travel time between the unit's loans; its km terms."""
         m = self.model
-        ut = _UnitTimes(self.inst, unit)
+        ut = UnitTimes(self.inst, unit)
         intervals = []
         km_terms: list[cp_model.LinearExprT] = []
         for i in idx:
@@ -329,7 +329,7 @@ class UnitsModel:
                     m.Add(sum(arcs) <= self.assign[(i, unit.id)])
         return km_terms
 
-    def _add_cliques(self, unit: Unit, ut: _UnitTimes, idx: list[int]) -> None:
+    def _add_cliques(self, unit: Unit, ut: UnitTimes, idx: list[int]) -> None:
         """At most one of the loans occupying each loan's start: a tighter relaxation.
 
         The occupations are fixed intervals, so these cliques describe the unit's
