@@ -19,7 +19,7 @@ MAINTENANCE status stays the manager's manual "out until further notice".)
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -307,7 +307,102 @@ def _write(session: Session, *, commit: bool) -> None:
         ) from error
 
 
+# --- recording a hand-over ---------------------------------------------------------------
+
+
+def _add_rows(
+    loan: LoanRequest,
+    items: list[HandoverItem],
+    checked: Mapping[str, ItemReport],
+    *,
+    kind: HandoverKind,
+    by: User,
+    at: datetime,
+    notes: str | None,
+    taken_by: str | None = None,
+) -> list[Handover]:
+    """Add one ``Handover`` row per item to ``loan``, with the item's checked report.
+
+    At check-out the missing quantities are all 0: :func:`_check_reports` refuses others.
+    """
+    rows = [
+        Handover(
+            kind=kind,
+            unit_id=item.unit.id if item.unit is not None else None,
+            line_id=item.line.id,
+            by_id=by.id,
+            taken_by=taken_by,
+            at=at,
+            condition=checked[item.key].condition,
+            damage=checked[item.key].damage,
+            missing_quantity=checked[item.key].missing_quantity,
+            notes=notes,
+        )
+        for item in items
+    ]
+    loan.handovers.extend(rows)
+    return rows
+
+
+def _record_transition(
+    session: Session,
+    loan: LoanRequest,
+    status: RequestStatus,
+    *,
+    by: User,
+    action: str,
+    details: dict[str, Any],
+    kind: str,
+    message: Callable[[], str],
+    payload: dict[str, Any],
+) -> None:
+    """Move ``loan`` to ``status``, audit the change and notify it, without committing.
+
+    The SEQUENCE rises so that calendars pick the change up. The audit event's ``after``
+    is the request's snapshot with ``details``; ``kind``, ``message`` and ``payload`` go to
+    :func:`notify` for the commune's technicians and the managers, except ``by``.
+
+    Raises:
+        Conflict: if the request changed since it was read.
+    """
+    before = _snapshot(loan)
+    loan.status = status
+    loan.sequence += 1
+    _write(session, commit=False)
+    record_event(
+        session,
+        actor=by,
+        action=action,
+        object_type="loan_request",
+        object_id=loan.id,
+        before=before,
+        after=_snapshot(loan) | details,
+    )
+    notify(session, _audiences(session, loan, by), kind, message, payload)
+
+
 # --- check-out ---------------------------------------------------------------------------
+
+
+def _check_taken_by(taken_by: str, errors: Errors) -> str | None:
+    name = _clean(taken_by)
+    if name is None:
+        errors.append(("taken_by", _("Give the name of the person who takes the equipment.")))
+    elif len(name) > MAX_NAME:
+        errors.append(("taken_by", _("Give a name of at most %(max)d characters.", max=MAX_NAME)))
+    return name
+
+
+def _handed_over_text(loan: LoanRequest, name: str, at: datetime) -> str:
+    """The check-out's notification, in the current locale."""
+    return _(
+        "Handed over: request %(id)d (%(title)s) of %(commune)s, taken by %(name)s on %(at)s.",
+        id=loan.id,
+        title=loan.title,
+        commune=loan.commune.name,
+        name=name,
+        at=local_datetime(at, "short"),
+    )
 
 
 def check_out(
@@ -350,60 +445,31 @@ def check_out(
     at = at or now
     errors: Errors = []
     _check_time(at, now, errors)
-    name = _clean(taken_by)
-    if name is None:
-        errors.append(("taken_by", _("Give the name of the person who takes the equipment.")))
-    elif len(name) > MAX_NAME:
-        errors.append(("taken_by", _("Give a name of at most %(max)d characters.", max=MAX_NAME)))
+    name = _check_taken_by(taken_by, errors)
     notes = _check_notes(notes, errors)
-    served = loan_items(session, loan)
-    checked = _check_reports(served.items, reports or {}, returning=False, errors=errors)
+    items = loan_items(session, loan).items
+    checked = _check_reports(items, reports or {}, returning=False, errors=errors)
     if errors:
         raise ValidationError(errors=errors)
     assert name is not None
-    before = _snapshot(loan)
-    rows = [
-        Handover(
-            kind=HandoverKind.CHECK_OUT,
-            unit_id=item.unit.id if item.unit is not None else None,
-            line_id=item.line.id,
-            by_id=by.id,
-            taken_by=name,
-            at=at,
-            condition=checked[item.key].condition,
-            damage=checked[item.key].damage,
-            missing_quantity=0,
-            notes=notes,
-        )
-        for item in served.items
-    ]
-    loan.handovers.extend(rows)
-    loan.status = RequestStatus.HANDED_OVER
-    loan.sequence += 1
-    _write(session, commit=False)
-    record_event(
-        session,
-        actor=by,
-        action="request.check_out",
-        object_type="loan_request",
-        object_id=loan.id,
-        before=before,
-        after=_snapshot(loan)
-        | {"at": at.isoformat(), "taken_by": name, "notes": notes, "items": _rows_snapshot(rows)},
+    rows = _add_rows(
+        loan, items, checked, kind=HandoverKind.CHECK_OUT, by=by, at=at, notes=notes, taken_by=name
     )
-    notify(
+    _record_transition(
         session,
-        _audiences(session, loan, by),
-        "request.handed_over",
-        lambda: _(
-            "Handed over: request %(id)d (%(title)s) of %(commune)s, taken by %(name)s on %(at)s.",
-            id=loan.id,
-            title=loan.title,
-            commune=loan.commune.name,
-            name=name,
-            at=local_datetime(at, "short"),
-        ),
-        {"request_id": loan.id},
+        loan,
+        RequestStatus.HANDED_OVER,
+        by=by,
+        action="request.check_out",
+        details={
+            "at": at.isoformat(),
+            "taken_by": name,
+            "notes": notes,
+            "items": _rows_snapshot(rows),
+        },
+        kind="request.handed_over",
+        message=lambda: _handed_over_text(loan, name, at),
+        payload={"request_id": loan.id},
     )
     _write(session, commit=True)
     return rows
@@ -481,6 +547,118 @@ def _take_out_missing(session: Session, by: User, loan: LoanRequest, units: list
         )
 
 
+def _check_after_check_out(loan: LoanRequest, at: datetime, errors: Errors) -> None:
+    out = [h.at for h in loan.handovers if h.kind is HandoverKind.CHECK_OUT]
+    if out and at < max(out):
+        errors.append(("at", _("The equipment cannot come back before it left.")))
+
+
+def _loan_units(items: list[HandoverItem]) -> dict[int, Unit]:
+    """The numbered units among ``items``, by id."""
+    return {item.unit.id: item.unit for item in items if item.unit is not None}
+
+
+def _check_maintenance(
+    items: list[HandoverItem],
+    missing: list[Unit],
+    send_to_maintenance: Collection[int],
+    until: datetime | None,
+    since: datetime,
+    errors: Errors,
+) -> set[int]:
+    """The ids of the units to send to maintenance, adding the problems found to ``errors``.
+
+    Only the loan's units that came back can go, and ``until`` must fall after ``since``
+    (the later of the return and now), at most a year after it.
+
+    Raises:
+        ValueError: if ``until`` is naive while units are sent.
+    """
+    wanted = set(send_to_maintenance)
+    if wanted - set(_loan_units(items)):
+        errors.append(
+            ("send_to_maintenance", _("Only this loan's units can be sent to maintenance."))
+        )
+    for unit in missing:
+        if unit.id in wanted:
+            errors.append(
+                (
+                    f"unit-{unit.id}:maintenance",
+                    _("%(unit)s did not come back: it cannot go to maintenance.", unit=unit.code),
+                )
+            )
+    if wanted:
+        if until is None:
+            errors.append(("maintenance_until", _("Say until when the units are in maintenance.")))
+        elif until.tzinfo is None or until.utcoffset() is None:
+            raise ValueError("maintenance_until must be aware")
+        elif until <= since:
+            errors.append(("maintenance_until", _("The maintenance must end in the future.")))
+        elif until > since + MAX_MAINTENANCE:
+            errors.append(("maintenance_until", _("A maintenance window lasts at most a year.")))
+    return wanted
+
+
+def _open_maintenance(
+    session: Session,
+    by: User,
+    loan: LoanRequest,
+    items: list[HandoverItem],
+    checked: Mapping[str, ItemReport],
+    unit_ids: Collection[int],
+    start: datetime,
+    end: datetime | None,
+) -> list[Unavailability]:
+    """One unavailability window from ``start`` to ``end`` per unit, each audited.
+
+    The units (checked by :func:`_check_maintenance`) are taken in id order.
+    """
+    units = _loan_units(items)
+    windows: list[Unavailability] = []
+    for unit_id in sorted(unit_ids):
+        unit = units[unit_id]
+        assert end is not None  # _check_maintenance requires it once units are sent
+        window = Unavailability(
+            unit_id=unit.id,
+            start_dt=start,
+            end_dt=end,
+            reason=_maintenance_reason(loan, checked[f"unit-{unit.id}"]),
+        )
+        session.add(window)
+        windows.append(window)
+        record_event(
+            session,
+            actor=by,
+            action="unit.maintenance",
+            object_type="unit",
+            object_id=unit.id,
+            before=None,
+            after={
+                "from": start.isoformat(),
+                "until": end.isoformat(),
+                "request_id": loan.id,
+                "reason": window.reason,
+            },
+        )
+    return windows
+
+
+def _returned_text(loan: LoanRequest, at: datetime, problems: int) -> str:
+    """The check-in's notification, in the current locale; ``problems`` counts the items
+    damaged or missing."""
+    return _(
+        "Returned: request %(id)d (%(title)s) of %(commune)s on %(at)s.",
+        id=loan.id,
+        title=loan.title,
+        commune=loan.commune.name,
+        at=local_datetime(at, "short"),
+    ) + (
+        " " + _("%(count)d item(s) damaged or missing: see the request.", count=problems)
+        if problems
+        else ""
+    )
+
+
 def check_in(
     session: Session,
     request_id: int,
@@ -524,120 +702,35 @@ def check_in(
     at = at or now
     errors: Errors = []
     _check_time(at, now, errors)
-    out = [h.at for h in loan.handovers if h.kind is HandoverKind.CHECK_OUT]
-    if out and at < max(out):
-        errors.append(("at", _("The equipment cannot come back before it left.")))
+    _check_after_check_out(loan, at, errors)
     notes = _check_notes(notes, errors)
-    served = loan_items(session, loan)
-    checked = _check_reports(served.items, reports or {}, returning=True, errors=errors)
-    units = {item.unit.id: item for item in served.items if item.unit is not None}
-    wanted = set(send_to_maintenance)
-    if wanted - set(units):
-        errors.append(
-            ("send_to_maintenance", _("Only this loan's units can be sent to maintenance."))
-        )
-    missing = _missing_units(served.items, checked)
-    for unit in missing:
-        if unit.id in wanted:
-            errors.append(
-                (
-                    f"unit-{unit.id}:maintenance",
-                    _("%(unit)s did not come back: it cannot go to maintenance.", unit=unit.code),
-                )
-            )
-    if wanted:
-        if maintenance_until is None:
-            errors.append(("maintenance_until", _("Say until when the units are in maintenance.")))
-        elif maintenance_until.tzinfo is None or maintenance_until.utcoffset() is None:
-            raise ValueError("maintenance_until must be aware")
-        elif maintenance_until <= max(at, now):
-            errors.append(("maintenance_until", _("The maintenance must end in the future.")))
-        elif maintenance_until > max(at, now) + MAX_MAINTENANCE:
-            errors.append(("maintenance_until", _("A maintenance window lasts at most a year.")))
+    items = loan_items(session, loan).items
+    checked = _check_reports(items, reports or {}, returning=True, errors=errors)
+    missing = _missing_units(items, checked)
+    wanted = _check_maintenance(
+        items, missing, send_to_maintenance, maintenance_until, max(at, now), errors
+    )
     if errors:
         raise ValidationError(errors=errors)
-    before = _snapshot(loan)
-    rows = [
-        Handover(
-            kind=HandoverKind.CHECK_IN,
-            unit_id=item.unit.id if item.unit is not None else None,
-            line_id=item.line.id,
-            by_id=by.id,
-            at=at,
-            condition=checked[item.key].condition,
-            damage=checked[item.key].damage,
-            missing_quantity=checked[item.key].missing_quantity,
-            notes=notes,
-        )
-        for item in served.items
-    ]
-    loan.handovers.extend(rows)
-    windows: list[Unavailability] = []
-    for unit_id in sorted(wanted):
-        unit = units[unit_id].unit
-        assert unit is not None and maintenance_until is not None
-        window = Unavailability(
-            unit_id=unit.id,
-            start_dt=at,
-            end_dt=maintenance_until,
-            reason=_maintenance_reason(loan, checked[f"unit-{unit.id}"]),
-        )
-        session.add(window)
-        windows.append(window)
-        record_event(
-            session,
-            actor=by,
-            action="unit.maintenance",
-            object_type="unit",
-            object_id=unit.id,
-            before=None,
-            after={
-                "from": at.isoformat(),
-                "until": maintenance_until.isoformat(),
-                "request_id": loan.id,
-                "reason": window.reason,
-            },
-        )
+    rows = _add_rows(loan, items, checked, kind=HandoverKind.CHECK_IN, by=by, at=at, notes=notes)
+    windows = _open_maintenance(session, by, loan, items, checked, wanted, at, maintenance_until)
     _take_out_missing(session, by, loan, missing)
-    loan.status = RequestStatus.RETURNED
-    loan.sequence += 1
-    _write(session, commit=False)
-    record_event(
+    problems = sum(1 for r in rows if r.condition is Condition.DAMAGED or r.missing_quantity)
+    _record_transition(
         session,
-        actor=by,
+        loan,
+        RequestStatus.RETURNED,
+        by=by,
         action="request.check_in",
-        object_type="loan_request",
-        object_id=loan.id,
-        before=before,
-        after=_snapshot(loan)
-        | {
+        details={
             "at": at.isoformat(),
             "notes": notes,
             "items": _rows_snapshot(rows),
             "maintenance": sorted(wanted),
         },
-    )
-    problems = [r for r in rows if r.condition is Condition.DAMAGED or r.missing_quantity]
-    notify(
-        session,
-        _audiences(session, loan, by),
-        "request.returned",
-        lambda: (
-            _(
-                "Returned: request %(id)d (%(title)s) of %(commune)s on %(at)s.",
-                id=loan.id,
-                title=loan.title,
-                commune=loan.commune.name,
-                at=local_datetime(at, "short"),
-            )
-            + (
-                " "
-                + _("%(count)d item(s) damaged or missing: see the request.", count=len(problems))
-                if problems
-                else ""
-            )
-        ),
-        {"request_id": loan.id, "damaged_or_missing": len(problems)},
+        kind="request.returned",
+        message=lambda: _returned_text(loan, at, problems),
+        payload={"request_id": loan.id, "damaged_or_missing": problems},
     )
     clashes = _clashes(session, wanted, at, maintenance_until, loan.id) if wanted else []
     _write(session, commit=True)
