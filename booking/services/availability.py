@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from booking.errors import ValidationError
@@ -99,6 +99,32 @@ def _peak(intervals: Iterable[tuple[datetime, datetime, int]]) -> int:
     return peak
 
 
+@dataclass(frozen=True)
+class _Stock:
+    """What each type owns over the period, by type id.
+
+    ``units``: units not retired; ``pooled``: the sum of its pools' quantities; ``down``:
+    the ids of units out of service over the period (in maintenance or in an
+    unavailability window overlapping it), retired ones excluded.
+    """
+
+    units: dict[int, int]
+    pooled: dict[int, int]
+    down: dict[int, set[int]]
+
+
+@dataclass(frozen=True)
+class _Held:
+    """What approved loans hold over the period, by type id.
+
+    ``units``: ids of the units lent, turnaround included; ``draws``: pooled quantities
+    drawn, as ``(start, end, quantity)`` clipped to the period, ends half-open.
+    """
+
+    units: dict[int, set[int]]
+    draws: dict[int, list[tuple[datetime, datetime, int]]]
+
+
 def availability(
     session: Session,
     *,
@@ -133,25 +159,38 @@ def availability(
     if end_dt <= start_dt:
         raise ValidationError(_("The period must end after it starts."), field="end_dt")
     commune_id = commune_id if commune_id is not None else by.commune_id
-    if not is_valid_id(exclude_request_id):
-        exclude_request_id = None
-    elif not can_access_commune(
-        by,
-        session.scalar(select(LoanRequest.commune_id).where(LoanRequest.id == exclude_request_id)),
-    ):
-        # Leaving out another commune's request would reveal its dates and quantities.
-        exclude_request_id = None
+    exclude_request_id = _visible_exclusion(session, by, exclude_request_id)
+    types = _types_asked(session, type_ids)
+    if not types:
+        return []
+    ids = [t.id for t in types]
+    stock = _stock(session, ids, start_dt, end_dt)
+    held = _held(session, types, start_dt, end_dt, exclude_request_id)
+    requested = _requested(session, ids, start_dt, end_dt, commune_id, exclude_request_id)
+    return [_type_availability(t, stock, held, requested) for t in types]
 
+
+def _visible_exclusion(session: Session, by: User, request_id: int | None) -> int | None:
+    """``request_id`` if it may be left out of the counts for ``by``, else ``None``."""
+    if not is_valid_id(request_id):
+        return None
+    request_commune = session.scalar(
+        select(LoanRequest.commune_id).where(LoanRequest.id == request_id)
+    )
+    # Leaving out another commune's request would reveal its dates and quantities.
+    return request_id if can_access_commune(by, request_commune) else None
+
+
+def _types_asked(session: Session, type_ids: Iterable[int] | None) -> list[EquipmentType]:
+    """The types ``type_ids`` names (all when ``None``), by name."""
     type_query = select(EquipmentType).order_by(EquipmentType.name, EquipmentType.id)
     if type_ids is not None:
         type_query = type_query.where(EquipmentType.id.in_([i for i in type_ids if is_valid_id(i)]))
-    types = list(session.scalars(type_query))
-    ids = [t.id for t in types]
-    if not ids:
-        return []
-    turnaround = {t.id: timedelta(minutes=t.turnaround_minutes) for t in types}
-    longest_turnaround = max(turnaround.values())
+    return list(session.scalars(type_query))
 
+
+def _stock(session: Session, ids: list[int], start_dt: datetime, end_dt: datetime) -> _Stock:
+    """Units, pooled quantities and out-of-service units of types ``ids`` (three queries)."""
     units = dict(
         session.execute(
             select(Unit.type_id, func.count(Unit.id))
@@ -166,6 +205,13 @@ def availability(
             .group_by(Pool.type_id)
         ).all()
     )
+    return _Stock(units=units, pooled=pooled, down=_out_of_service(session, ids, start_dt, end_dt))
+
+
+def _out_of_service(
+    session: Session, ids: list[int], start_dt: datetime, end_dt: datetime
+) -> dict[int, set[int]]:
+    """Ids of the units of types ``ids`` in maintenance or unavailable during the period."""
     window_overlaps = (
         select(Unavailability.id)
         .where(
@@ -175,7 +221,7 @@ def availability(
         )
         .exists()
     )
-    down_units: dict[int, set[int]] = defaultdict(set)
+    down: dict[int, set[int]] = defaultdict(set)
     for type_id, unit_id in session.execute(
         select(Unit.type_id, Unit.id).where(
             Unit.type_id.in_(ids),
@@ -183,31 +229,69 @@ def availability(
             Unit.status != UnitStatus.RETIRED,
         )
     ):
-        down_units[type_id].add(unit_id)
+        down[type_id].add(unit_id)
+    return down
 
+
+def _held(
+    session: Session,
+    types: list[EquipmentType],
+    start_dt: datetime,
+    end_dt: datetime,
+    exclude_request_id: int | None,
+) -> _Held:
+    """Units and pooled quantities held by approved loans over the period (two queries)."""
+    turnaround = {t.id: timedelta(minutes=t.turnaround_minutes) for t in types}
     # Approved loans: the assignments of the approved plan whose requests still hold
     # equipment. The period is widened by the longest turnaround so that a loan ending
-    # just before it still counts; the exact per-type test is done below.
-    held = (
+    # just before it still counts; _lent_units and _pooled_draws apply each type's own.
+    held: tuple[ColumnElement[bool], ...] = (
         Plan.status == PlanStatus.APPROVED,
         Assignment.is_served.is_(True),
         LoanRequest.status.in_(SCHEDULED),
         Assignment.start_dt < end_dt,
-        Assignment.end_dt > start_dt - longest_turnaround,
+        Assignment.end_dt > start_dt - max(turnaround.values()),
     )
     if exclude_request_id is not None:
         held += (LoanRequest.id != exclude_request_id,)
-    busy_units: dict[int, set[int]] = defaultdict(set)
+    return _Held(
+        units=_lent_units(session, held, turnaround, start_dt),
+        draws=_pooled_draws(session, held, turnaround, start_dt, end_dt),
+    )
+
+
+def _lent_units(
+    session: Session,
+    held: tuple[ColumnElement[bool], ...],
+    turnaround: dict[int, timedelta],
+    start_dt: datetime,
+) -> dict[int, set[int]]:
+    """Ids of the units lent by the loans ``held`` selects, still away at ``start_dt``.
+
+    ``turnaround`` maps every type asked to its turnaround.
+    """
+    units: dict[int, set[int]] = defaultdict(set)
     for type_id, unit_id, loan_end in session.execute(
         select(Unit.type_id, AssignmentUnit.unit_id, Assignment.end_dt)
         .join(Assignment, AssignmentUnit.assignment_id == Assignment.id)
         .join(Plan, Assignment.plan_id == Plan.id)
         .join(LoanRequest, Assignment.request_id == LoanRequest.id)
         .join(Unit, AssignmentUnit.unit_id == Unit.id)
-        .where(Unit.type_id.in_(ids), *held)
+        .where(Unit.type_id.in_(list(turnaround)), *held)
     ):
         if loan_end + turnaround[type_id] > start_dt:
-            busy_units[type_id].add(unit_id)
+            units[type_id].add(unit_id)
+    return units
+
+
+def _pooled_draws(
+    session: Session,
+    held: tuple[ColumnElement[bool], ...],
+    turnaround: dict[int, timedelta],
+    start_dt: datetime,
+    end_dt: datetime,
+) -> dict[int, list[tuple[datetime, datetime, int]]]:
+    """Pooled quantities drawn by the loans ``held`` selects, clipped to the period."""
     draws: dict[int, list[tuple[datetime, datetime, int]]] = defaultdict(list)
     for type_id, loan_start, loan_end, quantity in session.execute(
         select(Pool.type_id, Assignment.start_dt, Assignment.end_dt, AssignmentDraw.quantity)
@@ -215,13 +299,28 @@ def availability(
         .join(Plan, Assignment.plan_id == Plan.id)
         .join(LoanRequest, Assignment.request_id == LoanRequest.id)
         .join(Pool, AssignmentDraw.pool_id == Pool.id)
-        .where(Pool.type_id.in_(ids), *held)
+        .where(Pool.type_id.in_(list(turnaround)), *held)
     ):
         held_until = loan_end + turnaround[type_id]
         if held_until > start_dt:
             draws[type_id].append((max(loan_start, start_dt), min(held_until, end_dt), quantity))
+    return draws
 
-    pending = (
+
+def _requested(
+    session: Session,
+    ids: list[int],
+    start_dt: datetime,
+    end_dt: datetime,
+    commune_id: int | None,
+    exclude_request_id: int | None,
+) -> dict[tuple[int, bool], tuple[int, int]]:
+    """Quantity and number of pending requests overlapping the period (one query).
+
+    Keyed by ``(type id, whether the requests are commune_id's)``, valued by
+    ``(total quantity, number of requests)``.
+    """
+    pending: tuple[ColumnElement[bool], ...] = (
         LoanRequest.status.in_(PENDING),
         LoanRequest.requested_start_dt < end_dt,
         LoanRequest.requested_end_dt > start_dt,
@@ -245,28 +344,36 @@ def availability(
         key = (type_id, commune_id is not None and request_commune == commune_id)
         total, requests = requested.get(key, (0, 0))
         requested[key] = (total + int(quantity or 0), requests + int(count or 0))
+    return requested
 
-    result = []
-    for t in types:
-        down = len(down_units[t.id])
-        stock = int(pooled.get(t.id) or 0) if t.is_pooled else int(units.get(t.id, 0)) - down
+
+def _type_availability(
+    t: EquipmentType,
+    owned: _Stock,
+    held: _Held,
+    requested: dict[tuple[int, bool], tuple[int, int]],
+) -> TypeAvailability:
+    """The figures of type ``t`` out of what the queries found."""
+    down = len(owned.down[t.id])
+    if t.is_pooled:
+        stock = int(owned.pooled.get(t.id) or 0)
+        planned = _peak(held.draws[t.id])
+    else:
+        stock = int(owned.units.get(t.id, 0)) - down
         # A unit both down and lent is counted once, as down.
-        planned = _peak(draws[t.id]) if t.is_pooled else len(busy_units[t.id] - down_units[t.id])
-        others, others_count = requested.get((t.id, False), (0, 0))
-        own, _own_count = requested.get((t.id, True), (0, 0))
-        result.append(
-            TypeAvailability(
-                type_id=t.id,
-                code=t.code,
-                name=t.name,
-                is_pooled=t.is_pooled,
-                stock=stock,
-                out_of_service=down,
-                planned=planned,
-                free=max(0, stock - planned),
-                requested_by_others=others,
-                requests_by_others=others_count,
-                requested_by_commune=own,
-            )
-        )
-    return result
+        planned = len(held.units[t.id] - owned.down[t.id])
+    others, others_count = requested.get((t.id, False), (0, 0))
+    own, _own_count = requested.get((t.id, True), (0, 0))
+    return TypeAvailability(
+        type_id=t.id,
+        code=t.code,
+        name=t.name,
+        is_pooled=t.is_pooled,
+        stock=stock,
+        out_of_service=down,
+        planned=planned,
+        free=max(0, stock - planned),
+        requested_by_others=others,
+        requests_by_others=others_count,
+        requested_by_commune=own,
+    )

@@ -162,27 +162,76 @@ def validate_request(
         The problems found; empty when the request is acceptable.
     """
     now = now or utcnow()
+    # Each check appends to the same list, in the order the form shows its fields.
     errors: Errors = []
+    _check_commune(session, errors, by=by, commune_id=commune_id)
+    _check_site(session, errors, site_id=site_id, commune_id=commune_id)
+    dates_ok = _check_dates(errors, start_dt=start_dt, end_dt=end_dt, now=now)
+    _check_flexibility(
+        errors,
+        start_dt=start_dt,
+        flex_days_before=flex_days_before,
+        flex_days_after=flex_days_after,
+        now=now,
+    )
+    _check_priority(errors, priority=priority, priority_reason=priority_reason)
+    _check_lines(
+        session, errors, lines=lines, start_dt=start_dt, end_dt=end_dt, dates_ok=dates_ok, now=now
+    )
+    return errors
+
+
+def _check_commune(session: Session, errors: Errors, *, by: User, commune_id: int | None) -> None:
+    """The commune must exist and ``by`` must act for it."""
     if not is_valid_id(commune_id) or session.get(Commune, commune_id) is None:
         errors.append(("commune_id", _("Choose the commune the equipment is for.")))
     elif not can_access_commune(by, commune_id):
         errors.append(("commune_id", _("You may only ask for equipment for your own commune.")))
+
+
+def _check_site(
+    session: Session, errors: Errors, *, site_id: int | None, commune_id: int | None
+) -> None:
+    """The site must be an active delivery site of the commune."""
     site = session.get(Site, site_id) if is_valid_id(site_id) else None
     if site is None:
         errors.append(("site_id", _("Choose the place where the equipment is needed.")))
     elif site.commune_id != commune_id or not site.is_active or site.kind is not SiteKind.DELIVERY:
         errors.append(("site_id", _("The chosen place is not an active site of this commune.")))
 
-    dates_ok = start_dt is not None and end_dt is not None
+
+def _check_dates(
+    errors: Errors, *, start_dt: datetime | None, end_dt: datetime | None, now: datetime
+) -> bool:
+    """Both dates must be given, the start not in the past, the end after the start.
+
+    Returns:
+        Whether both dates are given and in order, so that the loan has a length.
+    """
     if start_dt is None:
         errors.append(("start_dt", _("Give the start date and time.")))
     elif start_dt < now:
         errors.append(("start_dt", _("The loan cannot start in the past.")))
     if end_dt is None:
         errors.append(("end_dt", _("Give the end date and time.")))
-    elif dates_ok and end_dt <= start_dt:  # type: ignore[operator]
+        return False
+    if start_dt is None:
+        return False
+    if end_dt <= start_dt:
         errors.append(("end_dt", _("The loan must end after it starts.")))
-        dates_ok = False
+        return False
+    return True
+
+
+def _check_flexibility(
+    errors: Errors,
+    *,
+    start_dt: datetime | None,
+    flex_days_before: int | None,
+    flex_days_after: int | None,
+    now: datetime,
+) -> None:
+    """Each flexibility is 0 to ``MAX_FLEX_DAYS`` days, and starting earlier stays future."""
     for field, days in (
         ("flex_days_before", flex_days_before),
         ("flex_days_after", flex_days_after),
@@ -191,6 +240,7 @@ def validate_request(
             errors.append(
                 (field, _("Flexibility is a number of days from 0 to %(max)d.", max=MAX_FLEX_DAYS))
             )
+    # A start in the past or an out-of-range flexibility already has its own message.
     if (
         start_dt is not None
         and start_dt >= now
@@ -205,6 +255,9 @@ def validate_request(
             )
         )
 
+
+def _check_priority(errors: Errors, *, priority: int | None, priority_reason: str | None) -> None:
+    """The priority must be one of ``PRIORITIES``; high ones need a reason."""
     if priority not in PRIORITIES:
         errors.append(("priority", _("Choose a priority from 1 (low) to 4 (imperative).")))
     elif priority >= PRIORITY_NEEDS_REASON and not (priority_reason or "").strip():
@@ -212,6 +265,22 @@ def validate_request(
             ("priority_reason", _("Say why this request is of high or imperative priority."))
         )
 
+
+def _check_lines(
+    session: Session,
+    errors: Errors,
+    *,
+    lines: Sequence[Line],
+    start_dt: datetime | None,
+    end_dt: datetime | None,
+    dates_ok: bool,
+    now: datetime,
+) -> None:
+    """At least one line; each of an existing type, within its stock, notice and length.
+
+    ``dates_ok`` tells whether both dates are given and in order (see :func:`_check_dates`).
+    A fixed number of queries (types, then their stock), whatever the number of lines.
+    """
     merged = merge_lines(lines)
     if not merged:
         errors.append(("lines", _("Ask for at least one piece of equipment.")))
@@ -229,42 +298,63 @@ def validate_request(
         if equipment_type is None:
             errors.append(("lines", _("Equipment type %(id)s does not exist.", id=type_id)))
             continue
-        name = equipment_type.name
-        if quantity < 1:
-            errors.append(("lines", _("Ask for at least 1 %(type)s.", type=name)))
-        elif quantity > stock[type_id]:
-            errors.append(
-                (
-                    "lines",
-                    _(
-                        "You ask for %(quantity)d %(type)s but the whole fleet has %(stock)d.",
-                        quantity=quantity,
-                        type=name,
-                        stock=stock[type_id],
-                    ),
-                )
+        _check_quantity(errors, equipment_type, quantity=quantity, stock=stock[type_id])
+        _check_type_dates(
+            errors, equipment_type, start_dt=start_dt, end_dt=end_dt, dates_ok=dates_ok, now=now
+        )
+
+
+def _check_quantity(
+    errors: Errors, equipment_type: EquipmentType, *, quantity: int, stock: int
+) -> None:
+    """A line asks for at least one and no more than the whole fleet has."""
+    if quantity < 1:
+        errors.append(("lines", _("Ask for at least 1 %(type)s.", type=equipment_type.name)))
+    elif quantity > stock:
+        errors.append(
+            (
+                "lines",
+                _(
+                    "You ask for %(quantity)d %(type)s but the whole fleet has %(stock)d.",
+                    quantity=quantity,
+                    type=equipment_type.name,
+                    stock=stock,
+                ),
             )
-        notice = timedelta(hours=equipment_type.min_notice_hours)
-        if start_dt is not None and start_dt >= now and start_dt - now < notice:
-            errors.append(
-                (
-                    "start_dt",
-                    _(
-                        "%(type)s must be asked for at least %(hours)d hours in advance.",
-                        type=name,
-                        hours=equipment_type.min_notice_hours,
-                    ),
-                )
+        )
+
+
+def _check_type_dates(
+    errors: Errors,
+    equipment_type: EquipmentType,
+    *,
+    start_dt: datetime | None,
+    end_dt: datetime | None,
+    dates_ok: bool,
+    now: datetime,
+) -> None:
+    """The type's minimum notice and longest loan (only for dates already found valid)."""
+    name = equipment_type.name
+    notice = timedelta(hours=equipment_type.min_notice_hours)
+    if start_dt is not None and start_dt >= now and start_dt - now < notice:
+        errors.append(
+            (
+                "start_dt",
+                _(
+                    "%(type)s must be asked for at least %(hours)d hours in advance.",
+                    type=name,
+                    hours=equipment_type.min_notice_hours,
+                ),
             )
-        limit = equipment_type.max_loan_days
-        if dates_ok and limit is not None and end_dt - start_dt > timedelta(days=limit):  # type: ignore[operator]
-            errors.append(
-                (
-                    "end_dt",
-                    _("%(type)s may be lent for at most %(days)d days.", type=name, days=limit),
-                )
+        )
+    limit = equipment_type.max_loan_days
+    if dates_ok and limit is not None and end_dt - start_dt > timedelta(days=limit):  # type: ignore[operator]
+        errors.append(
+            (
+                "end_dt",
+                _("%(type)s may be lent for at most %(days)d days.", type=name, days=limit),
             )
-    return errors
+        )
 
 
 # --- snapshots ---------------------------------------------------------------------------
@@ -300,32 +390,39 @@ def flex_days(loan: LoanRequest) -> tuple[int, int]:
     return before.days, after.days
 
 
-def _apply(
-    loan: LoanRequest,
-    *,
-    site_id: int,
-    start_dt: datetime,
-    end_dt: datetime,
-    flex_days_before: int,
-    flex_days_after: int,
-    lines: Sequence[Line],
-    priority: int,
-    priority_reason: str | None,
-    notes: str | None,
-    title: str | None,
-) -> None:
-    loan.site_id = site_id
-    loan.requested_start_dt = start_dt
-    loan.requested_end_dt = end_dt
-    loan.earliest_start_dt = start_dt - timedelta(days=flex_days_before)
-    loan.latest_end_dt = end_dt + timedelta(days=flex_days_after)
-    loan.priority = priority
-    reason = (priority_reason or "").strip()
+@dataclass(frozen=True)
+class _Details:
+    """What the requester fills in, as :func:`submit_request` and :func:`update_request` take it.
+
+    ``title=None`` keeps the stored title.
+    """
+
+    site_id: int
+    start_dt: datetime
+    end_dt: datetime
+    flex_days_before: int
+    flex_days_after: int
+    lines: Sequence[Line]
+    priority: int
+    priority_reason: str | None
+    notes: str | None
+    title: str | None
+
+
+def _apply(loan: LoanRequest, details: _Details) -> None:
+    """Write ``details`` onto ``loan``, its lines included."""
+    loan.site_id = details.site_id
+    loan.requested_start_dt = details.start_dt
+    loan.requested_end_dt = details.end_dt
+    loan.earliest_start_dt = details.start_dt - timedelta(days=details.flex_days_before)
+    loan.latest_end_dt = details.end_dt + timedelta(days=details.flex_days_after)
+    loan.priority = details.priority
+    reason = (details.priority_reason or "").strip()
     loan.priority_reason = reason or None
-    loan.notes = (notes or "").strip() or None
-    if title is not None:
-        loan.title = title.strip()[:200]
-    wanted = dict(merge_lines(lines))
+    loan.notes = (details.notes or "").strip() or None
+    if details.title is not None:
+        loan.title = details.title.strip()[:200]
+    wanted = dict(merge_lines(details.lines))
     # Keep the rows of types still asked for: assignments of a proposed plan point at them.
     for line in list(loan.lines):
         if line.type_id in wanted:
@@ -340,6 +437,69 @@ def _check_times(*values: datetime) -> None:
     for value in values:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} refused: give it a timezone")
+
+
+def _require_valid(
+    session: Session, *, by: User, commune_id: int, details: _Details, now: datetime | None
+) -> None:
+    """Check ``details`` with :func:`validate_request`.
+
+    Raises:
+        ValidationError: listing every rule they break.
+    """
+    errors = validate_request(
+        session,
+        by=by,
+        commune_id=commune_id,
+        site_id=details.site_id,
+        start_dt=details.start_dt,
+        end_dt=details.end_dt,
+        flex_days_before=details.flex_days_before,
+        flex_days_after=details.flex_days_after,
+        lines=details.lines,
+        priority=details.priority,
+        priority_reason=details.priority_reason,
+        now=now,
+    )
+    if errors:
+        raise ValidationError(errors=errors)
+
+
+def _check_editable(loan: LoanRequest, expected_version: int | None) -> None:
+    """``loan`` is still the version the user edited, in a state that allows changes.
+
+    Raises:
+        Conflict: if it was changed meanwhile, or is no longer SUBMITTED or PLANNED.
+    """
+    if expected_version is not None and loan.version != expected_version:
+        raise Conflict(_("Someone changed this request meanwhile: reload it and try again."))
+    if loan.status not in EDITABLE:
+        raise Conflict(
+            _(
+                "This request can no longer be changed: it is %(status)s.",
+                status=REQUEST_STATUS_LABELS[loan.status],
+            )
+        )
+
+
+def _record_change(
+    session: Session,
+    *,
+    by: User,
+    action: str,
+    loan: LoanRequest,
+    before: dict[str, Any] | None = None,
+) -> None:
+    """Audit ``action`` on ``loan``, its values now as the after-state."""
+    record_event(
+        session,
+        actor=by,
+        action=action,
+        object_type="loan_request",
+        object_id=loan.id,
+        before=before,
+        after=request_snapshot(loan),
+    )
 
 
 # --- operations --------------------------------------------------------------------------
@@ -389,31 +549,7 @@ def submit_request(
     """
     require_role(by, *REQUESTER_ROLES)
     _check_times(start_dt, end_dt)
-    errors = validate_request(
-        session,
-        by=by,
-        commune_id=commune_id,
-        site_id=site_id,
-        start_dt=start_dt,
-        end_dt=end_dt,
-        flex_days_before=flex_days_before,
-        flex_days_after=flex_days_after,
-        lines=lines,
-        priority=priority,
-        priority_reason=priority_reason,
-        now=now,
-    )
-    if errors:
-        raise ValidationError(errors=errors)
-    loan = LoanRequest(
-        commune_id=commune_id,
-        status=RequestStatus.SUBMITTED,
-        submitted_by_id=by.id,
-        submitted_at=now or utcnow(),
-        title="",
-    )
-    _apply(
-        loan,
+    details = _Details(
         site_id=site_id,
         start_dt=start_dt,
         end_dt=end_dt,
@@ -425,16 +561,18 @@ def submit_request(
         notes=notes,
         title=title,
     )
+    _require_valid(session, by=by, commune_id=commune_id, details=details, now=now)
+    loan = LoanRequest(
+        commune_id=commune_id,
+        status=RequestStatus.SUBMITTED,
+        submitted_by_id=by.id,
+        submitted_at=now or utcnow(),
+        title="",
+    )
+    _apply(loan, details)
     session.add(loan)
     session.flush()
-    record_event(
-        session,
-        actor=by,
-        action="request.submit",
-        object_type="loan_request",
-        object_id=loan.id,
-        after=request_snapshot(loan),
-    )
+    _record_change(session, by=by, action="request.submit", loan=loan)
     session.commit()
     return loan
 
@@ -509,34 +647,8 @@ def update_request(
     require_role(by, *REQUESTER_ROLES)
     _check_times(start_dt, end_dt)
     loan = get_request(session, request_id, by=by)
-    if expected_version is not None and loan.version != expected_version:
-        raise Conflict(_("Someone changed this request meanwhile: reload it and try again."))
-    if loan.status not in EDITABLE:
-        raise Conflict(
-            _(
-                "This request can no longer be changed: it is %(status)s.",
-                status=REQUEST_STATUS_LABELS[loan.status],
-            )
-        )
-    errors = validate_request(
-        session,
-        by=by,
-        commune_id=loan.commune_id,
-        site_id=site_id,
-        start_dt=start_dt,
-        end_dt=end_dt,
-        flex_days_before=flex_days_before,
-        flex_days_after=flex_days_after,
-        lines=lines,
-        priority=priority,
-        priority_reason=priority_reason,
-        now=now,
-    )
-    if errors:
-        raise ValidationError(errors=errors)
-    before = request_snapshot(loan)
-    _apply(
-        loan,
+    _check_editable(loan, expected_version)
+    details = _Details(
         site_id=site_id,
         start_dt=start_dt,
         end_dt=end_dt,
@@ -548,18 +660,13 @@ def update_request(
         notes=notes,
         title=title,
     )
+    _require_valid(session, by=by, commune_id=loan.commune_id, details=details, now=now)
+    before = request_snapshot(loan)
+    _apply(loan, details)
     loan.status = RequestStatus.SUBMITTED
     loan.sequence += 1
     session.flush()
-    record_event(
-        session,
-        actor=by,
-        action="request.update",
-        object_type="loan_request",
-        object_id=loan.id,
-        before=before,
-        after=request_snapshot(loan),
-    )
+    _record_change(session, by=by, action="request.update", loan=loan, before=before)
     session.commit()
     return loan
 
