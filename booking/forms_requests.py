@@ -23,7 +23,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from booking.models import RequestStatus
-from booking.services.requests import MAX_FLEX_DAYS, MAX_ID
+from booking.services.request_rules import MAX_FLEX_DAYS, MAX_ID
 from booking.templating import REQUEST_STATUS_LABELS
 
 # Blank rows offered without JavaScript; "add a row" adds one more per click.

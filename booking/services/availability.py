@@ -34,7 +34,7 @@ from booking.models import (
     User,
 )
 from booking.services.access import can_access_commune, require_role
-from booking.services.requests import is_valid_id
+from booking.services.request_rules import is_valid_id
 
 # Requests that hold equipment in the approved schedule (cancelled ones have left it).
 SCHEDULED = (RequestStatus.APPROVED, RequestStatus.HANDED_OVER)

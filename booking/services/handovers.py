@@ -52,7 +52,7 @@ from booking.models import (
 from booking.services.access import STAFF_ROLES, commune_filter, require_role, require_staff
 from booking.services.audit import record_event
 from booking.services.notifications import notify
-from booking.services.requests import is_valid_id
+from booking.services.request_rules import is_valid_id
 
 HANDOVER_ROLES = (Role.TECHNICIAN, *STAFF_ROLES)
 # A hand-over may be recorded a little ahead of the server's clock (a phone set fast).

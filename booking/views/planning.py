@@ -16,7 +16,7 @@ from booking.forms_planning import DeclineForm, ForceUnitForm, RunForm
 from booking.models import JobStatus
 from booking.services import jobs, planning, planning_review
 from booking.services.access import require_staff
-from booking.services.requests import is_valid_id
+from booking.services.request_rules import is_valid_id
 from booking.views.helpers import current, flash_error
 
 bp = Blueprint("planning", __name__, url_prefix="/planning")

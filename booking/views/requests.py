@@ -15,6 +15,8 @@ from booking.errors import BookingError, Conflict, ValidationError
 from booking.forms_requests import MAX_ROWS, PRIORITY_LABELS, CancelForm, FilterForm, RequestForm
 from booking.models import LoanRequest, User
 from booking.services import availability as availability_service
+from booking.services import request_lists as lists
+from booking.services import request_rules as rules
 from booking.services import requests as service
 from booking.services.access import STAFF_ROLES
 from booking.timeutil import from_local, to_local
@@ -44,10 +46,10 @@ def _is_staff(user: User) -> bool:
 # --- the form ---------------------------------------------------------------------------
 
 
-def _build_form(loan: LoanRequest | None = None) -> tuple[RequestForm, service.RequesterChoices]:
+def _build_form(loan: LoanRequest | None = None) -> tuple[RequestForm, lists.RequesterChoices]:
     """The form with its choices; ``loan`` pre-fills it on a first GET of the edit page."""
     user = current()
-    choices = service.requester_choices(get_session(), by=user)
+    choices = lists.requester_choices(get_session(), by=user)
     form = RequestForm()
     if loan is not None and not form.is_submitted():
         before, after = service.flex_days(loan)
@@ -112,7 +114,7 @@ def _local(value: datetime | None) -> datetime | None:
 
 def _service_errors(form: RequestForm, loan: LoanRequest | None) -> FieldErrors:
     """The business rules the typed values break, for fields the form found readable."""
-    problems = service.validate_request(
+    problems = rules.validate_request(
         get_session(),
         by=current(),
         commune_id=_commune_id(form, loan),
@@ -338,7 +340,7 @@ def index() -> str:
     form = FilterForm(request.args)
     staff = _is_staff(user)
     if staff:
-        choices = service.requester_choices(session, by=user)
+        choices = lists.requester_choices(session, by=user)
         form.commune_id.choices = [
             SelectChoice(0, _("All")),
             *[SelectChoice(c.id, c.name) for c in choices.communes],
@@ -348,7 +350,7 @@ def index() -> str:
     form.validate()
     date_from = form.date_from.data if not form.date_from.errors else None
     date_to = form.date_to.data if not form.date_to.errors else None
-    filters = service.RequestFilters(
+    filters = lists.RequestFilters(
         commune_id=(form.commune_id.data or None) if form.commune_id is not None else None,
         status=form.status_value(),
         date_from=from_local(datetime.combine(date_from, time())) if date_from else None,
@@ -356,7 +358,7 @@ def index() -> str:
         if date_to
         else None,
     )
-    loans, pager = service.page_of_requests(
+    loans, pager = lists.page_of_requests(
         session, by=user, filters=filters, page=request.args.get("page", type=int)
     )
     return render_template("requests/index.html", form=form, loans=loans, pager=pager, staff=staff)
@@ -371,7 +373,7 @@ def detail(request_id: int) -> str:
     return render_template(
         "requests/detail.html",
         loan=loan,
-        outcome=service.request_outcome(session, loan, by=user),
+        outcome=lists.request_outcome(session, loan, by=user),
         flex=service.flex_days(loan),
         can_edit=loan.status in service.EDITABLE,
         can_cancel=loan.status in service.CANCELLABLE,

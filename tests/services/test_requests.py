@@ -30,6 +30,8 @@ from booking.models import (
     UnitStatus,
     User,
 )
+from booking.services import request_lists as lists
+from booking.services import request_rules as rules
 from booking.services import requests as service
 from tests.conftest import DEFAULT_START
 
@@ -258,7 +260,7 @@ def test_substitutes_count_in_the_whole_stock(
     make_unit(type=big, status=UnitStatus.RETIRED)
     small = make_type(name="Minibus 9", substitutes=[big])
     make_unit(type=small)
-    assert service.whole_stock(db_session, [small.id, big.id]) == {small.id: 2, big.id: 1}
+    assert rules.whole_stock(db_session, [small.id, big.id]) == {small.id: 2, big.id: 1}
     loan = service.submit_request(
         db_session, by=technician, **_params(town_hall, lines=[(small.id, 2)])
     )
@@ -358,16 +360,15 @@ def test_list_shows_only_the_technicians_commune(
     foreign_request: LoanRequest,
 ) -> None:
     own = make_request(commune=commune)
-    assert [r.id for r in service.list_requests(db_session, by=technician)] == [own.id]
+    assert [r.id for r in lists.list_requests(db_session, by=technician)] == [own.id]
     assert (
-        service.list_requests(db_session, by=technician, commune_id=foreign_request.commune_id)
-        == []
+        lists.list_requests(db_session, by=technician, commune_id=foreign_request.commune_id) == []
     )
-    assert {r.id for r in service.list_requests(db_session, by=manager)} == {
+    assert {r.id for r in lists.list_requests(db_session, by=manager)} == {
         own.id,
         foreign_request.id,
     }
-    assert [r.id for r in service.list_requests(db_session, by=manager, commune_id=commune.id)] == [
+    assert [r.id for r in lists.list_requests(db_session, by=manager, commune_id=commune.id)] == [
         own.id
     ]
 
@@ -385,7 +386,7 @@ def test_list_filters_by_status_and_dates(
     )
 
     def ids(**filters: Any) -> list[int]:
-        return [r.id for r in service.list_requests(db_session, by=technician, **filters)]
+        return [r.id for r in lists.list_requests(db_session, by=technician, **filters)]
 
     assert ids() == [june.id, july.id, cancelled.id]
     assert ids(status=RequestStatus.CANCELLED) == [cancelled.id]
@@ -616,15 +617,15 @@ def test_outcome_reads_the_approved_plan_and_proposed_only_for_staff(
     make_request: Callable[..., LoanRequest],
 ) -> None:
     loan = make_request(commune=commune, lines=[(podium, 1)], status=RequestStatus.PLANNED)
-    assert service.request_outcome(db_session, loan, by=technician) is None
+    assert lists.request_outcome(db_session, loan, by=technician) is None
     proposed = Plan(strategy="cpsat", problem_json={}, problem_sha="p", status=PlanStatus.PROPOSED)
     proposed.assignments.append(
         Assignment(request=loan, is_served=False, reason="podium: both units busy")
     )
     db_session.add(proposed)
     db_session.commit()
-    assert service.request_outcome(db_session, loan, by=technician) is None
-    staff_view = service.request_outcome(db_session, loan, by=manager)
+    assert lists.request_outcome(db_session, loan, by=technician) is None
+    staff_view = lists.request_outcome(db_session, loan, by=manager)
     assert staff_view is not None and staff_view.is_proposed
     assert staff_view.reason_text == "podium: both units busy"
 
@@ -637,7 +638,7 @@ def test_outcome_reads_the_approved_plan_and_proposed_only_for_staff(
     db_session.add(approved)
     db_session.commit()
     for user in (technician, manager):
-        outcome = service.request_outcome(db_session, loan, by=user)
+        outcome = lists.request_outcome(db_session, loan, by=user)
         assert outcome is not None and not outcome.is_proposed
         assert [u.unit_id for u in outcome.units] == [podium.units[1].id]
         assert outcome.reason_text is None
@@ -654,9 +655,9 @@ def test_requester_sites_put_the_town_hall_first(
     hall = make_site(commune=commune, name="Melun - Hôtel de ville")
     make_site(commune=commune, name="Closed", is_active=False)
     make_site(commune=commune, name="Depot", kind=SiteKind.DEPOT)
-    assert service.requester_sites(db_session, by=technician, commune_id=commune.id) == [
+    assert lists.requester_sites(db_session, by=technician, commune_id=commune.id) == [
         hall,
         stadium,
     ]
     with pytest.raises(NotFound):
-        service.requester_sites(db_session, by=technician, commune_id=other_commune.id)
+        lists.requester_sites(db_session, by=technician, commune_id=other_commune.id)

@@ -545,7 +545,7 @@ def test_long_lists_come_a_page_at_a_time_and_keep_the_filters(
     world: dict,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("booking.services.requests.REQUESTS_PER_PAGE", 2)
+    monkeypatch.setattr("booking.services.request_lists.REQUESTS_PER_PAGE", 2)
     declined = [
         make_request(
             commune=commune,
