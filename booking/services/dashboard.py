@@ -27,7 +27,7 @@ from booking.services.access import (
     require_role,
     require_staff,
 )
-from booking.services.handovers import (
+from booking.services.handover_lists import (
     UPCOMING_DAYS,
     ScheduledHandover,
     UnitOutOfService,

@@ -12,6 +12,7 @@ from booking.db import get_session, utcnow
 from booking.errors import BookingError, ValidationError
 from booking.forms_handovers import CONDITION_LABELS, CheckInForm, CheckOutForm
 from booking.models import HandoverKind, LoanRequest, RequestStatus
+from booking.services import handover_lists as lists
 from booking.services import handovers as service
 from booking.services.access import STAFF_ROLES
 from booking.timeutil import from_local, to_local
@@ -28,8 +29,8 @@ def _signed_in() -> None:
     """Every page needs an account; the services check the commune."""
 
 
-def _history(loan: LoanRequest) -> list[service.HistoryEntry]:
-    return service.history(get_session(), loan)
+def _history(loan: LoanRequest) -> list[lists.HistoryEntry]:
+    return lists.history(get_session(), loan)
 
 
 @bp.app_context_processor
@@ -202,7 +203,7 @@ def overdue() -> str:
     session = get_session()
     return render_template(
         "handovers/overdue.html",
-        overdue=service.list_overdue(session, by=user),
-        upcoming=service.upcoming_handovers(session, by=user),
+        overdue=lists.list_overdue(session, by=user),
+        upcoming=lists.upcoming_handovers(session, by=user),
         staff=user.role in STAFF_ROLES,
     )

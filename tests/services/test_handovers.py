@@ -37,6 +37,7 @@ from booking.models import (
     UnitStatus,
     User,
 )
+from booking.services import handover_lists as lists
 from booking.services import handovers as service
 from booking.services.availability import availability
 from booking.services.handovers import ItemReport
@@ -401,11 +402,11 @@ def test_damaged_unit_goes_to_maintenance_in_one_step(
         None,
         until.isoformat(),
     )
-    board = service.units_in_maintenance(db_session, by=manager, now=SERVED_END)
+    board = lists.units_in_maintenance(db_session, by=manager, now=SERVED_END)
     assert [(entry.unit, entry.window) for entry in board] == [(unit, window)]
     # The window alone keeps the unit out: once it ends, the unit is lent again.
     assert unit.status is UnitStatus.AVAILABLE
-    assert service.units_in_maintenance(db_session, by=manager, now=until) == []
+    assert lists.units_in_maintenance(db_session, by=manager, now=until) == []
     during, after = (
         availability(
             db_session,
@@ -454,36 +455,36 @@ def test_overdue_uses_the_served_end(
     loan = handed_over.loan
     # Asked back two days after the start, served until day 3: not overdue on day 2.
     assert loan.requested_end_dt < SERVED_END
-    assert service.list_overdue(db_session, by=manager, now=SERVED_END - timedelta(hours=1)) == []
+    assert lists.list_overdue(db_session, by=manager, now=SERVED_END - timedelta(hours=1)) == []
     late = SERVED_END + timedelta(hours=1)
-    overdue = service.list_overdue(db_session, by=technician, now=late)
+    overdue = lists.list_overdue(db_session, by=technician, now=late)
     assert [(h.request, h.when, h.way) for h in overdue] == [(loan, SERVED_END, "back")]
-    assert [h.request for h in service.list_overdue(db_session, by=manager, now=late)] == [loan]
-    assert service.list_overdue(db_session, by=other_technician, now=late) == []
+    assert [h.request for h in lists.list_overdue(db_session, by=manager, now=late)] == [loan]
+    assert lists.list_overdue(db_session, by=other_technician, now=late) == []
     service.check_in(db_session, loan.id, by=technician, now=late)
-    assert service.list_overdue(db_session, by=manager, now=late) == []
+    assert lists.list_overdue(db_session, by=manager, now=late) == []
 
 
 def test_upcoming_handovers_of_the_next_days(
     db_session, world, technician, other_technician, manager
 ):
     before = SERVED_START - timedelta(days=2)
-    upcoming = service.upcoming_handovers(db_session, by=technician, now=before)
+    upcoming = lists.upcoming_handovers(db_session, by=technician, now=before)
     assert [(h.when, h.way, h.request) for h in upcoming] == [
         (SERVED_START, "out", world.loan),
         (SERVED_END, "back", world.loan),
     ]
-    assert service.upcoming_handovers(db_session, by=other_technician, now=before) == []
+    assert lists.upcoming_handovers(db_session, by=other_technician, now=before) == []
     far = SERVED_START - timedelta(days=30)
-    assert service.upcoming_handovers(db_session, by=manager, now=far) == []
+    assert lists.upcoming_handovers(db_session, by=manager, now=far) == []
     check_out(world, technician, session=db_session)
-    upcoming = service.upcoming_handovers(db_session, by=manager, now=DURING)
+    upcoming = lists.upcoming_handovers(db_session, by=manager, now=DURING)
     assert [(h.way, h.request) for h in upcoming] == [("back", world.loan)]
 
 
 def test_units_in_maintenance_is_for_staff(db_session, technician):
     with pytest.raises(Forbidden):
-        service.units_in_maintenance(db_session, by=technician)
+        lists.units_in_maintenance(db_session, by=technician)
 
 
 def test_history_groups_rows_by_hand_over(db_session, handed_over, technician):
@@ -496,7 +497,7 @@ def test_history_groups_rows_by_hand_over(db_session, handed_over, technician):
         reports={line_key: ItemReport(missing_quantity=2)},
         now=SERVED_END,
     )
-    entries = service.history(db_session, world.loan)
+    entries = lists.history(db_session, world.loan)
     assert [e.kind for e in entries] == [HandoverKind.CHECK_OUT, HandoverKind.CHECK_IN]
     assert [label for label, _row in entries[1].rows] == ["Podium 1 (POD-1)", "20 × Chaise"]
     assert entries[1].rows[1][1].missing_quantity == 2
