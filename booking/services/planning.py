@@ -37,6 +37,7 @@ from booking.models import (
     UnitStatus,
 )
 from booking.services.planning_data import (
+    Rows,
     Window,
     data_fingerprint,
     fingerprint,
@@ -206,6 +207,331 @@ def _pinned_assignments(session: Session, request_ids: set[int]) -> dict[int, As
     }
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What the problem's requests and inventory are built from, once the horizon is set.
+
+    Attributes:
+        rows: the rows read.
+        types: equipment types by id.
+        plannable: open requests that still fit -> where they may be placed.
+        start, end: the horizon, local midnights, widened to hold the locked loans.
+        locked: approved loans overlapping the horizon -> their assignment, by request id.
+        pinned: pins that become locked -> their assignment, by request id.
+        used_units: ids of the units the locked assignments and the pins read hold.
+        planned: the requests of the problem (open ones in the horizon and locked ones),
+            by id.
+    """
+
+    rows: Rows
+    types: dict[int, EquipmentType]
+    plannable: dict[int, Window]
+    start: datetime
+    end: datetime
+    locked: dict[int, RequestAssignment]
+    pinned: dict[int, RequestAssignment]
+    used_units: frozenset[int]
+    planned: list[LoanRequest]
+
+
+def _plannable_windows(
+    open_requests: Iterable[LoanRequest], types: dict[int, EquipmentType], now: datetime
+) -> tuple[dict[int, Window], dict[int, datetime]]:
+    """The windows of the open requests that still fit, and the latest starts of the others.
+
+    Returns:
+        (request id -> plannable window, request id -> latest start of an expired request).
+    """
+    plannable: dict[int, Window] = {}
+    expired: dict[int, datetime] = {}
+    for loan in open_requests:
+        window = plannable_window(loan, types, now)
+        if window.is_plannable:
+            plannable[loan.id] = window
+        else:
+            expired[loan.id] = window.latest_start
+    return plannable, expired
+
+
+def _open_requests_and_horizon(
+    open_requests: Iterable[LoanRequest],
+    plannable: dict[int, Window],
+    horizon: tuple[datetime, datetime] | None,
+    now: datetime,
+) -> tuple[list[LoanRequest], datetime, datetime]:
+    """The plannable open requests to plan and the horizon, before the locked loans widen it.
+
+    Returns:
+        (the requests, in the given order; the horizon's start and end, local midnights).
+    """
+    # The open requests to plan decide the horizon, unless it is given.
+    chosen = [r for r in open_requests if r.id in plannable]
+    if horizon is not None:
+        h_start, h_end = horizon
+        chosen = [
+            r
+            for r in chosen
+            if h_start <= plannable[r.id].earliest and plannable[r.id].latest <= h_end
+        ]
+    elif chosen:
+        h_start = min(plannable[r.id].earliest for r in chosen)
+        h_end = max(plannable[r.id].latest for r in chosen)
+    else:
+        h_start, h_end = now, now + timedelta(days=1)
+    return chosen, _midnight_before(h_start), _midnight_after(h_end)
+
+
+def _approved_loans(
+    rows: Rows,
+    types: dict[int, EquipmentType],
+    h_start: datetime,
+    h_end: datetime,
+    used_units: set[int],
+) -> dict[int, RequestAssignment]:
+    """The approved loans whose occupation (with turnaround) overlaps the horizon.
+
+    Adds the units they hold to ``used_units``.
+
+    Returns:
+        Request id -> the loan's assignment in the approved plan, in the file's form.
+    """
+    approved_by_request = (
+        {a.request_id: a for a in rows.approved.assignments} if rows.approved else {}
+    )
+    locked: dict[int, RequestAssignment] = {}
+    for loan in rows.locked_requests:
+        assignment = approved_by_request.get(loan.id)
+        if assignment is None or assignment.start_dt is None or assignment.end_dt is None:
+            continue
+        pad = max((types[line.type_id].turnaround_minutes for line in loan.lines), default=0)
+        if assignment.end_dt + timedelta(minutes=pad) <= h_start or assignment.start_dt >= h_end:
+            continue
+        candidate = _locked_assignment(loan, assignment, types, used_units)
+        if candidate is not None:
+            locked[loan.id] = candidate
+    return locked
+
+
+def _widened_horizon(
+    h_start: datetime, h_end: datetime, locked: Iterable[RequestAssignment]
+) -> tuple[datetime, datetime]:
+    """The horizon widened to the local midnights around every locked assignment."""
+    for assignment in locked:
+        assert assignment.start is not None and assignment.end is not None
+        h_start = min(h_start, _midnight_before(assignment.start))
+        h_end = max(h_end, _midnight_after(assignment.end))
+    return h_start, h_end
+
+
+def _pins(
+    session: Session,
+    open_requests: Iterable[LoanRequest],
+    plannable: dict[int, Window],
+    types: dict[int, EquipmentType],
+    used_units: set[int],
+) -> dict[int, RequestAssignment]:
+    """The pins of the latest proposal on ``open_requests``, to lock like approved loans.
+
+    Adds the units of every pin read to ``used_units``, kept or not.
+
+    Returns:
+        Request id -> the pinned assignment, in the file's form.
+    """
+    pinned: dict[int, RequestAssignment] = {}
+    open_ids = {r.id for r in open_requests}
+    for request_id, assignment in _pinned_assignments(session, open_ids).items():
+        loan = session.get(LoanRequest, request_id)
+        assert loan is not None
+        candidate = _locked_assignment(loan, assignment, types, used_units)
+        # A pin that now starts too early (in the past) leaves the request free.
+        if candidate is not None and candidate.start >= plannable[request_id].earliest:
+            pinned[request_id] = candidate
+    return pinned
+
+
+def _occupations(session: Session, scope: _Scope) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Unit code -> the (start, end + turnaround) of the locked and pinned loans holding it."""
+    occupations: dict[str, list[tuple[datetime, datetime]]] = {}
+    for request_id, assignment in {**scope.locked, **scope.pinned}.items():
+        loan = session.get(LoanRequest, request_id)
+        assert loan is not None and assignment.start is not None and assignment.end is not None
+        for line, la in zip(loan.lines, assignment.lines, strict=True):
+            pad = timedelta(minutes=scope.types[line.type_id].turnaround_minutes)
+            for code in la.units:
+                occupations.setdefault(code, []).append((assignment.start, assignment.end + pad))
+    return occupations
+
+
+def _units(
+    scope: _Scope,
+    occupations: dict[str, list[tuple[datetime, datetime]]],
+    maps: IdMaps,
+    site_ids: set[int],
+) -> list[SolverUnit]:
+    """The units of the non-pooled types, with their unavailability in the horizon.
+
+    Records each unit in ``maps.units`` and its home depot in ``site_ids``.
+    """
+    pooled_types = {et.id for et in scope.rows.types if et.is_pooled}
+    units: list[SolverUnit] = []
+    for unit in scope.rows.units:
+        if unit.type_id in pooled_types:
+            continue
+        if unit.status is UnitStatus.RETIRED and unit.id not in scope.used_units:
+            continue
+        blocked: list[tuple[datetime, datetime]] = [
+            (_local(w.start_dt), _local_ceil(w.end_dt))
+            for w in unit.unavailabilities
+            if w.end_dt > scope.start and w.start_dt < scope.end
+        ]
+        if unit.status is not UnitStatus.AVAILABLE:
+            blocked.append((scope.start, scope.end))
+        # An approved loan keeps its unit even if a window was added over it since.
+        windows = _subtract(blocked, occupations.get(unit.code, []))
+        units.append(
+            SolverUnit(
+                id=unit.code,
+                type=scope.types[unit.type_id].code,
+                home=site_key(unit.home_depot_id),
+                unavailable=tuple(Interval(s, e) for s, e in windows),
+            )
+        )
+        maps.units[unit.code] = unit.id
+        site_ids.add(unit.home_depot_id)
+    return units
+
+
+def _pools(rows: Rows, maps: IdMaps, site_ids: set[int]) -> list[SolverPool]:
+    """The non-empty pools of the pooled types.
+
+    Records each pool in ``maps.pools`` and its depot in ``site_ids``.
+    """
+    pooled_types = {et.id for et in rows.types if et.is_pooled}
+    pools: list[SolverPool] = []
+    for pool in rows.pools:
+        if pool.type_id not in pooled_types or pool.quantity < 1:
+            continue
+        pools.append(
+            SolverPool(
+                id=pool_key(pool),
+                type=pool.type.code,
+                site=site_key(pool.depot_id),
+                quantity=pool.quantity,
+            )
+        )
+        maps.pools[pool_key(pool)] = pool.id
+        site_ids.add(pool.depot_id)
+    return pools
+
+
+def _types(rows: Rows, maps: IdMaps) -> list[SolverType]:
+    """Every equipment type, recorded in ``maps.types``; only unit types have substitutes."""
+    types = []
+    for et in rows.types:
+        substitutes: tuple[str, ...] = ()
+        if not et.is_pooled:
+            substitutes = tuple(s.code for s in et.substitutes if not s.is_pooled and s is not et)
+        hours = et.max_direct_transfer_hours
+        types.append(
+            SolverType(
+                id=et.code,
+                name=et.name,
+                turnaround_minutes=et.turnaround_minutes,
+                max_direct_transfer_hours=(
+                    hours if hours is not None else solver.problem.DEFAULT_MAX_DIRECT_TRANSFER_HOURS
+                ),
+                substitutes=substitutes,
+            )
+        )
+        maps.types[et.code] = et.id
+    return types
+
+
+def _request(loan: LoanRequest, fixed: RequestAssignment | None, scope: _Scope) -> Request:
+    """The problem request of ``loan``, locked to ``fixed`` if given, else free in its window."""
+    if fixed is not None:
+        assert fixed.start is not None and fixed.end is not None
+        start, end, earliest, latest = fixed.start, fixed.end, fixed.start, fixed.end
+    else:
+        # May start after the requested start: when that is past or too soon.
+        window = scope.plannable[loan.id]
+        start, end = window.start.astimezone(ZONE), window.end.astimezone(ZONE)
+        earliest = max(window.earliest.astimezone(ZONE), scope.start)
+        latest = min(window.latest.astimezone(ZONE), scope.end)
+    return Request(
+        id=request_key(loan.id),
+        commune=loan.commune.slug,
+        site=site_key(loan.site_id),
+        priority=loan.priority,
+        submitted_at=loan.submitted_at.astimezone(ZONE).replace(microsecond=0),
+        start=start,
+        end=end,
+        earliest_start=earliest,
+        latest_end=max(latest, end),
+        lines=tuple(
+            Line(type=scope.types[line.type_id].code, quantity=line.quantity) for line in loan.lines
+        ),
+        locked=fixed,
+    )
+
+
+def _requests(scope: _Scope, maps: IdMaps, site_ids: set[int]) -> list[Request]:
+    """The problem requests, approved loans and pins locked.
+
+    Records each request, its lines and whether it is locked or pinned in ``maps``, and its
+    site in ``site_ids``.
+    """
+    requests: list[Request] = []
+    for loan in scope.planned:
+        key = request_key(loan.id)
+        requests.append(
+            _request(loan, scope.locked.get(loan.id) or scope.pinned.get(loan.id), scope)
+        )
+        maps.requests[key] = loan.id
+        maps.lines[key] = [line.id for line in loan.lines]
+        site_ids.add(loan.site_id)
+        if loan.id in scope.locked:
+            maps.locked.add(key)
+        elif loan.id in scope.pinned:
+            maps.pinned.add(key)
+    return requests
+
+
+def _sites(session: Session, site_ids: set[int], maps: IdMaps) -> list[SolverSite]:
+    """The sites with the given ids, by id, recorded in ``maps.sites``."""
+    sites = []
+    for site in session.scalars(select(Site).where(Site.id.in_(site_ids)).order_by(Site.id)):
+        sites.append(
+            SolverSite(
+                id=site_key(site.id),
+                name=site.name,
+                lat=site.lat,
+                lon=site.lon,
+                commune=site.commune.slug if site.commune is not None else None,
+            )
+        )
+        maps.sites[site_key(site.id)] = site.id
+    return sites
+
+
+def _without_unfit_pins(problem: solver.Problem, scope: _Scope, maps: IdMaps) -> solver.Problem:
+    """The problem with the pins that break a rule beside the other locked requests freed.
+
+    Removes them from ``maps.pinned``.
+    """
+    # A pin that no longer fits beside the approved loans and other pins is dropped.
+    fixed = [r.locked for r in problem.requests if r.locked is not None]
+    bad = {v.request for v in check_assignments(problem, fixed) if v.request in maps.pinned}
+    if not bad:
+        return problem
+    maps.pinned -= bad
+    loans = {request_key(loan.id): loan for loan in scope.planned}
+    reopened = tuple(
+        _request(loans[r.id], None, scope) if r.id in bad else r for r in problem.requests
+    )
+    return replace(problem, requests=reopened)
+
+
 def build_problem(
     session: Session,
     *,
@@ -240,193 +566,42 @@ def build_problem(
     rows = read_rows(session)
     maps = IdMaps(approved_plan_id=rows.approved.id if rows.approved else None)
     types_by_id = {et.id: et for et in rows.types}
-    plannable: dict[int, Window] = {}
-    for loan in rows.open_requests:
-        window = plannable_window(loan, types_by_id, now)
-        if window.is_plannable:
-            plannable[loan.id] = window
-        else:
-            maps.expired[loan.id] = window.latest_start
-    approved_by_request = (
-        {a.request_id: a for a in rows.approved.assignments} if rows.approved else {}
+    plannable, maps.expired = _plannable_windows(rows.open_requests, types_by_id, now)
+    open_requests, h_start, h_end = _open_requests_and_horizon(
+        rows.open_requests, plannable, horizon, now
     )
-
-    # Horizon: the open requests to plan decide it, unless given.
-    open_requests = [r for r in rows.open_requests if r.id in plannable]
-    if horizon is not None:
-        h_start, h_end = horizon
-        open_requests = [
-            r
-            for r in open_requests
-            if h_start <= plannable[r.id].earliest and plannable[r.id].latest <= h_end
-        ]
-    elif open_requests:
-        h_start = min(plannable[r.id].earliest for r in open_requests)
-        h_end = max(plannable[r.id].latest for r in open_requests)
-    else:
-        h_start, h_end = now, now + timedelta(days=1)
-    h_start, h_end = _midnight_before(h_start), _midnight_after(h_end)
-
-    # Approved loans that overlap the horizon (their occupation, with turnaround).
     used_units: set[int] = set()
-    locked: dict[int, RequestAssignment] = {}
-    for loan in rows.locked_requests:
-        assignment = approved_by_request.get(loan.id)
-        if assignment is None or assignment.start_dt is None or assignment.end_dt is None:
-            continue
-        pad = max((types_by_id[line.type_id].turnaround_minutes for line in loan.lines), default=0)
-        if assignment.end_dt + timedelta(minutes=pad) <= h_start or assignment.start_dt >= h_end:
-            continue
-        candidate = _locked_assignment(loan, assignment, types_by_id, used_units)
-        if candidate is not None:
-            locked[loan.id] = candidate
-    for assignment in locked.values():
-        assert assignment.start is not None and assignment.end is not None
-        h_start = min(h_start, _midnight_before(assignment.start))
-        h_end = max(h_end, _midnight_after(assignment.end))
+    locked = _approved_loans(rows, types_by_id, h_start, h_end, used_units)
+    h_start, h_end = _widened_horizon(h_start, h_end, locked.values())
     maps.horizon = (h_start.astimezone(UTC), h_end.astimezone(UTC))
     maps.fingerprint = fingerprint(rows, horizon)
     maps.watermark = max(
         (r.updated_at for r in rows.open_requests + rows.locked_requests), default=None
     )
-
-    # Pins of the latest proposal: locked like approved loans.
     pinned: dict[int, RequestAssignment] = {}
     if include_pins:
-        open_ids = {r.id for r in open_requests}
-        for request_id, assignment in _pinned_assignments(session, open_ids).items():
-            loan = session.get(LoanRequest, request_id)
-            assert loan is not None
-            candidate = _locked_assignment(loan, assignment, types_by_id, used_units)
-            # A pin that now starts too early (in the past) leaves the request free.
-            if candidate is not None and candidate.start >= plannable[request_id].earliest:
-                pinned[request_id] = candidate
-
-    # Inventory.
-    pooled_types = {et.id for et in rows.types if et.is_pooled}
-    site_ids: set[int] = set()
-    units: list[SolverUnit] = []
-    occupations: dict[str, list[tuple[datetime, datetime]]] = {}
-    for request_id, assignment in {**locked, **pinned}.items():
-        loan = session.get(LoanRequest, request_id)
-        assert loan is not None and assignment.start is not None and assignment.end is not None
-        for line, la in zip(loan.lines, assignment.lines, strict=True):
-            pad = timedelta(minutes=types_by_id[line.type_id].turnaround_minutes)
-            for code in la.units:
-                occupations.setdefault(code, []).append((assignment.start, assignment.end + pad))
-    for unit in rows.units:
-        if unit.type_id in pooled_types:
-            continue
-        if unit.status is UnitStatus.RETIRED and unit.id not in used_units:
-            continue
-        blocked: list[tuple[datetime, datetime]] = [
-            (_local(w.start_dt), _local_ceil(w.end_dt))
-            for w in unit.unavailabilities
-            if w.end_dt > h_start and w.start_dt < h_end
-        ]
-        if unit.status is not UnitStatus.AVAILABLE:
-            blocked.append((h_start, h_end))
-        # An approved loan keeps its unit even if a window was added over it since.
-        windows = _subtract(blocked, occupations.get(unit.code, []))
-        units.append(
-            SolverUnit(
-                id=unit.code,
-                type=types_by_id[unit.type_id].code,
-                home=site_key(unit.home_depot_id),
-                unavailable=tuple(Interval(s, e) for s, e in windows),
-            )
-        )
-        maps.units[unit.code] = unit.id
-        site_ids.add(unit.home_depot_id)
-    pools: list[SolverPool] = []
-    for pool in rows.pools:
-        if pool.type_id not in pooled_types or pool.quantity < 1:
-            continue
-        pools.append(
-            SolverPool(
-                id=pool_key(pool),
-                type=pool.type.code,
-                site=site_key(pool.depot_id),
-                quantity=pool.quantity,
-            )
-        )
-        maps.pools[pool_key(pool)] = pool.id
-        site_ids.add(pool.depot_id)
-    types = []
-    for et in rows.types:
-        substitutes: tuple[str, ...] = ()
-        if not et.is_pooled:
-            substitutes = tuple(s.code for s in et.substitutes if not s.is_pooled and s is not et)
-        hours = et.max_direct_transfer_hours
-        types.append(
-            SolverType(
-                id=et.code,
-                name=et.name,
-                turnaround_minutes=et.turnaround_minutes,
-                max_direct_transfer_hours=(
-                    hours if hours is not None else solver.problem.DEFAULT_MAX_DIRECT_TRANSFER_HOURS
-                ),
-                substitutes=substitutes,
-            )
-        )
-        maps.types[et.code] = et.id
-
-    # Requests.
-    def make_request(loan: LoanRequest, fixed: RequestAssignment | None) -> Request:
-        if fixed is not None:
-            assert fixed.start is not None and fixed.end is not None
-            start, end, earliest, latest = fixed.start, fixed.end, fixed.start, fixed.end
-        else:
-            # May start after the requested start: when that is past or too soon.
-            window = plannable[loan.id]
-            start, end = window.start.astimezone(ZONE), window.end.astimezone(ZONE)
-            earliest = max(window.earliest.astimezone(ZONE), h_start)
-            latest = min(window.latest.astimezone(ZONE), h_end)
-        return Request(
-            id=request_key(loan.id),
-            commune=loan.commune.slug,
-            site=site_key(loan.site_id),
-            priority=loan.priority,
-            submitted_at=loan.submitted_at.astimezone(ZONE).replace(microsecond=0),
-            start=start,
-            end=end,
-            earliest_start=earliest,
-            latest_end=max(latest, end),
-            lines=tuple(
-                Line(type=types_by_id[line.type_id].code, quantity=line.quantity)
-                for line in loan.lines
-            ),
-            locked=fixed,
-        )
-
-    planned = sorted(
-        [*open_requests, *(r for r in rows.locked_requests if r.id in locked)], key=lambda r: r.id
+        pinned = _pins(session, open_requests, plannable, types_by_id, used_units)
+    scope = _Scope(
+        rows=rows,
+        types=types_by_id,
+        plannable=plannable,
+        start=h_start,
+        end=h_end,
+        locked=locked,
+        pinned=pinned,
+        used_units=frozenset(used_units),
+        planned=sorted(
+            [*open_requests, *(r for r in rows.locked_requests if r.id in locked)],
+            key=lambda r: r.id,
+        ),
     )
-    requests: list[Request] = []
-    for loan in planned:
-        key = request_key(loan.id)
-        requests.append(make_request(loan, locked.get(loan.id) or pinned.get(loan.id)))
-        maps.requests[key] = loan.id
-        maps.lines[key] = [line.id for line in loan.lines]
-        site_ids.add(loan.site_id)
-        if loan.id in locked:
-            maps.locked.add(key)
-        elif loan.id in pinned:
-            maps.pinned.add(key)
 
-    sites = []
-    for site in session.scalars(select(Site).where(Site.id.in_(site_ids)).order_by(Site.id)):
-        sites.append(
-            SolverSite(
-                id=site_key(site.id),
-                name=site.name,
-                lat=site.lat,
-                lon=site.lon,
-                commune=site.commune.slug if site.commune is not None else None,
-            )
-        )
-        maps.sites[site_key(site.id)] = site.id
-
+    site_ids: set[int] = set()
+    units = _units(scope, _occupations(session, scope), maps, site_ids)
+    pools = _pools(rows, maps, site_ids)
+    types = _types(rows, maps)
+    requests = _requests(scope, maps, site_ids)
+    sites = _sites(session, site_ids, maps)
     problem = solver.Problem(
         timezone=TIMEZONE,
         horizon=Interval(h_start, h_end),
@@ -436,18 +611,7 @@ def build_problem(
         pools=tuple(pools),
         requests=tuple(requests),
     )
-    # A pin that no longer fits beside the approved loans and other pins is dropped.
-    fixed = [r.locked for r in problem.requests if r.locked is not None]
-    bad = {v.request for v in check_assignments(problem, fixed) if v.request in maps.pinned}
-    if bad:
-        maps.pinned -= bad
-        reopened = tuple(
-            make_request(next(x for x in planned if request_key(x.id) == r.id), None)
-            if r.id in bad
-            else r
-            for r in problem.requests
-        )
-        problem = replace(problem, requests=reopened)
+    problem = _without_unfit_pins(problem, scope, maps)
     if rows.approved is not None:
         problem = replace(problem, previous=_previous_plan(problem, rows.approved, maps))
     return problem, maps
