@@ -54,6 +54,13 @@ ROUND_SLOT_MINUTES = 60
 CONFIRMED, TENTATIVE, CANCELLED = "CONFIRMED", "TENTATIVE", "CANCELLED"
 STAFF, COMMUNE_AUDIENCE = "staff", "commune"
 
+# Rows of the lookups, per assignment or per loan:
+# (unit name, unit code, home depot), (type name, quantity, depot), (type name, quantity,
+# is delivered).
+_UnitRow = tuple[str, str, str]
+_DrawRow = tuple[str, int, str]
+_LineRow = tuple[str, int, bool]
+
 
 @dataclass(frozen=True)
 class FeedScope:
@@ -215,9 +222,41 @@ def collect_events(
         Events sorted by start, loan and kind.
     """
     approved_id, proposed_id = _plan_ids(session)
-    submitter = aliased(User)
     params = {"approved_id": approved_id, "proposed_id": proposed_id, "today": today}
-    main = (
+    chosen = _choose(session, _event_rows(scope, params), approved_id)
+    if not chosen:
+        return []
+    assignment_ids = _candidates([Assignment.id], scope, **params).scalar_subquery()
+    loan_ids = _candidates([LoanRequest.id], scope, **params).scalar_subquery()
+    units = _units_by_assignment(session, assignment_ids)
+    draws = _draws_by_assignment(session, assignment_ids)
+    lines = _lines_by_loan(session, loan_ids)
+    events: list[EventData] = []
+    for loan_id, row in chosen.items():
+        status = _status(row, approved_id)
+        if status is None:
+            continue
+        line_rows = lines.get(loan_id, [])
+        base = _loan_event(
+            row,
+            status,
+            line_rows,
+            units.get(row.assignment_id, []),
+            draws.get(row.assignment_id, []),
+        )
+        if scope.kind is FeedKind.ROUND:
+            events.extend(_round_events(base, line_rows))
+        else:
+            events.append(base)
+    events = _settle_sequences(session, events, scope, loan_ids, now)
+    events.sort(key=lambda e: (e.start_dt, e.loan_id, e.kind))
+    return events
+
+
+def _event_rows(scope: FeedScope, params: dict[str, Any]) -> Select[Any]:
+    """The candidate assignments with everything an event shows of its loan and place."""
+    submitter = aliased(User)
+    return (
         _candidates(
             [
                 Assignment.id.label("assignment_id"),
@@ -247,17 +286,21 @@ def collect_events(
         .join(Site, Site.id == LoanRequest.site_id)
         .outerjoin(submitter, submitter.id == LoanRequest.submitted_by_id)
     )
+
+
+def _choose(session: Session, rows: Select[Any], approved_id: int | None) -> dict[int, Any]:
+    """One candidate row per loan, the best by :func:`_rank`, keyed by loan id."""
     chosen: dict[int, Any] = {}
-    for row in session.execute(main):
+    for row in session.execute(rows):
         kept = chosen.get(row.loan_id)
         if kept is None or _rank(row, approved_id) > _rank(kept, approved_id):
             chosen[row.loan_id] = row
-    if not chosen:
-        return []
+    return chosen
 
-    assignment_ids = _candidates([Assignment.id], scope, **params).scalar_subquery()
-    loan_ids = _candidates([LoanRequest.id], scope, **params).scalar_subquery()
-    units: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+
+def _units_by_assignment(session: Session, assignment_ids: Any) -> dict[int, list[_UnitRow]]:
+    """The named units of each assignment, by code, with their home depot."""
+    units: dict[int, list[_UnitRow]] = defaultdict(list)
     depot = aliased(Site)
     for row in session.execute(
         select(AssignmentUnit.assignment_id, Unit.name, Unit.code, depot.name.label("depot"))
@@ -267,7 +310,13 @@ def collect_events(
         .order_by(Unit.code)
     ):
         units[row.assignment_id].append((row.name, row.code, row.depot))
-    draws: dict[int, list[tuple[str, int, str]]] = defaultdict(list)
+    return units
+
+
+def _draws_by_assignment(session: Session, assignment_ids: Any) -> dict[int, list[_DrawRow]]:
+    """The pool draws of each assignment, by type then depot."""
+    draws: dict[int, list[_DrawRow]] = defaultdict(list)
+    depot = aliased(Site)
     for row in session.execute(
         select(
             AssignmentDraw.assignment_id,
@@ -282,7 +331,12 @@ def collect_events(
         .order_by(EquipmentType.name, depot.name)
     ):
         draws[row.assignment_id].append((row.name, row.quantity, row.depot))
-    lines: dict[int, list[tuple[str, int, bool]]] = defaultdict(list)
+    return draws
+
+
+def _lines_by_loan(session: Session, loan_ids: Any) -> dict[int, list[_LineRow]]:
+    """The request lines of each loan, in the order they were asked for."""
+    lines: dict[int, list[_LineRow]] = defaultdict(list)
     for row in session.execute(
         select(
             RequestLine.request_id,
@@ -295,68 +349,65 @@ def collect_events(
         .order_by(RequestLine.id)
     ):
         lines[row.request_id].append((row.name, row.quantity, row.is_delivered))
+    return lines
 
-    events: list[EventData] = []
-    for loan_id, row in chosen.items():
-        status = _status(row, approved_id)
-        if status is None:
-            continue
-        unit_rows = units.get(row.assignment_id, [])
-        draw_rows = draws.get(row.assignment_id, [])
-        contact = row.contact_name or ""
-        if row.contact_email:
-            contact = f"{contact} <{row.contact_email}>".strip()
-        base = EventData(
-            loan_id=loan_id,
-            kind="loan",
-            status=status,
-            start_dt=row.start_dt,
-            end_dt=row.end_dt,
-            title=row.title or "",
-            commune=row.commune,
-            site=row.site,
-            address=row.address,
-            lat=row.lat,
-            lon=row.lon,
-            lines=tuple((name, qty) for name, qty, _d in lines.get(loan_id, [])),
-            units=tuple((name, code) for name, code, _d in unit_rows),
-            draws=tuple(draw_rows),
-            depots=tuple(sorted({d for *_rest, d in unit_rows} | {d for *_r, d in draw_rows})),
-            contact=contact,
-            notes=row.notes or "",
-            created_dt=row.submitted_at,
-            stamp_dt=row.updated_at,
-            sequence=row.sequence,
-        )
-        if scope.kind is FeedKind.ROUND:
-            if status == TENTATIVE:
-                # Drivers act on the round: a proposal is not an order.
-                continue
-            delivered = tuple(
-                (n, q) for n, q, is_delivered in lines.get(loan_id, []) if is_delivered
-            )
-            slot = timedelta(minutes=ROUND_SLOT_MINUTES)
-            events.append(
-                base._replace(
-                    kind="delivery",
-                    lines=delivered,
-                    start_dt=row.start_dt - slot,
-                    end_dt=row.start_dt,
-                )
-            )
-            events.append(
-                base._replace(
-                    kind="collection",
-                    lines=delivered,
-                    start_dt=row.end_dt,
-                    end_dt=row.end_dt + slot,
-                )
-            )
-        else:
-            events.append(base)
-    events = _settle_sequences(session, events, scope, loan_ids, now)
-    events.sort(key=lambda e: (e.start_dt, e.loan_id, e.kind))
-    return events
+
+def _loan_event(
+    row: Any,
+    status: str,
+    line_rows: list[_LineRow],
+    unit_rows: list[_UnitRow],
+    draw_rows: list[_DrawRow],
+) -> EventData:
+    """The loan's own event, before its SEQUENCE and DTSTAMP are settled."""
+    contact = row.contact_name or ""
+    if row.contact_email:
+        contact = f"{contact} <{row.contact_email}>".strip()
+    return EventData(
+        loan_id=row.loan_id,
+        kind="loan",
+        status=status,
+        start_dt=row.start_dt,
+        end_dt=row.end_dt,
+        title=row.title or "",
+        commune=row.commune,
+        site=row.site,
+        address=row.address,
+        lat=row.lat,
+        lon=row.lon,
+        lines=tuple((name, qty) for name, qty, _d in line_rows),
+        units=tuple((name, code) for name, code, _d in unit_rows),
+        draws=tuple(draw_rows),
+        depots=tuple(sorted({d for *_rest, d in unit_rows} | {d for *_r, d in draw_rows})),
+        contact=contact,
+        notes=row.notes or "",
+        created_dt=row.submitted_at,
+        stamp_dt=row.updated_at,
+        sequence=row.sequence,
+    )
+
+
+def _round_events(base: EventData, line_rows: list[_LineRow]) -> list[EventData]:
+    """The delivery and collection slots of a loan, with its delivered lines only."""
+    if base.status == TENTATIVE:
+        # Drivers act on the round: a proposal is not an order.
+        return []
+    delivered = tuple((n, q) for n, q, is_delivered in line_rows if is_delivered)
+    slot = timedelta(minutes=ROUND_SLOT_MINUTES)
+    return [
+        base._replace(
+            kind="delivery",
+            lines=delivered,
+            start_dt=base.start_dt - slot,
+            end_dt=base.start_dt,
+        ),
+        base._replace(
+            kind="collection",
+            lines=delivered,
+            start_dt=base.end_dt,
+            end_dt=base.end_dt + slot,
+        ),
+    ]
 
 
 def _rank(row: Any, approved_id: int | None) -> tuple[int, int]:

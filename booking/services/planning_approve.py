@@ -202,6 +202,38 @@ def approve_plan(session: Session, plan_id: int, *, by: User, now: datetime | No
 
 
 def _apply(session: Session, plan: Plan, by: User) -> dict[str, Any]:
+    """Make ``plan`` the approved one and settle each of its open requests.
+
+    Returns:
+        The audit summary: ``{"approved", "declined", "changed"}``, lists of request ids
+        approved as before, declined, and approved with other times, units or draws.
+    """
+    before = _retire_plans(session, plan, by)
+    approved: list[int] = []
+    declined: list[int] = []
+    changed: list[int] = []
+    for assignment in plan.assignments:
+        loan = assignment.request
+        if loan.status not in OPEN_STATUSES:
+            continue  # approved loans were locked: unchanged
+        if not assignment.is_served:
+            _decline_unserved(session, plan, assignment)
+            declined.append(loan.id)
+        elif _approve_served(session, plan, assignment, before.get(loan.id)):
+            changed.append(loan.id)
+        else:
+            approved.append(loan.id)
+    _keep_left_out(plan, before)
+    session.flush()
+    return {"approved": approved, "declined": declined, "changed": changed}
+
+
+def _retire_plans(session: Session, plan: Plan, by: User) -> dict[int, Assignment]:
+    """Supersede the approved plan, discard the other proposals, approve ``plan``.
+
+    Returns:
+        The served assignments of the plan approved until now, by request id.
+    """
     previous = session.scalars(select(Plan).where(Plan.status == PlanStatus.APPROVED)).all()
     before: dict[int, Assignment] = {}
     for old in previous:
@@ -214,88 +246,107 @@ def _apply(session: Session, plan: Plan, by: User) -> dict[str, Any]:
     plan.status = PlanStatus.APPROVED
     plan.approved_by_id = by.id
     plan.approved_at = utcnow()
+    return before
 
-    approved, declined, changed = [], [], []
+
+def _times_and_units(assignment: Assignment) -> dict[str, Any]:
+    """The part of a notification payload that says when and with which units."""
+    return {
+        "start": assignment.start_dt.isoformat() if assignment.start_dt else None,
+        "end": assignment.end_dt.isoformat() if assignment.end_dt else None,
+        "units": sorted(u.unit.code for u in assignment.units),
+    }
+
+
+def _approve_served(
+    session: Session, plan: Plan, assignment: Assignment, old: Assignment | None
+) -> bool:
+    """Approve an open request the plan serves, and tell its commune's technicians.
+
+    Args:
+        old: its served assignment in the plan approved until now, if any.
+
+    Returns:
+        Whether the loan was approved before with other times, units or pool draws.
+    """
+    loan = assignment.request
+    loan.status = RequestStatus.APPROVED
+    loan.decline_reason = None
+    loan.sequence += 1
+    payload = {"request_id": loan.id, "plan_id": plan.id, **_times_and_units(assignment)}
+    equipment = _equipment(assignment)
+
+    # Called under each technician's locale: the dates are formatted in their language.
+    def values() -> dict[str, str]:
+        return {
+            "title": assignment.request.title,
+            "start": local_datetime(assignment.start_dt),
+            "end": local_datetime(assignment.end_dt),
+            "equipment": equipment,
+        }
+
+    if old is not None and _moved(old, assignment):
+        payload["previous"] = _times_and_units(old)
+        _notify_changed(session, loan, old, values, payload)
+        return True
+    _notify(
+        session,
+        loan,
+        "request.approved",
+        lambda: _("Approved: %(title)s from %(start)s to %(end)s, with %(equipment)s.", **values()),
+        payload,
+    )
+    return False
+
+
+def _notify_changed(
+    session: Session,
+    loan: LoanRequest,
+    old: Assignment,
+    values: Callable[[], dict[str, str]],
+    payload: dict[str, Any],
+) -> None:
+    """Tell the technicians that the new plan moved an approved loan, and from where."""
+    was = _equipment(old)
+
+    def changed_text() -> str:
+        return _(
+            "Changed by the new plan: %(title)s now from %(start)s to %(end)s, "
+            "with %(equipment)s (before: from %(old_start)s to %(old_end)s, "
+            "with %(old_equipment)s).",
+            **values(),
+            old_start=local_datetime(old.start_dt),
+            old_end=local_datetime(old.end_dt),
+            old_equipment=was,
+        )
+
+    _notify(session, loan, "request.changed", changed_text, payload)
+
+
+def _decline_unserved(session: Session, plan: Plan, assignment: Assignment) -> None:
+    """Decline an open request the plan leaves unserved, telling its technicians why."""
+    loan = assignment.request
+    reason = describe_reason(session, assignment.reason)
+    loan.status = RequestStatus.DECLINED
+    loan.decline_reason = reason
+    loan.sequence += 1
+    _notify(
+        session,
+        loan,
+        "request.declined",
+        # The reason is described again under each technician's locale.
+        lambda: _(
+            "Declined: %(title)s. %(reason)s",
+            title=assignment.request.title,
+            reason=describe_reason(session, assignment.reason),
+        ),
+        {"request_id": loan.id, "plan_id": plan.id, "reason": reason},
+    )
+
+
+def _keep_left_out(plan: Plan, before: dict[int, Assignment]) -> None:
+    """Copy into ``plan`` the approved loans left out of its horizon, as they were."""
     in_plan = {a.request_id for a in plan.assignments}
-    for assignment in plan.assignments:
-        loan = assignment.request
-        if loan.status not in OPEN_STATUSES:
-            continue  # approved loans were locked: unchanged
-        old = before.get(loan.id)
-        if assignment.is_served:
-            loan.status = RequestStatus.APPROVED
-            loan.decline_reason = None
-            loan.sequence += 1
-            payload = {
-                "request_id": loan.id,
-                "plan_id": plan.id,
-                "start": assignment.start_dt.isoformat() if assignment.start_dt else None,
-                "end": assignment.end_dt.isoformat() if assignment.end_dt else None,
-                "units": sorted(u.unit.code for u in assignment.units),
-            }
-            equipment = _equipment(assignment)
-
-            def values(a: Assignment = assignment, what: str = equipment) -> dict[str, str]:
-                return {
-                    "title": a.request.title,
-                    "start": local_datetime(a.start_dt),
-                    "end": local_datetime(a.end_dt),
-                    "equipment": what,
-                }
-
-            if old is not None and _moved(old, assignment):
-                changed.append(loan.id)
-                payload["previous"] = {
-                    "start": old.start_dt.isoformat() if old.start_dt else None,
-                    "end": old.end_dt.isoformat() if old.end_dt else None,
-                    "units": sorted(u.unit.code for u in old.units),
-                }
-                was = _equipment(old)
-
-                def changed_text(
-                    v: Callable[[], dict[str, str]] = values, o: Assignment = old, w: str = was
-                ) -> str:
-                    return _(
-                        "Changed by the new plan: %(title)s now from %(start)s to %(end)s, "
-                        "with %(equipment)s (before: from %(old_start)s to %(old_end)s, "
-                        "with %(old_equipment)s).",
-                        **v(),
-                        old_start=local_datetime(o.start_dt),
-                        old_end=local_datetime(o.end_dt),
-                        old_equipment=w,
-                    )
-
-                _notify(session, loan, "request.changed", changed_text, payload)
-            else:
-                approved.append(loan.id)
-                _notify(
-                    session,
-                    loan,
-                    "request.approved",
-                    lambda v=values: _(
-                        "Approved: %(title)s from %(start)s to %(end)s, with %(equipment)s.",
-                        **v(),
-                    ),
-                    payload,
-                )
-        else:
-            reason = describe_reason(session, assignment.reason)
-            loan.status = RequestStatus.DECLINED
-            loan.decline_reason = reason
-            loan.sequence += 1
-            declined.append(loan.id)
-            _notify(
-                session,
-                loan,
-                "request.declined",
-                lambda a=assignment: _(
-                    "Declined: %(title)s. %(reason)s",
-                    title=a.request.title,
-                    reason=describe_reason(session, a.reason),
-                ),
-                {"request_id": loan.id, "plan_id": plan.id, "reason": reason},
-            )
-    # Approved loans left out of this plan's horizon keep their assignment.
     for request_id, old in before.items():
         if request_id in in_plan or old.request.status not in LOCKED_STATUSES:
             continue
@@ -311,8 +362,6 @@ def _apply(session: Session, plan: Plan, by: User) -> dict[str, Any]:
             for d in old.draws
         ]
         plan.assignments.append(copy)
-    session.flush()
-    return {"approved": approved, "declined": declined, "changed": changed}
 
 
 # --- adjustments ------------------------------------------------------------------------

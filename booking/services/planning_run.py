@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
@@ -39,7 +39,7 @@ from booking.services.planning import (
     served_by_priority,
 )
 from booking.services.planning_data import expired_reason
-from solver.check import check_plan
+from solver.check import Violation, check_plan
 from solver.explain import diagnose_unserved
 from solver.io import FormatError, plan_to_json
 from solver.options import Progress, SolveOptions
@@ -175,6 +175,16 @@ def _finish(database: Database, job_id: int, status: JobStatus, message: str) ->
         session.commit()
 
 
+@dataclass(frozen=True)
+class _Claim:
+    """The settings of a job this worker has moved from QUEUED to RUNNING."""
+
+    job_id: int
+    strategy: str
+    time_limit: float
+    by_id: int | None
+
+
 def run_solver_job(
     database: Database,
     job_id: int,
@@ -194,86 +204,15 @@ def run_solver_job(
         should_stop: polled by the solver; True ends the solve early.
         workers: CP-SAT worker threads.
     """
-    with database.session() as session:
-        claimed = session.execute(
-            update(SolverJob)
-            .where(SolverJob.id == job_id, SolverJob.status == JobStatus.QUEUED)
-            .values(status=JobStatus.RUNNING, started_at=utcnow(), stage="building", progress=0.02)
-        ).rowcount
-        session.commit()
-        if not claimed:
-            return
-        job = session.get(SolverJob, job_id)
-        assert job is not None
-        strategy, time_limit, by_id = job.strategy, job.time_limit_seconds, job.requested_by_id
-    writer = _ProgressWriter(database, job_id, time_limit)
+    claim = _claim(database, job_id)
+    if claim is None:
+        return
+    writer = _ProgressWriter(database, job_id, claim.time_limit)
     try:
-        with database.session() as session:
-            problem, maps = build_problem(session)
-            session.rollback()
-        text, sha = problem_document(problem)
-        writer.stage("solving", 0.1)
-        options = SolveOptions(
-            time_limit_seconds=time_limit,
-            workers=workers,
-            seed=0,
-            on_progress=writer,
-            should_stop=should_stop,
-        )
-        plan = solver.solve(problem, strategy, options, sha)
-        if should_stop is not None and should_stop():
-            _finish(database, job_id, JobStatus.CANCELLED, _("Cancelled before the end."))
-            return
-        writer.stage("checking", 0.92)
-        baseline = solver.solve(problem, "baseline", SolveOptions(time_limit_seconds=60), sha)
-        violations = check_plan(problem, plan, sha) + check_plan(problem, baseline, sha)
-        if violations:
-            log.error("job %s: plan breaks the rules: %s", job_id, violations)
-            listed = "; ".join(str(v) for v in violations[:5])
-            _finish(
-                database,
-                job_id,
-                JobStatus.FAILED,
-                _("The plan broke a rule and was not stored: %(detail)s", detail=listed),
-            )
-            return
-        writer.stage("explaining", 0.95)
-        reasons = diagnose_unserved(problem, plan.requests, EXPLAIN_SECONDS)
-        with database.session() as session:
-            stored = _store_plan(session, problem, plan, baseline, text, sha, maps, reasons, by_id)
-            done = session.execute(
-                update(SolverJob)
-                .where(SolverJob.id == job_id, SolverJob.status == JobStatus.RUNNING)
-                .values(
-                    status=JobStatus.SUCCEEDED,
-                    plan_id=stored.id,
-                    progress=1.0,
-                    stage="done",
-                    finished_at=utcnow(),
-                    best_objective=plan.metrics.served_value,
-                    message=None,
-                )
-            ).rowcount
-            if not done:
-                # Cancelled (or failed by a restart) while storing: keep nothing.
-                session.rollback()
-                return
-            session.commit()
+        _run_claimed(database, claim, writer, should_stop, workers)
     except FormatError as error:
         log.warning("job %s: data cannot be planned: %s", job_id, error)
-        message = _("The data cannot be planned: %(detail)s", detail="; ".join(error.errors[:5]))
-        if any(".locked" in e for e in error.errors):
-            message = " ".join(
-                (
-                    _(
-                        "An approved loan no longer fits the inventory (a stock reduced or a "
-                        "unit changed since it was approved): restore it or cancel the loan, "
-                        "then run again."
-                    ),
-                    message,
-                )
-            )
-        _finish(database, job_id, JobStatus.FAILED, message)
+        _finish(database, job_id, JobStatus.FAILED, _unplannable_message(error))
     except Exception:
         log.exception("job %s failed", job_id)
         _finish(
@@ -282,6 +221,116 @@ def run_solver_job(
             JobStatus.FAILED,
             _("The optimiser failed; the error has been logged. Nothing was changed."),
         )
+
+
+def _claim(database: Database, job_id: int) -> _Claim | None:
+    """Start the job if it is still queued; None if another worker (or a cancel) got it."""
+    with database.session() as session:
+        claimed = session.execute(
+            update(SolverJob)
+            .where(SolverJob.id == job_id, SolverJob.status == JobStatus.QUEUED)
+            .values(status=JobStatus.RUNNING, started_at=utcnow(), stage="building", progress=0.02)
+        ).rowcount
+        session.commit()
+        if not claimed:
+            return None
+        job = session.get(SolverJob, job_id)
+        assert job is not None
+        return _Claim(job_id, job.strategy, job.time_limit_seconds, job.requested_by_id)
+
+
+def _run_claimed(
+    database: Database,
+    claim: _Claim,
+    writer: _ProgressWriter,
+    should_stop: Callable[[], bool] | None,
+    workers: int,
+) -> None:
+    """Build, solve, check, explain and store; ends the job unless an error escapes.
+
+    Raises:
+        FormatError: the data cannot be turned into a valid problem.
+    """
+    with database.session() as session:
+        problem, maps = build_problem(session)
+        session.rollback()
+    text, sha = problem_document(problem)
+    writer.stage("solving", 0.1)
+    options = SolveOptions(
+        time_limit_seconds=claim.time_limit,
+        workers=workers,
+        seed=0,
+        on_progress=writer,
+        should_stop=should_stop,
+    )
+    plan = solver.solve(problem, claim.strategy, options, sha)
+    if should_stop is not None and should_stop():
+        _finish(database, claim.job_id, JobStatus.CANCELLED, _("Cancelled before the end."))
+        return
+    writer.stage("checking", 0.92)
+    baseline = solver.solve(problem, "baseline", SolveOptions(time_limit_seconds=60), sha)
+    violations = check_plan(problem, plan, sha) + check_plan(problem, baseline, sha)
+    if violations:
+        _fail_broken_rules(database, claim.job_id, violations)
+        return
+    writer.stage("explaining", 0.95)
+    reasons = diagnose_unserved(problem, plan.requests, EXPLAIN_SECONDS)
+    with database.session() as session:
+        stored = _store_plan(
+            session, problem, plan, baseline, text, sha, maps, reasons, claim.by_id
+        )
+        _succeed(session, claim.job_id, stored.id, plan)
+
+
+def _fail_broken_rules(database: Database, job_id: int, violations: list[Violation]) -> None:
+    """End the job FAILED because a plan broke a rule: a solver bug, never stored."""
+    log.error("job %s: plan breaks the rules: %s", job_id, violations)
+    listed = "; ".join(str(v) for v in violations[:5])
+    _finish(
+        database,
+        job_id,
+        JobStatus.FAILED,
+        _("The plan broke a rule and was not stored: %(detail)s", detail=listed),
+    )
+
+
+def _succeed(session: Session, job_id: int, plan_id: int, plan: solver.Plan) -> None:
+    """End the job SUCCEEDED with its stored plan, or drop the plan if it was cancelled."""
+    done = session.execute(
+        update(SolverJob)
+        .where(SolverJob.id == job_id, SolverJob.status == JobStatus.RUNNING)
+        .values(
+            status=JobStatus.SUCCEEDED,
+            plan_id=plan_id,
+            progress=1.0,
+            stage="done",
+            finished_at=utcnow(),
+            best_objective=plan.metrics.served_value,
+            message=None,
+        )
+    ).rowcount
+    if not done:
+        # Cancelled (or failed by a restart) while storing: keep nothing.
+        session.rollback()
+        return
+    session.commit()
+
+
+def _unplannable_message(error: FormatError) -> str:
+    """Why the data cannot be planned, for the manager, with the first errors."""
+    message = _("The data cannot be planned: %(detail)s", detail="; ".join(error.errors[:5]))
+    if any(".locked" in e for e in error.errors):
+        message = " ".join(
+            (
+                _(
+                    "An approved loan no longer fits the inventory (a stock reduced or a "
+                    "unit changed since it was approved): restore it or cancel the loan, "
+                    "then run again."
+                ),
+                message,
+            )
+        )
+    return message
 
 
 def plan_summary(problem: solver.Problem, plan: solver.Plan) -> dict[str, Any]:
