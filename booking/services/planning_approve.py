@@ -326,7 +326,24 @@ def _notify_changed(
 def _decline_unserved(session: Session, plan: Plan, assignment: Assignment) -> None:
     """Decline an open request the plan leaves unserved, telling its technicians why."""
     loan = assignment.request
-    reason = describe_reason(session, assignment.reason)
+    _decline(
+        session,
+        loan,
+        describe_reason(session, assignment.reason),
+        # The reason is described again under each technician's locale.
+        lambda: describe_reason(session, assignment.reason),
+        {"plan_id": plan.id},
+    )
+
+
+def _decline(
+    session: Session,
+    loan: LoanRequest,
+    reason: str,
+    reason_text: Callable[[], str],
+    payload: dict[str, Any],
+) -> None:
+    """Decline ``loan`` for ``reason`` and tell its technicians, each in their language."""
     loan.status = RequestStatus.DECLINED
     loan.decline_reason = reason
     loan.sequence += 1
@@ -334,13 +351,8 @@ def _decline_unserved(session: Session, plan: Plan, assignment: Assignment) -> N
         session,
         loan,
         "request.declined",
-        # The reason is described again under each technician's locale.
-        lambda: _(
-            "Declined: %(title)s. %(reason)s",
-            title=assignment.request.title,
-            reason=describe_reason(session, assignment.reason),
-        ),
-        {"request_id": loan.id, "plan_id": plan.id, "reason": reason},
+        lambda: _("Declined: %(title)s. %(reason)s", title=loan.title, reason=reason_text()),
+        {"request_id": loan.id, **payload, "reason": reason},
     )
 
 
@@ -528,16 +540,7 @@ def decline_request(session: Session, request_id: int, reason: str, *, by: User)
     if loan.status not in DECLINABLE:
         raise Conflict(_("This request can no longer be declined."))
     before = loan.status.value
-    loan.status = RequestStatus.DECLINED
-    loan.decline_reason = reason
-    loan.sequence += 1
-    _notify(
-        session,
-        loan,
-        "request.declined",
-        lambda: _("Declined: %(title)s. %(reason)s", title=loan.title, reason=reason),
-        {"request_id": loan.id, "reason": reason},
-    )
+    _decline(session, loan, reason, lambda: reason, {})
     record_event(
         session,
         actor=by,
