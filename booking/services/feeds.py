@@ -441,6 +441,42 @@ def read_feed(
         NotFound: for an unknown or revoked token, a disabled owner, or a feed the owner's
             role no longer allows, or whose subject was deleted. All look the same.
     """
+    feed, owner = _live_feed(session, token)
+    today = now.astimezone(UTC).date()
+    generation = current_generation(session)
+    mark = session.get(FeedWatermark, feed.id)
+    _record_use(session, feed, now)
+    fresh = mark is not None and mark.generation == generation and mark.built_for == today
+    if fresh and mark is not None:
+        _remember_validators(feed, generation, today, mark)
+        if is_current(mark.etag, mark.last_modified):
+            return FeedResult(mark.etag, mark.last_modified, None)
+    key = (feed.id, feed.token_hash, feed.name, generation, today, domain, request_url)
+    if fresh and mark is not None:
+        cached = _kept_body(key, feed, mark, store, domain=domain, request_url=request_url)
+        if cached is not None:
+            return FeedResult(mark.etag, mark.last_modified, cached)
+    if _target_name(session, feed.kind, feed.target_id) is None:
+        raise _gone()
+    body, latest = _build(
+        session, feed, owner, today=today, now=now, domain=domain, request_url=request_url
+    )
+    etag = _etag(body)
+    mark = _save_watermark(session, feed, etag, latest, generation=generation, today=today)
+    BODY_CACHE.put(key, body)
+    if store is not None:
+        store.put(feed.id, etag, body, domain=domain, request_url=request_url)
+    _remember_validators(feed, generation, today, mark)
+    return FeedResult(mark.etag, mark.last_modified, body)
+
+
+def _live_feed(session: Session, token: str) -> tuple[FeedToken, User]:
+    """The feed behind ``token`` and its owner, if the owner may still read it.
+
+    Raises:
+        NotFound: for an unknown or revoked token, a disabled owner, or a feed the owner's
+            role no longer allows.
+    """
     row = session.execute(
         select(FeedToken, User)
         .join(User, User.id == FeedToken.owner_id)
@@ -451,32 +487,54 @@ def read_feed(
     feed, owner = row
     if feed.revoked_at is not None or not may_subscribe(owner, feed.kind, feed.target_id):
         raise _gone()
-    today = now.astimezone(UTC).date()
-    generation = current_generation(session)
-    mark = session.get(FeedWatermark, feed.id)
+    return feed, owner
+
+
+def _record_use(session: Session, feed: FeedToken, now: datetime) -> None:
+    """Write ``last_used_at`` (and commit) when the last one is older than the granularity."""
     if feed.last_used_at is None or now - feed.last_used_at > LAST_USED_GRANULARITY:
         feed.last_used_at = now
         session.commit()
-    fresh = mark is not None and mark.generation == generation and mark.built_for == today
-    if fresh and mark is not None:
-        VALIDATORS.put(feed.token_hash, (generation, today, mark.etag, mark.last_modified))
-        if is_current(mark.etag, mark.last_modified):
-            return FeedResult(mark.etag, mark.last_modified, None)
-    key = (feed.id, feed.token_hash, feed.name, generation, today, domain, request_url)
-    if fresh and mark is not None:
-        cached = BODY_CACHE.get(key)
-        if cached is None and store is not None:
-            cached = store.get(feed.id, mark.etag, domain=domain, request_url=request_url)
-            if cached is not None:
-                BODY_CACHE.put(key, cached)
+
+
+def _remember_validators(
+    feed: FeedToken, generation: int, today: date, mark: FeedWatermark
+) -> None:
+    """Let this process answer the feed's next polls with :func:`peek_feed`."""
+    VALIDATORS.put(feed.token_hash, (generation, today, mark.etag, mark.last_modified))
+
+
+def _kept_body(
+    key: tuple[Any, ...],
+    feed: FeedToken,
+    mark: FeedWatermark,
+    store: BodyStore | None,
+    *,
+    domain: str,
+    request_url: str,
+) -> bytes | None:
+    """The body built before for ``key``, from memory or else from disk (then kept in memory)."""
+    cached = BODY_CACHE.get(key)
+    if cached is None and store is not None:
+        cached = store.get(feed.id, mark.etag, domain=domain, request_url=request_url)
         if cached is not None:
-            return FeedResult(mark.etag, mark.last_modified, cached)
-    if _target_name(session, feed.kind, feed.target_id) is None:
-        raise _gone()
-    body, latest = _build(
-        session, feed, owner, today=today, now=now, domain=domain, request_url=request_url
-    )
-    etag = _etag(body)
+            BODY_CACHE.put(key, cached)
+    return cached
+
+
+def _save_watermark(
+    session: Session,
+    feed: FeedToken,
+    etag: str,
+    latest: datetime,
+    *,
+    generation: int,
+    today: date,
+) -> FeedWatermark:
+    """Record the validators of the body just built for ``generation`` and ``today``.
+
+    Last-Modified only moves forward, and only when the body changed. Committed here.
+    """
     mark = session.get(FeedWatermark, feed.id)
     if mark is None:
         mark = FeedWatermark(
@@ -498,11 +556,7 @@ def read_feed(
         session.rollback()
         mark = session.get(FeedWatermark, feed.id)
         assert mark is not None
-    BODY_CACHE.put(key, body)
-    if store is not None:
-        store.put(feed.id, etag, body, domain=domain, request_url=request_url)
-    VALIDATORS.put(feed.token_hash, (generation, today, mark.etag, mark.last_modified))
-    return FeedResult(mark.etag, mark.last_modified, body)
+    return mark
 
 
 def _gone() -> NotFound:

@@ -15,13 +15,14 @@ import logging
 import smtplib
 import ssl
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import Any, Literal
 
 from flask import Flask, current_app, has_app_context, has_request_context, url_for
 from flask_babel import force_locale
@@ -278,6 +279,10 @@ def _claim(session: Session, email_id: int, lease: timedelta) -> OutboxEmail | N
     return session.get(OutboxEmail, email_id, populate_existing=True)
 
 
+# What became of one claimed message: "lost" is a retry after which the connection is gone.
+_Outcome = Literal["sent", "retried", "failed", "lost"]
+
+
 def deliver_outbox(
     session: Session, config: Mapping[str, Any], *, limit: int | None = None
 ) -> DeliveryReport:
@@ -300,6 +305,24 @@ def deliver_outbox(
     """
     if not mail_enabled(config):
         return DeliveryReport()
+    ids = _pending_ids(session, limit)
+    if not ids:
+        return DeliveryReport()
+    try:
+        smtp = _connect(config)
+    except OSError as error:
+        return _keep_for_later(session, ids, error)
+    max_attempts = int(config.get("MAIL_MAX_ATTEMPTS") or 5)
+    # Longer than one message can take (connection, data and quit timeouts).
+    lease = timedelta(seconds=max(CLAIM_LEASE_SECONDS, 4 * float(config.get("MAIL_TIMEOUT") or 30)))
+    try:
+        return _send_all(session, smtp, ids, config, max_attempts=max_attempts, lease=lease)
+    finally:
+        _hang_up(smtp)
+
+
+def _pending_ids(session: Session, limit: int | None) -> list[int]:
+    """The ids of the pending e-mails, oldest first (at most ``limit``); commits the read."""
     query = (
         select(OutboxEmail.id)
         .where(OutboxEmail.status == OutboxStatus.PENDING)
@@ -308,57 +331,96 @@ def deliver_outbox(
     )
     ids = list(session.scalars(query))
     session.commit()
-    if not ids:
-        return DeliveryReport()
+    return ids
+
+
+def _keep_for_later(session: Session, ids: list[int], error: OSError) -> DeliveryReport:
+    """The server cannot be reached: the messages still pending count an attempt and stay."""
+    description = _describe(error)
+    count = session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id.in_(ids), OutboxEmail.status == OutboxStatus.PENDING)
+        .values(attempts=OutboxEmail.attempts + 1, last_error=description)
+    ).rowcount
+    session.commit()
+    log.warning("mail server unreachable, %s message(s) kept: %s", count, description)
+    return DeliveryReport(retried=int(count or 0), error=description)
+
+
+def _send_all(
+    session: Session,
+    smtp: smtplib.SMTP,
+    ids: list[int],
+    config: Mapping[str, Any],
+    *,
+    max_attempts: int,
+    lease: timedelta,
+) -> DeliveryReport:
+    """Claim and send the e-mails ``ids`` in turn, until the connection is lost."""
+    outcomes: Counter[_Outcome] = Counter()
+    for email_id in ids:
+        email = _claim(session, email_id, lease)
+        if email is None:
+            continue
+        outcome = _send_claimed(session, smtp, email, config, max_attempts)
+        outcomes[outcome] += 1
+        if outcome == "lost":
+            break
+    return DeliveryReport(
+        sent=outcomes["sent"],
+        retried=outcomes["retried"] + outcomes["lost"],
+        failed=outcomes["failed"],
+    )
+
+
+def _send_claimed(
+    session: Session,
+    smtp: smtplib.SMTP,
+    email: OutboxEmail,
+    config: Mapping[str, Any],
+    max_attempts: int,
+) -> _Outcome:
+    """Send one claimed e-mail, counting the attempt and releasing the claim; commits."""
+    email_id = email.id
+    email.attempts += 1
+    email.claimed_until = None
     try:
-        smtp = _connect(config)
+        smtp.send_message(_message(email, config))
     except OSError as error:
-        description = _describe(error)
-        count = session.execute(
-            update(OutboxEmail)
-            .where(OutboxEmail.id.in_(ids), OutboxEmail.status == OutboxStatus.PENDING)
-            .values(attempts=OutboxEmail.attempts + 1, last_error=description)
-        ).rowcount
-        session.commit()
-        log.warning("mail server unreachable, %s message(s) kept: %s", count, description)
-        return DeliveryReport(retried=int(count or 0), error=description)
-    max_attempts = int(config.get("MAIL_MAX_ATTEMPTS") or 5)
-    # Longer than one message can take (connection, data and quit timeouts).
-    lease = timedelta(seconds=max(CLAIM_LEASE_SECONDS, 4 * float(config.get("MAIL_TIMEOUT") or 30)))
-    sent = retried = failed = 0
+        return _record_failure(session, email_id, email, error, max_attempts)
+    email.status = OutboxStatus.SENT
+    email.sent_at = utcnow()
+    email.last_error = None
+    session.commit()
+    return "sent"
+
+
+def _record_failure(
+    session: Session, email_id: int, email: OutboxEmail, error: OSError, max_attempts: int
+) -> _Outcome:
+    """Record why ``email`` was not sent; it is given up on after ``max_attempts`` refusals.
+
+    A broken connection never gives a message up: it is not the message's fault.
+    """
+    email.last_error = _describe(error)
+    lost = _is_connection_error(error)
+    outcome: _Outcome
+    if not lost and email.attempts >= max_attempts:
+        email.status = OutboxStatus.FAILED
+        outcome = "failed"
+    else:
+        outcome = "lost" if lost else "retried"
+    session.commit()
+    log.warning("e-mail %s not sent: %s", email_id, email.last_error)
+    return outcome
+
+
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """Quit politely, or just close when the server no longer answers."""
     try:
-        for email_id in ids:
-            email = _claim(session, email_id, lease)
-            if email is None:
-                continue
-            email.attempts += 1
-            email.claimed_until = None
-            try:
-                smtp.send_message(_message(email, config))
-            except OSError as error:
-                email.last_error = _describe(error)
-                lost = _is_connection_error(error)
-                if not lost and email.attempts >= max_attempts:
-                    email.status = OutboxStatus.FAILED
-                    failed += 1
-                else:
-                    retried += 1
-                session.commit()
-                log.warning("e-mail %s not sent: %s", email_id, email.last_error)
-                if lost:
-                    break
-                continue
-            email.status = OutboxStatus.SENT
-            email.sent_at = utcnow()
-            email.last_error = None
-            session.commit()
-            sent += 1
-    finally:
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            smtp.close()
-    return DeliveryReport(sent=sent, retried=retried, failed=failed)
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 # --- delivering after a commit ----------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import and_, case, func, inspect, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, inspect, or_, select
 from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
 
 from booking.db import utcnow
@@ -289,6 +289,10 @@ def _problem_parts(session: Session, plan: Plan) -> tuple[dict[str, Any], dict[s
     return horizon, {u["id"]: u for u in units or []}
 
 
+# A bar with the moments it spans, for ``_place``: (start, end, bar).
+_Placed = tuple[datetime, datetime, Bar]
+
+
 def _timelines(
     session: Session,
     plan: Plan,
@@ -301,14 +305,21 @@ def _timelines(
     The loans are read as plain rows: a month of a department's plan has thousands.
     """
     span = max((w_end - w_start).total_seconds(), 60.0)
-    unit_bars: dict[int, list[tuple[datetime, datetime, Bar]]] = {}
-    pool_bars: dict[int, list[tuple[datetime, datetime, Bar]]] = {}
     shown = (
         Assignment.plan_id == plan.id,
         Assignment.is_served.is_(True),
         Assignment.start_dt < w_end,
         Assignment.end_dt > w_start,
     )
+    units = _shown_units(session, shown)
+    draws = _shown_draws(session, shown)
+    unit_bars, pool_bars = _loan_bars(session, shown, units, draws, w_start, span)
+    unit_rows = _unit_rows(session, problem_units, unit_bars, w_start, w_end, span)
+    return unit_rows, _pool_rows(session, pool_bars)
+
+
+def _shown_units(session: Session, shown: tuple[ColumnElement[bool], ...]) -> dict[int, list[int]]:
+    """The unit ids of each shown assignment, by assignment id."""
     units: dict[int, list[int]] = defaultdict(list)
     for assignment_id, unit_id in session.execute(
         select(AssignmentUnit.assignment_id, AssignmentUnit.unit_id)
@@ -317,6 +328,13 @@ def _timelines(
         .order_by(AssignmentUnit.id)
     ):
         units[assignment_id].append(unit_id)
+    return units
+
+
+def _shown_draws(
+    session: Session, shown: tuple[ColumnElement[bool], ...]
+) -> dict[int, list[tuple[int, int]]]:
+    """The (pool id, quantity) draws of each shown assignment, by assignment id."""
     draws: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for assignment_id, pool_id, quantity in session.execute(
         select(AssignmentDraw.assignment_id, AssignmentDraw.pool_id, AssignmentDraw.quantity)
@@ -325,6 +343,20 @@ def _timelines(
         .order_by(AssignmentDraw.id)
     ):
         draws[assignment_id].append((pool_id, quantity))
+    return draws
+
+
+def _loan_bars(
+    session: Session,
+    shown: tuple[ColumnElement[bool], ...],
+    units: dict[int, list[int]],
+    draws: dict[int, list[tuple[int, int]]],
+    w_start: datetime,
+    span: float,
+) -> tuple[dict[int, list[_Placed]], dict[int, list[_Placed]]]:
+    """The bars of the shown loans, by unit id and by pool id, in order of start."""
+    unit_bars: dict[int, list[_Placed]] = {}
+    pool_bars: dict[int, list[_Placed]] = {}
     for row in session.execute(
         select(
             Assignment.id,
@@ -353,7 +385,19 @@ def _timelines(
         for pool_id, quantity in draws.get(row.id, []):
             bar = Bar(left, width, f"{quantity} · n° {row.request_id}", title, kind)
             pool_bars.setdefault(pool_id, []).append((row.start_dt, row.end_dt, bar))
-    unit_rows = []
+    return unit_bars, pool_bars
+
+
+def _unit_rows(
+    session: Session,
+    problem_units: dict[str, Any],
+    unit_bars: dict[int, list[_Placed]],
+    w_start: datetime,
+    w_end: datetime,
+    span: float,
+) -> list[Row]:
+    """One row per unit of the problem, by code: its loans and its unavailability windows."""
+    unit_rows: list[Row] = []
     for unit in session.scalars(
         select(Unit).where(Unit.code.in_(list(problem_units))).order_by(Unit.code)
     ):
@@ -368,7 +412,12 @@ def _timelines(
         row = Row(f"{unit.code} · {unit.name}", [b for _s, _e, b in bars])
         row.lanes = _place(bars)
         unit_rows.append(row)
-    pool_rows = []
+    return unit_rows
+
+
+def _pool_rows(session: Session, pool_bars: dict[int, list[_Placed]]) -> list[Row]:
+    """One row per pool drawn from in the window, by pool id."""
+    pool_rows: list[Row] = []
     for pool in session.scalars(
         select(Pool)
         .where(Pool.id.in_(list(pool_bars)))
@@ -379,7 +428,7 @@ def _timelines(
         row = Row(f"{pool.type.name} · {pool.depot.name} ({pool.quantity})", [b for *_x, b in bars])
         row.lanes = _place(bars)
         pool_rows.append(row)
-    return unit_rows, pool_rows
+    return pool_rows
 
 
 def _communes(session: Session, plan_id: int) -> list[CommuneLine]:
@@ -425,56 +474,16 @@ def review(
         NotFound: no such plan.
     """
     require_staff(by)
-    # The problem and plan documents are left unread: a one-year problem weighs megabytes.
-    plan = session.get(
-        Plan, plan_id, options=[defer(Plan.problem_json), defer(Plan.plan_json)]
-    ) or get_or_404(session, Plan, plan_id)
+    plan = _plan_without_documents(session, plan_id)
     horizon_json, problem_units = _problem_parts(session, plan)
-    h_start = datetime.fromisoformat(horizon_json["start"]).astimezone(UTC)
-    h_end = datetime.fromisoformat(horizon_json["end"]).astimezone(UTC)
-    totals = dict(
-        session.execute(
-            select(Assignment.is_served, func.count(Assignment.id))
-            .where(Assignment.plan_id == plan.id)
-            .group_by(Assignment.is_served)
-        ).all()
-    )
-    loans_pager = make_pager(page, LOANS_PER_PAGE, int(totals.get(True, 0)))
-    loans = list(
-        session.scalars(
-            select(Assignment)
-            .where(Assignment.plan_id == plan.id, Assignment.is_served.is_(True))
-            .order_by(Assignment.start_dt, Assignment.id)
-            .offset(loans_pager.offset)
-            .limit(LOANS_PER_PAGE)
-            .options(*_loan_options())
-        )
-    )
-    unserved_pager = make_pager(unserved_page, UNSERVED_PER_PAGE, int(totals.get(False, 0)))
-    unserved = list(
-        session.scalars(
-            select(Assignment)
-            .join(LoanRequest, Assignment.request_id == LoanRequest.id)
-            .where(Assignment.plan_id == plan.id, Assignment.is_served.is_(False))
-            .order_by(LoanRequest.requested_start_dt, Assignment.id)
-            .offset(unserved_pager.offset)
-            .limit(UNSERVED_PER_PAGE)
-            .options(selectinload(Assignment.request).joinedload(LoanRequest.commune))
-        )
-    )
+    h_start, h_end = _horizon(horizon_json)
+    totals = _outcome_totals(session, plan.id)
+    loans, loans_pager = _served_page(session, plan.id, page, totals)
+    unserved, unserved_pager = _unserved_page(session, plan.id, unserved_page, totals)
     diff, diff_counts = _diff(session, plan, all_changes)
     w_start, w_end, w_previous, w_next = _window(h_start, h_end, window_start)
     unit_rows, pool_rows = _timelines(session, plan, problem_units, w_start, w_end)
-    span = max((w_end - w_start).total_seconds(), 60.0)
-    days = []
-    day = w_start
-    step = timedelta(days=max(1, int(span // 86400 // 14)))
-    while day < w_end:
-        days.append((_percent(day, w_start, span), day))
-        day += step
-    is_stale = plan.status is PlanStatus.PROPOSED and (
-        current_fingerprint(session) != plan.data_fingerprint
-    )
+    is_stale = _is_stale(session, plan)
     return Review(
         plan=plan,
         loans=loans,
@@ -491,10 +500,97 @@ def review(
         window=(w_start, w_end),
         window_previous=w_previous,
         window_next=w_next,
-        days=days,
+        days=_day_marks(w_start, w_end),
         is_stale=is_stale,
         unit_codes=frozenset(problem_units),
     )
+
+
+def _plan_without_documents(session: Session, plan_id: int) -> Plan:
+    """The plan with its problem and plan documents left unread.
+
+    Raises:
+        NotFound: no such plan.
+    """
+    # A one-year problem weighs megabytes.
+    return session.get(
+        Plan, plan_id, options=[defer(Plan.problem_json), defer(Plan.plan_json)]
+    ) or get_or_404(session, Plan, plan_id)
+
+
+def _horizon(horizon_json: dict[str, Any]) -> tuple[datetime, datetime]:
+    """The (start, end) of the problem's horizon, in UTC."""
+    return (
+        datetime.fromisoformat(horizon_json["start"]).astimezone(UTC),
+        datetime.fromisoformat(horizon_json["end"]).astimezone(UTC),
+    )
+
+
+def _is_stale(session: Session, plan: Plan) -> bool:
+    """Whether a proposed plan was computed from data that changed since."""
+    return plan.status is PlanStatus.PROPOSED and (
+        current_fingerprint(session) != plan.data_fingerprint
+    )
+
+
+def _outcome_totals(session: Session, plan_id: int) -> dict[bool, int]:
+    """How many of the plan's assignments are served (True) and unserved (False)."""
+    return dict(
+        session.execute(
+            select(Assignment.is_served, func.count(Assignment.id))
+            .where(Assignment.plan_id == plan_id)
+            .group_by(Assignment.is_served)
+        ).all()
+    )
+
+
+def _served_page(
+    session: Session, plan_id: int, page: int, totals: dict[bool, int]
+) -> tuple[list[Assignment], Pager]:
+    """The ``page`` of served assignments, by start, with all the loans table reads."""
+    pager = make_pager(page, LOANS_PER_PAGE, int(totals.get(True, 0)))
+    loans = list(
+        session.scalars(
+            select(Assignment)
+            .where(Assignment.plan_id == plan_id, Assignment.is_served.is_(True))
+            .order_by(Assignment.start_dt, Assignment.id)
+            .offset(pager.offset)
+            .limit(LOANS_PER_PAGE)
+            .options(*_loan_options())
+        )
+    )
+    return loans, pager
+
+
+def _unserved_page(
+    session: Session, plan_id: int, page: int, totals: dict[bool, int]
+) -> tuple[list[Assignment], Pager]:
+    """The ``page`` of unserved assignments, by requested start, with their requests."""
+    pager = make_pager(page, UNSERVED_PER_PAGE, int(totals.get(False, 0)))
+    unserved = list(
+        session.scalars(
+            select(Assignment)
+            .join(LoanRequest, Assignment.request_id == LoanRequest.id)
+            .where(Assignment.plan_id == plan_id, Assignment.is_served.is_(False))
+            .order_by(LoanRequest.requested_start_dt, Assignment.id)
+            .offset(pager.offset)
+            .limit(UNSERVED_PER_PAGE)
+            .options(selectinload(Assignment.request).joinedload(LoanRequest.commune))
+        )
+    )
+    return unserved, pager
+
+
+def _day_marks(w_start: datetime, w_end: datetime) -> list[tuple[float, datetime]]:
+    """(percent of the window, moment) of the timelines' day marks, about 14 at most."""
+    span = max((w_end - w_start).total_seconds(), 60.0)
+    days: list[tuple[float, datetime]] = []
+    day = w_start
+    step = timedelta(days=max(1, int(span // 86400 // 14)))
+    while day < w_end:
+        days.append((_percent(day, w_start, span), day))
+        day += step
+    return days
 
 
 def loan_page(session: Session, plan_id: int, request_id: int, *, by: User) -> int:
