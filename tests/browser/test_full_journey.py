@@ -246,6 +246,8 @@ def test_request_plan_approve_hand_over_and_back(
             (HandoverKind.CHECK_IN, None, Condition.GOOD, 2),
         ]
         unit = session.get(Unit, journey.ids.unit)
-        assert unit is not None and unit.status is UnitStatus.MAINTENANCE
+        # The dated window takes the unit out; its status stays, so it comes back by itself.
+        assert unit is not None and unit.status is UnitStatus.AVAILABLE
         window = session.scalars(select(Unavailability)).one()
+        assert window.unit_id == unit.id
         assert (to_local(window.end_dt).date(), to_local(window.end_dt).hour) == (until, 23)
