@@ -115,6 +115,46 @@ def season_year(today: date) -> int:
     return year
 
 
+# Communes large enough for the big podium on 14 July.
+BIG_COMMUNES = ("melun", "dammarie-les-lys", "le-mee-sur-seine", "vaux-le-penil")
+# Communes holding a 14 July ball, in drawing order: the first six also get the sound stage.
+NATIONAL_DAY_COMMUNES = (
+    *BIG_COMMUNES,
+    "saint-fargeau-ponthierry",
+    "la-rochette",
+    "rubelles",
+    "boissise-le-roi",
+    "pringy",
+    "livry-sur-seine",
+    "seine-port",
+    "maincy",
+)
+# (title, lines as (type code, quantity), priority) of a weekend fête.
+WEEKEND_KINDS = (
+    ("Brocante", (("crowd-barrier", 20), ("table", 20), ("tent-3x3", 2)), 1),
+    (
+        "Fête de village",
+        (("tent-3x3", 4), ("table", 15), ("chair", 80), ("fridge-trailer", 1)),
+        2,
+    ),
+    ("Forum des associations", (("exhibition-grid", 30), ("table", 25), ("chair", 50)), 2),
+    ("Exposition", (("exhibition-grid", 40),), 1),
+    ("Kermesse", (("tent-3x3", 3), ("table", 10), ("chair", 60), ("sound-portable", 1)), 2),
+)
+# (title, lines) replacing any weekend fête drawn on a Saturday of December.
+CHRISTMAS_MARKET = ("Marché de Noël", (("tent-3x3", 6), ("table", 12), ("generator-20", 1)))
+# (title, type code, days, priority, reason) of a weekday use of a vehicle or machine.
+WEEKDAY_KINDS = (
+    ("Sortie scolaire", "minibus-9", 1, 2, "Transport d'élèves"),
+    ("Sortie des aînés", "minibus-12", 1, 2, "Sortie du CCAS"),
+    ("Évacuation de déchets verts", "tipper-35", 2, 2, "Entretien des espaces verts"),
+    ("Élagage", "aerial-lift", 2, 3, "Sécurité des arbres d'alignement"),
+    ("Nettoyage de voirie", "sweeper", 1, 2, "Propreté après le marché"),
+    ("Broyage de branches", "chipper", 1, 1, "Entretien des espaces verts"),
+    ("Désherbage du cimetière", "weeder", 3, 1, "Gestion sans pesticides"),
+)
+
+
 def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRequest]:
     """About 150 requests from three weeks after ``today`` to the end of next September.
 
@@ -126,19 +166,26 @@ def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRe
     rng = random.Random(seed)
     year = season_year(today)
     first, last = today + timedelta(days=22), date(year, 9, 30)
-    out: list[DemoRequest] = []
+    # Every generator draws from ``rng``: their order fixes the season for a given seed.
+    candidates = [
+        *_national_day_requests(rng, year),
+        *_music_day_requests(rng, year, communes),
+        *_election_requests(rng, year, communes),
+        *_weekend_requests(rng, communes, first, last),
+        *_weekday_requests(rng, communes, first, last),
+    ]
+    season = [r for r in candidates if first <= r.start_dt.date() and r.end_dt.date() <= last]
+    season.sort(key=lambda r: (r.start_dt, r.commune, r.title))
+    return season
 
-    def add(request: DemoRequest) -> None:
-        if first <= request.start_dt.date() and request.end_dt.date() <= last:
-            out.append(request)
 
-    big = ("melun", "dammarie-les-lys", "le-mee-sur-seine", "vaux-le-penil")
-    summer = [*big, "saint-fargeau-ponthierry", "la-rochette", "rubelles", "boissise-le-roi"]
-    summer += ["pringy", "livry-sur-seine", "seine-port", "maincy"]
+def _national_day_requests(rng: random.Random, year: int) -> list[DemoRequest]:
+    """A ball and fireworks on 14 July in twelve communes, from the 13th to the 15th."""
     national = date(year, 7, 14)
-    for i, commune in enumerate(summer):
+    requests = []
+    for i, commune in enumerate(NATIONAL_DAY_COMMUNES):
         lines = [
-            ("podium-8x6" if commune in big else "podium-4x3", 1),
+            ("podium-8x6" if commune in BIG_COMMUNES else "podium-4x3", 1),
             ("crowd-barrier", rng.choice((30, 50, 80))),
             ("chair", rng.choice((80, 120, 200))),
             ("table", rng.choice((10, 20, 30))),
@@ -146,7 +193,7 @@ def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRe
         ]
         if i < 6:
             lines.append(("sound-stage", 1))
-        add(
+        requests.append(
             DemoRequest(
                 commune,
                 "Fête nationale : bal et feu d'artifice",
@@ -157,54 +204,60 @@ def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRe
                 "Fête nationale, manifestation communale majeure",
             )
         )
+    return requests
+
+
+def _music_day_requests(rng: random.Random, year: int, communes: list[str]) -> list[DemoRequest]:
+    """Open-air concerts on 21 June in ten communes drawn at random."""
     music = date(year, 6, 21)
-    for commune in rng.sample(communes, 10):
-        add(
-            DemoRequest(
-                commune,
-                "Fête de la musique",
-                _at(music - timedelta(days=1), 14),
-                _at(music + timedelta(days=1), 12),
-                (("podium-4x3", 1), ("sound-portable", 1), ("crowd-barrier", 20), ("chair", 60)),
-                2,
-                "Concerts en plein air",
-            )
+    return [
+        DemoRequest(
+            commune,
+            "Fête de la musique",
+            _at(music - timedelta(days=1), 14),
+            _at(music + timedelta(days=1), 12),
+            (("podium-4x3", 1), ("sound-portable", 1), ("crowd-barrier", 20), ("chair", 60)),
+            2,
+            "Concerts en plein air",
         )
+        for commune in rng.sample(communes, 10)
+    ]
+
+
+def _election_requests(rng: random.Random, year: int, communes: list[str]) -> list[DemoRequest]:
+    """Polling stations in the first 14 communes for two April Sundays, two weeks apart."""
     round_one = _next_weekday(date(year, 4, 8), 6)
+    requests = []
     for polling_day in (round_one, round_one + timedelta(days=14)):
         for commune in communes[:14]:
             stations = rng.randint(1, 4)
-            lines = (("voting-booth", 3 * stations), ("ballot-box", stations), ("table", 2))
-            add(
+            requests.append(
                 DemoRequest(
                     commune,
                     "Élections : bureaux de vote",
                     _at(polling_day - timedelta(days=2), 8),
                     _at(polling_day + timedelta(days=1), 12),
-                    lines,
+                    (("voting-booth", 3 * stations), ("ballot-box", stations), ("table", 2)),
                     4,
                     "Obligation légale : tenue du scrutin",
                 )
             )
-    weekend_kinds = (
-        ("Brocante", (("crowd-barrier", 20), ("table", 20), ("tent-3x3", 2)), 1),
-        (
-            "Fête de village",
-            (("tent-3x3", 4), ("table", 15), ("chair", 80), ("fridge-trailer", 1)),
-            2,
-        ),
-        ("Forum des associations", (("exhibition-grid", 30), ("table", 25), ("chair", 50)), 2),
-        ("Exposition", (("exhibition-grid", 40),), 1),
-        ("Kermesse", (("tent-3x3", 3), ("table", 10), ("chair", 60), ("sound-portable", 1)), 2),
-    )
+    return requests
+
+
+def _weekend_requests(
+    rng: random.Random, communes: list[str], first: date, last: date
+) -> list[DemoRequest]:
+    """45 local fêtes on Saturdays between ``first`` and ``last``, Friday afternoon to Monday."""
     saturdays = [_next_weekday(first, 5) + timedelta(weeks=w) for w in range(60)]
     saturdays = [d for d in saturdays if d <= last]
+    requests = []
     for _ in range(45):
         saturday = rng.choice(saturdays)
-        title, lines, priority = rng.choice(weekend_kinds)
+        title, lines, priority = rng.choice(WEEKEND_KINDS)
         if saturday.month == 12:
-            title, lines = "Marché de Noël", (("tent-3x3", 6), ("table", 12), ("generator-20", 1))
-        add(
+            title, lines = CHRISTMAS_MARKET
+        requests.append(
             DemoRequest(
                 rng.choice(communes),
                 title,
@@ -215,22 +268,22 @@ def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRe
                 "Animation locale",
             )
         )
-    weekday_kinds = (
-        ("Sortie scolaire", "minibus-9", 1, 2, "Transport d'élèves"),
-        ("Sortie des aînés", "minibus-12", 1, 2, "Sortie du CCAS"),
-        ("Évacuation de déchets verts", "tipper-35", 2, 2, "Entretien des espaces verts"),
-        ("Élagage", "aerial-lift", 2, 3, "Sécurité des arbres d'alignement"),
-        ("Nettoyage de voirie", "sweeper", 1, 2, "Propreté après le marché"),
-        ("Broyage de branches", "chipper", 1, 1, "Entretien des espaces verts"),
-        ("Désherbage du cimetière", "weeder", 3, 1, "Gestion sans pesticides"),
-    )
+    return requests
+
+
+def _weekday_requests(
+    rng: random.Random, communes: list[str], first: date, last: date
+) -> list[DemoRequest]:
+    """55 flexible uses of a vehicle or machine starting on a Tuesday, Wednesday or Thursday."""
     weekdays = [first + timedelta(days=i) for i in range((last - first).days)]
     weekdays = [d for d in weekdays if d.weekday() in (1, 2, 3)]
+    requests = []
     for _ in range(55):
         day = rng.choice(weekdays)
-        title, code, days, priority, reason = rng.choice(weekday_kinds)
+        title, code, days, priority, reason = rng.choice(WEEKDAY_KINDS)
+        # Short-circuit: only a minibus-9 request draws, so other kinds leave rng untouched.
         quantity = 2 if code == "minibus-9" and rng.random() < 0.3 else 1
-        add(
+        requests.append(
             DemoRequest(
                 rng.choice(communes),
                 title,
@@ -242,8 +295,7 @@ def demo_season(today: date, communes: list[str], seed: int = 14) -> list[DemoRe
                 flexible_days=2,
             )
         )
-    out.sort(key=lambda r: (r.start_dt, r.commune, r.title))
-    return out
+    return requests
 
 
 def _maintenance(today: date) -> list[tuple[str, datetime, datetime, str]]:
@@ -277,6 +329,32 @@ def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
             "The database already holds communes or accounts: seed-demo only fills an empty one."
         )
     today = today or datetime.now(UTC).astimezone(LOCAL_TZ).date()
+    communes = _seed_communes(session)
+    users, accounts = _seed_accounts(session, communes)
+    manager = users[Role.MANAGER.value]
+    _seed_depots(session, communes, manager)
+    town_halls = _seed_town_halls(session, communes, manager)
+    types = _import_demo_inventory(session, "types", manager)
+    units = _import_demo_inventory(session, "units", manager)
+    pools = _import_demo_inventory(session, "pools", manager)
+    windows = _seed_maintenance(session, today, manager)
+    season = demo_season(today, list(communes))
+    _seed_requests(session, season, communes, town_halls, users)
+    session.commit()
+    return DemoSummary(
+        communes=len(communes),
+        sites=len(DEPOTS) + len(town_halls),
+        types=types,
+        units=units,
+        pools=pools,
+        windows=windows,
+        requests=len(season),
+        accounts=accounts,
+    )
+
+
+def _seed_communes(session: Session) -> dict[str, Commune]:
+    """The communes of ``data/communes.csv``, by slug in file order, flushed to get their ids."""
     with (DATA / "communes.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     communes = {
@@ -285,6 +363,18 @@ def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
     }
     session.add_all(communes.values())
     session.flush()
+    return communes
+
+
+def _seed_accounts(
+    session: Session, communes: dict[str, Commune]
+) -> tuple[dict[str, User], tuple[tuple[str, str, str], ...]]:
+    """The ``ACCOUNTS``, flushed.
+
+    Returns:
+        The users by commune slug (technicians) or role value (others), and the
+        (e-mail, role, password) triples to print.
+    """
     accounts = []
     users: dict[str, User] = {}
     for local, name, role, slug, password in ACCOUNTS:
@@ -295,9 +385,11 @@ def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
         users[slug or role.value] = user
         accounts.append((email, role.value, password))
     session.flush()
-    manager = users[Role.MANAGER.value]
+    return users, tuple(accounts)
 
-    town_halls: dict[str, Site] = {}
+
+def _seed_depots(session: Session, communes: dict[str, Commune], manager: User) -> None:
+    """The ``DEPOTS``, created by ``manager`` through the inventory service."""
     for name, slug, lat, lon, address in DEPOTS:
         inventory_service.create_site(
             session,
@@ -307,8 +399,14 @@ def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
             actor=manager,
             commit=False,
         )
-    for slug, commune in communes.items():
-        town_halls[slug] = inventory_service.create_site(
+
+
+def _seed_town_halls(
+    session: Session, communes: dict[str, Commune], manager: User
+) -> dict[str, Site]:
+    """One delivery site per commune, at the commune's coordinates, by commune slug."""
+    return {
+        slug: inventory_service.create_site(
             session,
             inventory_service.SiteData(
                 f"{commune.name} - Hôtel de ville",
@@ -320,55 +418,61 @@ def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
             actor=manager,
             commit=False,
         )
-    results = [
-        csv_inventory.import_csv(
-            session,
-            kind,
-            (DATA / "demo" / f"{kind}.csv").read_bytes(),
-            actor=manager,
-            commit=False,
-        )
-        for kind in ("types", "units", "pools")
-    ]
+        for slug, commune in communes.items()
+    }
+
+
+def _import_demo_inventory(session: Session, kind: str, manager: User) -> int:
+    """Imports ``data/demo/<kind>.csv`` as the inventory page would; the number created."""
+    result = csv_inventory.import_csv(
+        session, kind, (DATA / "demo" / f"{kind}.csv").read_bytes(), actor=manager, commit=False
+    )
+    return result.created
+
+
+def _seed_maintenance(session: Session, today: date, manager: User) -> int:
+    """The maintenance windows starting after ``today``; how many were added."""
     units = {u.code: u for u in session.scalars(select(Unit))}
-    windows = _maintenance(today)
-    for code, start, end, reason in windows:
+    added = 0
+    for code, start, end, reason in _maintenance(today):
         if start.date() > today:
             inventory_service.add_unavailability(
                 session, units[code].id, start, end, reason, actor=manager, commit=False
             )
+            added += 1
+    return added
+
+
+def _seed_requests(
+    session: Session,
+    season: list[DemoRequest],
+    communes: dict[str, Commune],
+    town_halls: dict[str, Site],
+    users: dict[str, User],
+) -> None:
+    """The season as submitted requests, sent by the commune's technician when it has one."""
     types = {t.code: t for t in session.scalars(select(EquipmentType))}
-    season = demo_season(today, list(communes))
     rng = random.Random(7)
     now = datetime.now(UTC)
     for item in season:
         flex = timedelta(days=item.flexible_days)
-        request = LoanRequest(
-            commune=communes[item.commune],
-            site=town_halls[item.commune],
-            title=item.title,
-            requested_start_dt=item.start_dt,
-            requested_end_dt=item.end_dt,
-            earliest_start_dt=item.start_dt - flex if flex else None,
-            latest_end_dt=item.end_dt + flex if flex else None,
-            priority=item.priority,
-            priority_reason=item.reason,
-            submitted_by=users.get(item.commune),
-            submitted_at=now - timedelta(hours=rng.randint(1, 30 * 24)),
-            lines=[RequestLine(type=types[code], quantity=q) for code, q in item.lines],
+        session.add(
+            LoanRequest(
+                commune=communes[item.commune],
+                site=town_halls[item.commune],
+                title=item.title,
+                requested_start_dt=item.start_dt,
+                requested_end_dt=item.end_dt,
+                earliest_start_dt=item.start_dt - flex if flex else None,
+                latest_end_dt=item.end_dt + flex if flex else None,
+                priority=item.priority,
+                priority_reason=item.reason,
+                submitted_by=users.get(item.commune),
+                # Between 1 hour and 30 days before seeding.
+                submitted_at=now - timedelta(hours=rng.randint(1, 30 * 24)),
+                lines=[RequestLine(type=types[code], quantity=q) for code, q in item.lines],
+            )
         )
-        session.add(request)
-    session.commit()
-    return DemoSummary(
-        communes=len(communes),
-        sites=len(DEPOTS) + len(town_halls),
-        types=results[0].created,
-        units=results[1].created,
-        pools=results[2].created,
-        windows=sum(1 for _c, start, _e, _r in windows if start.date() > today),
-        requests=len(season),
-        accounts=tuple(accounts),
-    )
 
 
 @click.command("seed-demo")
