@@ -34,7 +34,7 @@ from booking.models import (
     User,
 )
 from booking.services.access import can_access_commune, require_role
-from booking.services.request_rules import is_valid_id
+from booking.services.request_rules import is_valid_id, pooled_by_type, units_by_type
 
 # Requests that hold equipment in the approved schedule (cancelled ones have left it).
 SCHEDULED = (RequestStatus.APPROVED, RequestStatus.HANDED_OVER)
@@ -191,20 +191,8 @@ def _types_asked(session: Session, type_ids: Iterable[int] | None) -> list[Equip
 
 def _stock(session: Session, ids: list[int], start_dt: datetime, end_dt: datetime) -> _Stock:
     """Units, pooled quantities and out-of-service units of types ``ids`` (three queries)."""
-    units = dict(
-        session.execute(
-            select(Unit.type_id, func.count(Unit.id))
-            .where(Unit.type_id.in_(ids), Unit.status != UnitStatus.RETIRED)
-            .group_by(Unit.type_id)
-        ).all()
-    )
-    pooled = dict(
-        session.execute(
-            select(Pool.type_id, func.sum(Pool.quantity))
-            .where(Pool.type_id.in_(ids))
-            .group_by(Pool.type_id)
-        ).all()
-    )
+    units = units_by_type(session, ids)
+    pooled = pooled_by_type(session, ids)
     return _Stock(units=units, pooled=pooled, down=_out_of_service(session, ids, start_dt, end_dt))
 
 

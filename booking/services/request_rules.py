@@ -64,6 +64,28 @@ def merge_lines(lines: Iterable[Line]) -> list[Line]:
     return list(merged.items())
 
 
+def units_by_type(session: Session, type_ids: Iterable[int]) -> dict[int, int]:
+    """How many units, retired ones excluded, each of these types has (one query)."""
+    return dict(
+        session.execute(
+            select(Unit.type_id, func.count(Unit.id))
+            .where(Unit.type_id.in_(list(type_ids)), Unit.status != UnitStatus.RETIRED)
+            .group_by(Unit.type_id)
+        ).all()
+    )
+
+
+def pooled_by_type(session: Session, type_ids: Iterable[int]) -> dict[int, int]:
+    """The quantity of all the pools of each of these types (one query)."""
+    return dict(
+        session.execute(
+            select(Pool.type_id, func.coalesce(func.sum(Pool.quantity), 0))
+            .where(Pool.type_id.in_(list(type_ids)))
+            .group_by(Pool.type_id)
+        ).all()
+    )
+
+
 def whole_stock(session: Session, type_ids: Iterable[int]) -> dict[int, int]:
     """What the fleet could ever lend for each type, whatever the dates.
 
@@ -81,20 +103,8 @@ def whole_stock(session: Session, type_ids: Iterable[int]) -> dict[int, int]:
     ):
         subs[type_id].add(substitute_id)
     wanted = set().union(*subs.values())
-    units = dict(
-        session.execute(
-            select(Unit.type_id, func.count(Unit.id))
-            .where(Unit.type_id.in_(wanted), Unit.status != UnitStatus.RETIRED)
-            .group_by(Unit.type_id)
-        ).all()
-    )
-    pooled = dict(
-        session.execute(
-            select(Pool.type_id, func.coalesce(func.sum(Pool.quantity), 0))
-            .where(Pool.type_id.in_(ids))
-            .group_by(Pool.type_id)
-        ).all()
-    )
+    units = units_by_type(session, wanted)
+    pooled = pooled_by_type(session, ids)
     return {i: int(pooled.get(i, 0)) + sum(int(units.get(s, 0)) for s in subs[i]) for i in ids}
 
 
