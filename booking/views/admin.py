@@ -10,7 +10,8 @@ from wtforms import SelectChoice
 
 from booking.db import get_session
 from booking.errors import BookingError
-from booking.forms import ActionForm, PasswordResetForm, UserCreateForm
+from booking.forms.admin import PasswordResetForm, UserCreateForm
+from booking.forms.common import ActionForm
 from booking.models import Role
 from booking.services import users as user_service
 from booking.services.access import require_role

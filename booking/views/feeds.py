@@ -29,14 +29,13 @@ from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import SelectChoice, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length
+from wtforms import SelectChoice
 
 from booking.db import Database, get_db, get_session, utcnow
 from booking.errors import BookingError, NotFound
-from booking.forms import ActionForm
+from booking.forms.common import ActionForm
+from booking.forms.feeds import FeedCreateForm, FeedRenameForm
 from booking.models import FeedKind
 from booking.services import feeds as service
 from booking.services.feeds_cache import GENERATION_READER, BodyStore, read_generation
@@ -296,17 +295,6 @@ def _with_validators(response: Response, result: service.FeedResult) -> Response
 
 
 # --- the "My calendars" page ----------------------------------------------------------------
-
-
-class FeedCreateForm(FlaskForm):
-    what = SelectField(_l("Calendar"), validators=[DataRequired()])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=service.NAME_MAX)])
-    submit = SubmitField(_l("Create the link"))
-
-
-class FeedRenameForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=service.NAME_MAX)])
-    submit = SubmitField(_l("Rename"))
 
 
 def feed_links(token: str) -> dict[str, str]:

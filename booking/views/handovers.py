@@ -10,7 +10,7 @@ from flask_login import login_required
 
 from booking.db import get_session, utcnow
 from booking.errors import BookingError, ValidationError
-from booking.forms_handovers import CONDITION_LABELS, CheckInForm, CheckOutForm
+from booking.forms.handovers import CONDITION_LABELS, CheckInForm, CheckOutForm
 from booking.models import HandoverKind, LoanRequest, RequestStatus
 from booking.services import handover_lists as lists
 from booking.services import handovers as service

@@ -8,8 +8,8 @@ from flask_login import login_required
 
 from booking.db import get_session
 from booking.errors import BookingError, NotFound
-from booking.forms import ActionForm
-from booking.forms_inventory import (
+from booking.forms.common import ActionForm
+from booking.forms.inventory import (
     KIND_LABELS,
     SITE_KIND_LABELS,
     UNIT_STATUS_LABELS,

@@ -11,8 +11,8 @@ from flask_login import login_required
 
 from booking.db import get_session
 from booking.errors import BookingError
-from booking.forms import ActionForm
-from booking.forms_planning import DeclineForm, ForceUnitForm, RunForm
+from booking.forms.common import ActionForm
+from booking.forms.planning import DeclineForm, ForceUnitForm, RunForm
 from booking.models import JobStatus
 from booking.services import jobs, planning, planning_review
 from booking.services.access import require_staff

@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 
 from booking.db import get_session
 from booking.errors import BookingError, Conflict, ValidationError
-from booking.forms_requests import MAX_ROWS, PRIORITY_LABELS, CancelForm, FilterForm, RequestForm
+from booking.forms.requests import MAX_ROWS, PRIORITY_LABELS, CancelForm, FilterForm, RequestForm
 from booking.models import LoanRequest, User
 from booking.services import availability as availability_service
 from booking.services import request_lists as lists
