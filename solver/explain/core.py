@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from ortools.sat.python import cp_model
 
-from solver.explain_details import LineSpec, Tables
-from solver.explain_index import StateCode
+from solver.explain.details import LineSpec, Tables
+from solver.explain.index import StateCode
 
 
 def _distinct_shifts(tables: Tables, specs: Sequence[LineSpec]) -> list[int]:

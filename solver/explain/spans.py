@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from solver.explain_index import Spans
+from solver.explain.index import Spans
 
 Steps = list[tuple[int, int, int]]
 
