@@ -32,6 +32,11 @@ class RequestStatus(enum.Enum):
     RETURNED = "returned"
 
 
+# Requests the optimiser may place, and approved loans it must keep as they are.
+OPEN_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.PLANNED)
+LOCKED_STATUSES = (RequestStatus.APPROVED, RequestStatus.HANDED_OVER)
+
+
 class HandoverKind(enum.Enum):
     CHECK_OUT = "check_out"
     CHECK_IN = "check_in"

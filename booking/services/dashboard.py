@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from booking.models import (
+    OPEN_STATUSES,
     Commune,
     EquipmentType,
     LoanRequest,
@@ -35,7 +36,6 @@ from booking.services.handover_lists import (
     units_in_maintenance,
     upcoming_handovers,
 )
-from booking.services.planning_data import OPEN_STATUSES
 
 
 @dataclass(frozen=True)

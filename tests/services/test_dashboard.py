@@ -8,7 +8,7 @@ import pytest
 
 from booking.errors import Forbidden
 from booking.models import Plan, PlanStatus, RequestStatus, Unavailability, UnitStatus
-from booking.services import dashboard, planning_review
+from booking.services import dashboard, planning
 from tests.conftest import DEFAULT_START
 from tests.services.test_handovers import approve
 
@@ -143,7 +143,7 @@ def test_planning_dashboard_shows_the_same_handovers_at_the_served_dates(
     db_session, loans, manager
 ):
     now = DEFAULT_START - timedelta(hours=1)
-    board = planning_review.dashboard(db_session, by=manager, now=now).handovers
+    board = planning.dashboard(db_session, by=manager, now=now).handovers
     # "Late" was asked until after now but served until two days ago: it is overdue.
     assert loans["late"].requested_end_dt > now
     assert board == dashboard.fleet_counts(db_session, user=manager, now=now).handovers

@@ -543,7 +543,7 @@ def test_an_approved_loan_declined_afterwards_shows_as_cancelled(
     make_loan: Any,
     proposed_plan: Plan,
 ) -> None:
-    from booking.services.planning_approve import decline_request
+    from booking.services.planning import decline_request
 
     loan = make_loan(commune, minibus)
     tentative = make_loan(

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -30,22 +30,20 @@ from booking.models import (
 )
 from booking.services.access import require_staff
 from booking.services.audit import record_event
-from booking.services.planning import (
-    TIMEZONE,
+from booking.services.jobs import JobRunner, get_runner
+from booking.services.planning.data import expired_reason
+from booking.services.planning.ids import TIMEZONE
+from booking.services.planning.problem import (
     IdMaps,
     build_problem,
     km_per_served,
     problem_document,
     served_by_priority,
 )
-from booking.services.planning_data import expired_reason
 from solver.check import Violation, check_plan
 from solver.explain import diagnose_unserved
 from solver.io import FormatError, plan_to_json
 from solver.options import Progress, SolveOptions
-
-if TYPE_CHECKING:
-    from booking.services.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +110,7 @@ def propose_plan(
         after={"strategy": strategy, "time_limit_seconds": float(time_limit_seconds)},
     )
     session.commit()
-    if runner is None:
-        from booking.services.jobs import get_runner
-
-        runner = get_runner()
-    runner.submit(job.id)
+    (runner or get_runner()).submit(job.id)
     session.refresh(job)
     return job
 
