@@ -7,9 +7,14 @@ when every commune borrows voting booths and ballot boxes, weekday vehicles
 and tools with a few days of flexibility, Christmas lights hung with the one
 aerial lift, and maintenance weeks.
 
-Sizes: ``summer`` (June to August, ~400 requests), ``year`` (~2,000) and
+Sizes: ``summer`` (June to August, ~400 requests), ``year`` (~2,000),
 ``department`` (~20,000 requests, ~200 synthetic communes around the real 20,
-8 depots, inventory scaled). The output depends only on ``--seed``.
+8 depots, inventory scaled) and ``department-peak``: an overloaded
+département, ~200 communes within 30 km of its centre, 8 depots 15-20 km
+apart, stock that the summer weekends, election days and 14 July ask for
+1.3-1.8 times over, a third of the requests flexible by 1-3 days, and
+vehicles that drive directly from one loan to the next. The output depends
+only on ``--seed``.
 
 The document is written with plain ``json`` from dicts so that the benchmark
 does not depend on the solver's own reader.
@@ -36,7 +41,7 @@ from zoneinfo import ZoneInfo
 
 ZONE = ZoneInfo("Europe/Paris")
 COMMUNES_CSV = Path(__file__).with_name("data") / "communes.csv"
-SIZES = ("summer", "year", "department")
+SIZES = ("summer", "year", "department", "department-peak")
 
 # Approximate populations (INSEE, thousands): they weigh each commune's demand.
 POPULATION_K: dict[str, float] = {
@@ -103,7 +108,31 @@ _SIZE_SETTINGS: dict[str, tuple[date, date, float, int]] = {
     "summer": (date(2027, 6, 1), date(2027, 9, 1), 0.7, 0),
     "year": (date(2027, 1, 1), date(2028, 1, 1), 1.15, 0),
     "department": (date(2027, 1, 1), date(2028, 1, 1), 1.3, 200),
+    "department-peak": (date(2027, 1, 1), date(2028, 1, 1), 1.1, 200),
 }
+
+
+@dataclass(frozen=True)
+class Peak:
+    """What makes ``department-peak`` overloaded, compared with ``department``.
+
+    ``stock`` scales the inventory that ``department`` would have; ``peak``
+    multiplies the demand of summer weekends, election days and 14 July;
+    ``flexible`` is the share of requests given 1-3 days of flexibility on
+    each side; vehicles get ``direct_hours`` of direct transfer.
+    """
+
+    radius_km: float = 30.0  # communes within this distance of the centre
+    depot_ring_km: float = 17.0  # depots: one at the centre, the others on this ring
+    depots: int = 8
+    stock: float = 0.5
+    peak: float = 1.7
+    flexible: float = 1 / 3
+    direct_hours: float = 12.0
+
+
+PEAK = Peak()
+VEHICLES = ("minibus-9", "minibus-12", "camion-benne", "balayeuse", "remorque-plateau")
 
 ELECTION_SUNDAYS = (date(2027, 4, 11), date(2027, 4, 25), date(2027, 6, 13), date(2027, 6, 20))
 FETE_MUSIQUE = date(2027, 6, 21)
@@ -165,12 +194,16 @@ class SeasonBuilder:
         self.size = size
         self.rng = random.Random(f"{size}-{seed}")
         first, last, self.rate, synthetic = _SIZE_SETTINGS[size]
+        self.peak = PEAK if size == "department-peak" else None
         self.first_day, self.last_day = first, last
         self.horizon_start = local(first, 0)
         self.horizon_end = local(last, 0)
         self.sites: list[dict[str, Any]] = []
         self.communes = self._communes(synthetic)
-        self.depots = self._depots(8 if synthetic else 2)
+        if self.peak is not None:
+            self.depots = self._peak_depots(self.peak)
+        else:
+            self.depots = self._depots(8 if synthetic else 2)
         self.scale = sum(c.weight for c in self.communes) / sum(
             c.weight for c in self.communes if not c.slug.startswith("synth-")
         )
@@ -188,10 +221,11 @@ class SeasonBuilder:
             communes.append(self._commune(row["slug"], row["name"], lat, lon, pop))
         centre_lat = sum(c.lat for c in communes) / len(communes)
         centre_lon = sum(c.lon for c in communes) / len(communes)
+        inner, outer = (6.0, self.peak.radius_km) if self.peak is not None else (8.0, 45.0)
         for index in range(1, synthetic + 1):
-            # Uniform over a ring 8-45 km around the agglomeration (1 degree of
+            # Uniform over a ring around the agglomeration (1 degree of
             # latitude is 111 km; longitude shrinks with cos(latitude)).
-            radius = math.sqrt(self.rng.uniform(8**2, 45**2))
+            radius = math.sqrt(self.rng.uniform(inner**2, outer**2))
             angle = self.rng.uniform(0, 2 * math.pi)
             lat = centre_lat + radius * math.sin(angle) / 111.0
             lon = centre_lon + radius * math.cos(angle) / (111.0 * math.cos(math.radians(lat)))
@@ -248,6 +282,36 @@ class SeasonBuilder:
             ids.append(depot_id)
         return ids
 
+    def _peak_depots(self, peak: Peak) -> list[str]:
+        """The central depot, the others evenly on a ring around it."""
+        centre = DEPOTS[0]
+        site = {"id": centre[0], "name": centre[1], "lat": centre[2], "lon": centre[3]}
+        self.sites.insert(0, site)
+        ids = [centre[0]]
+        ring = peak.depots - 1
+        for index in range(1, ring + 1):
+            angle = 2 * math.pi * (index - 0.5) / ring
+            lat = centre[2] + peak.depot_ring_km * math.sin(angle) / 111.0
+            lon = centre[3] + peak.depot_ring_km * math.cos(angle) / (
+                111.0 * math.cos(math.radians(lat))
+            )
+            depot_id = f"depot-{index:02d}"
+            self.sites.insert(
+                index,
+                {
+                    "id": depot_id,
+                    "name": f"Centre technique secteur {index}",
+                    "lat": round(lat, 5),
+                    "lon": round(lon, 5),
+                },
+            )
+            ids.append(depot_id)
+        return ids
+
+    def _stock(self) -> float:
+        """The inventory's scale against the agglomeration's."""
+        return self.scale * (self.peak.stock if self.peak is not None else 1.0)
+
     # -- inventory ----------------------------------------------------------
 
     def types(self) -> list[dict[str, Any]]:
@@ -256,7 +320,11 @@ class SeasonBuilder:
                 "id": tid,
                 "name": name,
                 "turnaround_minutes": ta,
-                "max_direct_transfer_hours": mdt,
+                "max_direct_transfer_hours": (
+                    max(mdt, self.peak.direct_hours)
+                    if self.peak is not None and tid in VEHICLES
+                    else mdt
+                ),
                 "substitutes": list(subs),
             }
             for tid, (name, ta, mdt, subs, _) in UNIT_TYPES.items()
@@ -270,7 +338,7 @@ class SeasonBuilder:
     def units(self) -> list[dict[str, Any]]:
         units = []
         for tid, (_, _, _, _, count) in UNIT_TYPES.items():
-            total = max(count, round(count * self.scale))
+            total = max(count, round(count * self._stock()))
             prefix = tid.upper()
             for index in range(total):
                 units.append(
@@ -300,7 +368,7 @@ class SeasonBuilder:
                 if len(self.depots) == len(quantities):
                     quantity = quantities[index]
                 else:  # the scaled stock, spread evenly over the depots
-                    quantity = round(sum(quantities) * self.scale / len(self.depots))
+                    quantity = round(sum(quantities) * self._stock() / len(self.depots))
                 pools.append(
                     {
                         "id": f"{tid}@{depot.removeprefix('depot-')}",
@@ -324,10 +392,20 @@ class SeasonBuilder:
         early_days: float = 0,
         late_days: float = 0,
         lead_days: tuple[int, int] = (7, 90),
+        own_window: bool = False,
     ) -> None:
-        """Adds one request if it fits the horizon; the window is clipped to it."""
+        """Adds one request if it fits the horizon; the window is clipped to it.
+
+        ``own_window`` keeps ``early_days`` and ``late_days`` in
+        ``department-peak``, which otherwise draws its own flexibility.
+        """
         if start < self.horizon_start or end > self.horizon_end or not lines:
             return
+        if self.peak is not None and not own_window:
+            # A third of the requests may move 1-3 days either way, the others not.
+            flexible = self.rng.random() < self.peak.flexible
+            early_days = self.rng.randint(1, 3) if flexible else 0
+            late_days = self.rng.randint(1, 3) if flexible else 0
         earliest = max(start - timedelta(days=early_days), self.horizon_start)
         latest = min(end + timedelta(days=late_days), self.horizon_end)
         lead = timedelta(days=self.rng.randint(*lead_days))
@@ -350,6 +428,12 @@ class SeasonBuilder:
     def days(self) -> list[date]:
         count = (self.last_day - self.first_day).days
         return [self.first_day + timedelta(days=i) for i in range(count)]
+
+    def _peak_of(self, day: date) -> float:
+        """How much more ``department-peak`` asks on a summer weekend."""
+        if self.peak is None or day.month not in (6, 7, 8, 9):
+            return 1.0
+        return self.peak.peak
 
     def event_lines(self, commune: Commune) -> dict[str, int]:
         """The equipment of one weekend event, by kind of event."""
@@ -394,7 +478,7 @@ class SeasonBuilder:
             if day.weekday() != 4:  # Fridays
                 continue
             for commune in self.communes:
-                mean = 0.2 * self.rate * commune.weight * _season(day)
+                mean = 0.2 * self.rate * commune.weight * _season(day) * self._peak_of(day)
                 for _ in range(_poisson(self.rng, mean)):
                     lines = self.event_lines(commune)
                     if self.rng.random() < 0.8:  # Friday delivery, Monday collection
@@ -488,7 +572,8 @@ class SeasonBuilder:
             for commune in self.communes:
                 if self.rng.random() < 0.15:  # a few communes own enough
                     continue
-                offices = max(1, round(commune.weight * 1.3))
+                busy = self.peak.peak if self.peak is not None else 1.0
+                offices = max(1, round(commune.weight * 1.3 * busy))
                 lines = {"urne": offices, "isoloir": offices * 2}
                 start = local(sunday - timedelta(2), self.rng.choice((9, 14)))
                 self.add(
@@ -568,6 +653,7 @@ class SeasonBuilder:
                     early_days=early,
                     late_days=late,
                     lead_days=lead,
+                    own_window=True,
                 )
 
     def document(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bench.generate import ELECTION_SUNDAYS, FETE_NATIONALE, generate, main
+from bench.generate import ELECTION_SUNDAYS, FETE_NATIONALE, SeasonBuilder, generate, main
 from solver.io import problem_from_json
 
 
@@ -119,3 +119,70 @@ def test_command_line_writes_the_file(tmp_path) -> None:
     output = tmp_path / "instances" / "summer-3.json"
     assert main(["--size", "summer", "--seed", "3", "-o", str(output)]) == 0
     assert json.loads(output.read_text(encoding="utf-8")) == generate("summer", 3)
+
+
+@pytest.fixture(scope="module")
+def peak() -> dict:
+    return generate("department-peak", 1)
+
+
+def _km(a: dict, b: dict) -> float:
+    from solver.geo import haversine_km
+
+    return haversine_km(a["lat"], a["lon"], b["lat"], b["lon"])
+
+
+def test_department_peak_spreads_communes_and_depots_over_a_departement(peak: dict) -> None:
+    communes = [s for s in peak["sites"] if s.get("commune") and s["id"] == s["commune"]]
+    depots = [s for s in peak["sites"] if not s.get("commune")]
+    assert len(communes) >= 200
+    assert 6 <= len(depots) <= 10
+    middle = {
+        "lat": sum(c["lat"] for c in communes) / len(communes),
+        "lon": sum(c["lon"] for c in communes) / len(communes),
+    }
+    assert max(_km(middle, c) for c in communes) <= 33  # about 60 km across
+    for depot in depots:
+        nearest = min(_km(depot, other) for other in depots if other is not depot)
+        assert 10 <= nearest <= 30
+    assert 10_000 <= len(peak["requests"]) <= 25_000
+
+
+def test_department_peak_lets_a_third_of_the_requests_move_one_to_three_days(peak: dict) -> None:
+    flexible = [
+        r
+        for r in peak["requests"]
+        if r["earliest_start"] != r["start"] or r["latest_end"] != r["end"]
+    ]
+    assert 0.28 <= len(flexible) / len(peak["requests"]) <= 0.40
+    days = {
+        (parse(r["start"]) - parse(r["earliest_start"])).days
+        for r in flexible
+        if (parse(r["start"]) - parse(r["earliest_start"])).days < 4
+    }
+    assert days >= {0, 1, 2, 3}
+
+
+def test_department_peak_asks_more_than_its_stock_on_peak_days(peak: dict) -> None:
+    # Barriers out over 14 July and booths on an election weekend, against all the stock.
+    stock = Counter()
+    for pool in peak["pools"]:
+        stock[pool["type"]] += pool["quantity"]
+    for kind, day in (("barriere", FETE_NATIONALE), ("isoloir", ELECTION_SUNDAYS[2])):
+        asked = sum(
+            line["quantity"]
+            for r in peak["requests"]
+            if parse(r["start"]).date() <= day < parse(r["end"]).date()
+            for line in r["lines"]
+            if line["type"] == kind
+        )
+        assert 1.3 * stock[kind] <= asked, kind
+
+
+def test_department_peak_vehicles_drive_directly_and_have_substitutes(peak: dict) -> None:
+    types = {t["id"]: t for t in peak["types"] if "max_direct_transfer_hours" in t}
+    assert types["minibus-9"]["max_direct_transfer_hours"] >= 12
+    assert types["camion-benne"]["max_direct_transfer_hours"] >= 12
+    assert "minibus-12" in types["minibus-9"]["substitutes"]
+    department = SeasonBuilder("department", 1)
+    assert len(peak["units"]) < len(department.units())  # less stock than the department's
