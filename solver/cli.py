@@ -261,9 +261,16 @@ def _write_plan(text: str, output: str | None) -> None:
 def _print_progress(progress: Progress) -> None:
     bound = f", bound {progress.bound:g}" if progress.bound is not None else ""
     note = f" ({progress.message})" if progress.message else ""
+    levels = ""
+    if progress.changed is not None:
+        levels += f", {progress.changed} changed"
+    if progress.shift_minutes is not None:
+        levels += f", shift {progress.shift_minutes} min"
+        if progress.shift_bound is not None:
+            levels += f" (at least {progress.shift_bound:g})"
     print(
-        f"[{progress.elapsed_seconds:7.1f} s] served value {progress.served_value}, "
-        f"{progress.km:.1f} km{bound}{note}",
+        f"[{progress.elapsed_seconds:7.1f} s] served value {progress.served_value}{bound}"
+        f"{levels}, {progress.km:.1f} km{note}",
         file=sys.stderr,
         flush=True,
     )

@@ -22,7 +22,11 @@ plan (``solver.baseline.solve_greedy``) when available:
 5. ``solver.pools`` re-chooses the pool draws per pooled type for km, dates,
    units and the pools of requests kept from ``previous`` fixed (lines moved
    to nearer pools one at a time first, ``solver.pools_local``).
-6. ``solver.assemble.build_plan`` checks the plan; the better of this plan
+6. ``solver.lns`` re-optimises neighbourhoods of the better of this plan and
+   the greedy one (a time window by a region by a type group) with CP-SAT,
+   every level at once, for the last ``LNS_SHARE`` of the time; it only keeps
+   what improves the plan, so it can stop at any moment.
+7. ``solver.assemble.build_plan`` checks the plan; the better of this plan
    and the greedy one (lexicographically) is returned, so a stage that fails
    never costs a valid plan.
 """
@@ -36,25 +40,28 @@ from dataclasses import replace
 
 from solver.assemble import InvalidPlanError, build_plan
 from solver.bound import part_bounds, tighten_bounds
-from solver.dates import Dated, DatesModel
+from solver.dates import Dated
 from solver.decompose import batch_parts, decompose, share_time, unit_type_groups
-from solver.exact import EXACT_LIMIT, ExactUnits, exact_literals
 from solver.instance import Instance
-from solver.lexsolve import solve_levels
 from solver.options import Progress, SolveOptions
-from solver.padding import travel_pads
+from solver.parallel import (
+    MIN_PARALLEL_SECONDS,
+    Batch,
+    can_fork,
+    date_batch,
+    date_in_processes,
+    hinted,
+)
 from solver.plan import Draw, LineAssignment, Metrics, Plan, RequestAssignment, Status
 from solver.pools import improve_draws
 from solver.problem import Problem
 from solver.repair import compact_shifts, insert_unserved
 from solver.units import UnitsModel, greedy_units, make_loans
 from solver.units_local import improve_units
-from solver.windows import dated_from_assignment, solve_by_windows
 
 logger = logging.getLogger(__name__)
 
 STRATEGY = "cp-sat"
-LARGE_PART = 800  # parts with more requests are solved window by window
 MIN_BATCH_SECONDS = 0.25  # a batch given less keeps the hinted plan's dates
 MAX_UNIT_LITERALS = 30_000  # largest (loan, unit) count re-assigned by CP-SAT at once
 
@@ -66,6 +73,9 @@ UNITS_SHARE = 0.85  # of what is left after dates, the rest goes to repair and c
 DRAWS_SHARE = 0.5  # of what is left after units, for the pool draws
 MIN_DRAWS_SECONDS = 0.1
 BOUND_SHARE = 0.1  # at most, to tighten the bound where the dates fall short of it
+LNS_SHARE = 0.5  # of the time limit, last, for the large-neighbourhood search
+SHIFT_BOUND_SHARE = 0.05  # of the time limit, at most, for the lower bound on shift
+MAX_SHIFT_BOUND_SECONDS = 30.0
 
 
 class _Clock:
@@ -79,13 +89,20 @@ class _Clock:
         self.t0 = time.monotonic()
         reserve = min(0.1 * options.time_limit_seconds, 0.5 + requests / 1500)
         self.limit = options.time_limit_seconds - reserve
+        self.lns = LNS_SHARE * self.limit
         self.options = options
+        self.shift_bound: float | None = None  # lower bound on shift, once known
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
 
     def left(self) -> float:
-        return max(0.0, self.limit - self.elapsed())
+        """Seconds left for the stages before the large-neighbourhood search."""
+        return max(0.0, self.limit - self.lns - self.elapsed())
+
+    def deadline(self) -> float:
+        """``time.monotonic()`` value at which the search must end."""
+        return self.t0 + self.limit
 
     def stopped(self) -> bool:
         return self.options.should_stop is not None and self.options.should_stop()
@@ -153,12 +170,18 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
     _log_stage(problem, clock, assignments, "units")
     assignments = _final_draws(inst, problem, assignments, key, options, clock)
     _log_stage(problem, clock, assignments, "draws")
+    assignments = _search(inst, problem, assignments, greedy, options, clock, upper)
+    _log_stage(problem, clock, assignments, "lns")
     plan = _checked(problem, assignments, clock, problem_sha256, upper)
     best = _better(plan, greedy)
     if best is None:
         raise InvalidPlanError("no valid plan could be made")
     if best is greedy:
         best = _with_bound(best, upper)
+    if clock.shift_bound is not None and best.solver.bound is not None:
+        bound = list(best.solver.bound)
+        bound[2] = min(clock.shift_bound, float(best.metrics.shift_minutes))
+        best = replace(best, solver=replace(best.solver, bound=tuple(bound)))
     _report(options, clock, best, upper, "done")
     return best
 
@@ -205,66 +228,38 @@ def _solve_dates(
     sizes = []
     for batch in batches:
         rids = [r for p in batch for r in p.request_ids]
-        hinted = sum(inst.reqs[r].value for r in rids if r in hints and hints[r].served)
-        gap = max(0.0, sum(bound_of[id(p)] for p in batch) - hinted)
+        given = sum(inst.reqs[r].value for r in rids if r in hints and hints[r].served)
+        gap = max(0.0, sum(bound_of[id(p)] for p in batch) - given)
         sizes.append(_weight(inst, rids) / 10 + gap)
     deadline = time.monotonic() + budget
     dated: dict[str, Dated] = {}
     exact_units: dict[tuple[str, int], tuple[str, ...]] = {}
+    if options.workers >= 2 and len(batches) >= 2 and budget >= MIN_PARALLEL_SECONDS and can_fork():
+        # Independent batches in processes: each gets its share of all workers' time.
+        total = sum(sizes) or 1.0
+        jobs = [
+            Batch(
+                tuple(p.request_ids for p in batch),
+                min(budget * 0.95, budget * options.workers * size / total),
+            )
+            for batch, size in zip(batches, sizes, strict=True)
+        ]
+        for found, units in date_in_processes(inst, jobs, hints, options, deadline):
+            dated.update(found)
+            exact_units.update(units)
+        return dated, exact_units
     for index, batch in enumerate(batches):
         rids = [r for p in batch for r in p.request_ids]
-        # The hinted plan's dates and units for this batch: kept when there
-        # is no time to solve it, or when the model does no better.
-        current, current_units = _hinted(inst, rids, hints)
         seconds = share_time(sizes, deadline - time.monotonic(), index)
         if clock.stopped() or seconds < MIN_BATCH_SECONDS:
-            dated.update(current)
+            # No time to solve it: the hinted plan's dates stay.
+            dated.update(hinted(inst, rids, hints)[0])
             continue
-        started = time.monotonic()
-        if len(rids) > LARGE_PART:
-            pads = _pads(inst, batch)
-            found = solve_by_windows(
-                inst, rids, pads, current, options, seconds * 0.7, current_units
-            )
-            left = seconds - (time.monotonic() - started)
-            found = solve_by_windows(
-                inst, rids, pads, found, options, left, current_units or None, shifts_only=True
-            )
-            dated.update(found)
-            exact_units.update(current_units)
-            continue
-        exact = exact_literals(inst, rids) <= EXACT_LIMIT
-        model = DatesModel(inst, rids, {} if exact else _pads(inst, batch))
-        extra = ExactUnits(model) if exact else None
-        model.hint(hints)
-        if extra is not None:
-            extra.hint(hints)
-        values, _ = solve_levels(model.model, model.levels(), max(seconds, 0.05), options)
-        found = model.read(values) if values is not None else {}
-        if _value(inst, found) < _value(inst, current):
-            dated.update(current)
-            continue
+        job = Batch(tuple(p.request_ids for p in batch), seconds)
+        found, units = date_batch(inst, job, hints, options)
         dated.update(found)
-        if extra is not None and values is not None:
-            exact_units.update(extra.read(values))
+        exact_units.update(units)
     return dated, exact_units
-
-
-def _hinted(
-    inst: Instance, rids: list[str], hints: Mapping[str, RequestAssignment]
-) -> tuple[dict[str, Dated], dict[tuple[str, int], tuple[str, ...]]]:
-    """Dates and units of the hinted assignments of ``rids`` that fit their windows."""
-    current: dict[str, Dated] = {}
-    units: dict[tuple[str, int], tuple[str, ...]] = {}
-    for rid in rids:
-        hinted = hints.get(rid)
-        dated_hint = dated_from_assignment(inst, hinted) if hinted is not None else None
-        if hinted is not None and dated_hint is not None:
-            current[rid] = dated_hint
-            for i, la in enumerate(hinted.lines):
-                if la.units:
-                    units[(rid, i)] = la.units
-    return current, units
 
 
 def _value(inst: Instance, dated: Mapping[str, Dated]) -> int:
@@ -273,14 +268,6 @@ def _value(inst: Instance, dated: Mapping[str, Dated]) -> int:
 
 def _weight(inst: Instance, rids) -> int:
     return sum(1 + len(inst.reqs[r].request.lines) for r in rids)
-
-
-def _pads(inst: Instance, batch: list) -> dict[str, int]:
-    """Travel padding of every request of the batch's parts (``solver.padding``)."""
-    pads: dict[str, int] = {}
-    for part in batch:
-        pads.update(travel_pads(inst, part.request_ids))
-    return pads
 
 
 def _kept(inst: Instance, starts: Mapping[str, int]) -> dict[str, list[tuple[str, ...]]]:
@@ -437,6 +424,61 @@ def _final_draws(
     return found
 
 
+def _search(
+    inst: Instance,
+    problem: Problem,
+    assignments: list[RequestAssignment],
+    greedy: Plan | None,
+    options: SolveOptions,
+    clock: _Clock,
+    upper: float,
+) -> list[RequestAssignment]:
+    """Stage 6: the large-neighbourhood search from the better of the plan and the greedy's."""
+    from solver.lns import search
+
+    start = assignments
+    key = _key_of(problem, assignments)
+    if greedy is not None and _key(greedy) < key:
+        start = [a for a in greedy.requests if a.served]
+    elif key == (float("inf"),):
+        return assignments  # pragma: no cover - a bug upstream: the greedy plan stays
+    if clock.stopped() or clock.deadline() - time.monotonic() < 0.5:
+        return start
+    shift_bound = _shift_bound(inst, start, options, clock)
+
+    def report(found: tuple[float, float, float, float]) -> None:
+        if options.on_progress is not None:
+            options.on_progress(
+                Progress(
+                    clock.elapsed(),
+                    int(-found[0]),
+                    round(found[3], 1),
+                    upper,
+                    "lns",
+                    changed=int(found[1]),
+                    shift_minutes=int(found[2]),
+                    shift_bound=shift_bound,
+                )
+            )
+
+    return search(inst, start, options, clock.deadline(), report)
+
+
+def _shift_bound(
+    inst: Instance, assignments: list[RequestAssignment], options: SolveOptions, clock: _Clock
+) -> float | None:
+    """``solver.shiftbound``'s bound at the value of ``assignments`` (kept in ``clock``).
+
+    The search never lowers the value, so the bound holds for its final plan too.
+    """
+    from solver.shiftbound import shift_lower_bound
+
+    value = sum(inst.reqs[a.id].value for a in assignments if a.served)
+    seconds = min(options.time_limit_seconds * SHIFT_BOUND_SHARE, MAX_SHIFT_BOUND_SECONDS)
+    clock.shift_bound = shift_lower_bound(inst, value, seconds)
+    return clock.shift_bound
+
+
 def _frozen(inst: Instance, assignments: list[RequestAssignment]) -> set[str]:
     """Requests not to move: locked, or served exactly as in ``previous``."""
     from solver.check import assignment_changed
@@ -555,6 +597,16 @@ def _better(plan: Plan | None, greedy: Plan | None) -> Plan | None:
 def _report(options: SolveOptions, clock: _Clock, plan: Plan | None, bound, message: str) -> None:
     if options.on_progress is None or plan is None:
         return
+    m = plan.metrics
     options.on_progress(
-        Progress(clock.elapsed(), plan.metrics.served_value, plan.metrics.km, bound, message)
+        Progress(
+            clock.elapsed(),
+            m.served_value,
+            m.km,
+            bound,
+            message,
+            changed=m.changed,
+            shift_minutes=m.shift_minutes,
+            shift_bound=plan.solver.bound[2] if plan.solver.bound else None,
+        )
     )

@@ -15,6 +15,9 @@ class Progress:
     km: float
     bound: float | None  # upper bound on served value, when known
     message: str = ""
+    changed: int | None = None  # the other levels of the objective, when known
+    shift_minutes: int | None = None
+    shift_bound: float | None = None  # lower bound on shift at this served value, when known
 
 
 @dataclass(frozen=True)
