@@ -47,6 +47,15 @@ DEFAULT_INSTANCES = (
     "department:1:600",
 )
 QUICK_INSTANCES = ("summer:1:5", "year:1:10")
+# The overloaded département at three time limits, the agglomeration's year, and department-1.
+PEAK_INSTANCES = (
+    "department-peak:1:60",
+    "department-peak:1:300",
+    "department-peak:1:600",
+    "year:1:60",
+    "summer:1:10",
+    "department:1:60",
+)
 STRATEGIES = ("baseline", "greedy", "cpsat")
 PRIORITIES = (1, 2, 3, 4)
 REPO = Path(__file__).resolve().parent.parent
@@ -308,11 +317,47 @@ def instance_section(
             "the same requests at the same dates; the dates come from the shift level, "
             "which the objective puts above km.",
         ]
+    lines += levels_table(runs, bound[0])
     for run in runs:
         if run.violations:
             lines += ["", f"**{run.strategy} plan violations on {spec.name}:**", ""]
             lines += [f"    {v}" for v in run.violations[:20]]
     return [*lines, ""]
+
+
+def levels_table(runs: list[Run], bound: float) -> list[str]:
+    """Each level against its own bound: value against the upper bound (and the
+    share of the greedy-to-bound gap closed), km against the km lower bound at the
+    plan's dates, shift against the lower bound on shift at the plan's value."""
+    greedy = next((r for r in runs if r.strategy == "greedy" and r.plan), None)
+    greedy_value = greedy.plan["metrics"]["served_value"] if greedy and greedy.plan else None
+    greedy_shift = None
+    if greedy is not None and greedy.plan and greedy.plan["metrics"]["served"]:
+        gm = greedy.plan["metrics"]
+        greedy_shift = gm["shift_minutes"] / gm["served"]
+    lines = [
+        "",
+        "| levels | % of bound | greedy-to-bound gap closed | km / km lower bound "
+        "| shift min | shift lower bound | shift per served | vs greedy's | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        if run.plan is None:
+            continue
+        m = run.plan["metrics"]
+        closed = "n/a"
+        if greedy_value is not None and bound > greedy_value and run.strategy != "greedy":
+            closed = f"{(m['served_value'] - greedy_value) / (bound - greedy_value):.2f}"
+        versus = _ratio(m["km"], run.km_bound) if run.km_bound else "n/a"
+        levels = run.plan.get("solver", {}).get("bound") or []
+        shift_bound = f"{levels[2]:.0f}" if len(levels) > 2 and levels[2] else "n/a"
+        per = m["shift_minutes"] / m["served"] if m["served"] else 0.0
+        than = _ratio(per, greedy_shift) if greedy_shift else "n/a"
+        lines.append(
+            f"| {run.strategy} | {_pct(m['served_value'], bound)} | {closed} | {versus} "
+            f"| {m['shift_minutes']} | {shift_bound} | {per:.1f} | {than} | {run.peak_mb:.0f} |"
+        )
+    return lines
 
 
 def cpsat_bound(runs: list[Run]) -> float | None:
@@ -351,6 +396,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="run " + " ".join(QUICK_INSTANCES) + " only"
     )
+    parser.add_argument(
+        "--peak", action="store_true", help="run " + " ".join(PEAK_INSTANCES) + " only"
+    )
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="default: %(default)s")
     parser.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default: 2)")
     parser.add_argument("-o", "--output", default=str(REPO / "BENCHMARKS.md"))
@@ -362,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         parser.error(f"unknown strategy {', '.join(unknown)}; choose from {', '.join(STRATEGIES)}")
-    texts = QUICK_INSTANCES if args.quick else DEFAULT_INSTANCES
+    texts = QUICK_INSTANCES if args.quick else PEAK_INSTANCES if args.peak else DEFAULT_INSTANCES
     specs = args.instance or [parse_instance(t) for t in texts]
     command = "python -m bench.run " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     started = datetime.now(UTC)
@@ -371,6 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"Run on {started:%Y-%m-%d %H:%M} UTC with `{command}`.",
         "",
+        "- Load average at the start: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + ".",
         *machine(),
         "- The machine was shared with other work while the benchmark ran: seconds are indicative.",
         f"- Each strategy ran in its own process; CP-SAT with {args.workers} workers, seed 0.",
@@ -408,6 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else simple_bound(problem_path, min(30.0, spec.seconds))
             )
             report += instance_section(spec, document, runs, bound)
+            loads = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+            report += [f"Load average after {spec.name}: {loads}.", ""]
             write_report(Path(args.output), report)
     print(f"wrote {args.output}", file=sys.stderr)
     if violations:
