@@ -381,10 +381,29 @@ class NeighbourhoodModel:
         return out
 
     def _order_free(self, unit_id: str, items: list[tuple[str, int, cp_model.IntVar]]) -> None:
-        """Two free loans on one unit: never the same request, else one after the other."""
+        """Two free loans on one unit: never the same request, else one after the other.
+
+        A no-overlap of the unit's occupations (free ones optional, fixed ones
+        nearby) is implied, travel aside, but it lets CP-SAT reason on the
+        unit as a whole and prove neighbourhoods far larger.
+        """
         inst = self.inst
         m = self.model
         ta = inst.turnaround(inst.problem.unit_by_id[unit_id].type)
+        if len(items) > 1:
+            intervals = [
+                m.NewOptionalFixedSizeIntervalVar(self.s[r], inst.reqs[r].duration + ta, lit, "")
+                for r, _, lit in items
+            ]
+            free = {r for r, _, _ in items}
+            first = min(inst.reqs[r].lo for r in free)
+            last = max(inst.reqs[r].hi + inst.reqs[r].duration + ta for r in free)
+            for ln in self.state.loans_near(unit_id, first, last):
+                if ln.request not in self.x and ln.end + ta > first and ln.start < last:
+                    intervals.append(
+                        m.NewFixedSizeIntervalVar(ln.start, ln.end + ta - ln.start, "")
+                    )
+            m.AddNoOverlap(intervals)
         for i, (r1, _, a1) in enumerate(items):
             d1 = inst.reqs[r1]
             for r2, _, a2 in items[i + 1 :]:
@@ -641,13 +660,18 @@ class Neighbourhoods:
         high = bisect.bisect_right(self.los[index], last)
         near = []
         site = rd.request.site
+        # Nearest in space first (a region), or nearest in time (a time window).
+        by_place = self.rng.random() < 0.5
         for rid in group[low:high]:
             other = inst.reqs[rid]
             if other.hi + other.duration < first or other.lo > last:
                 continue
-            km = inst.travel.km(site, other.request.site)
-            overlap = max(0, min(last, other.hi + other.duration) - max(first, other.lo))
-            near.append((km - overlap / DAY, rid))
+            if by_place:
+                km = inst.travel.km(site, other.request.site)
+                overlap = max(0, min(last, other.hi + other.duration) - max(first, other.lo))
+                near.append((km - overlap / DAY, rid))
+            else:
+                near.append((abs(other.start - rd.start) / DAY, rid))
         near.sort()
         chosen = [rid for _, rid in near[:size]]
         if seed not in chosen:
@@ -716,10 +740,12 @@ def search(
         model.hint()
         budget = min(seconds, left)
         values, results = solve_levels(model.model, model.levels, budget, sub)
-        proven = bool(results) and results[0].optimal and len(results) == len(model.levels)
-        size = _resize(size, proven, len(hoods.all))
-        stats.size = size
+        # Sized by the levels above km: km is seldom proven and matters least.
+        above = [lv.name for lv in model.levels if lv.name != "km"]
+        done = {r.name for r in results if r.optimal}
+        proven = bool(results) and all(name in done for name in above)
         if values is None:
+            size = _resize(size, proven, False, len(hoods.all))
             hoods.reward(kind, False)
             continue
         found = model.read(values)
@@ -728,6 +754,7 @@ def search(
         ok = state.valid_units(touched) and state.valid_pools(pools, model.first, model.last + DAY)
         after = state.key()
         if not ok or _worse(after, before):
+            size = _resize(size, proven, False, len(hoods.all))
             state.replace([a.id for a in found], taken)
             stats.rejected += int(not ok)
             if not ok:
@@ -735,6 +762,8 @@ def search(
             hoods.reward(kind, False)
             continue
         gain = _better(after, before)
+        size = _resize(size, proven, gain, len(hoods.all))
+        stats.size = size
         hoods.reward(kind, gain)
         if gain:
             stats.improved += 1
@@ -753,9 +782,14 @@ def search(
     return state.assignments()
 
 
-def _resize(size: int, proven: bool, most: int) -> int:
-    grown = math.ceil(size * 1.15) if proven else math.floor(size * 0.85)
-    return max(min(MIN_SIZE, most), min(grown, MAX_SIZE, most))
+def _resize(size: int, proven: bool, gain: bool, most: int) -> int:
+    """Larger after a proven neighbourhood, smaller after one that neither was proven
+    nor improved the plan (too large to search in its time), else the same."""
+    if proven:
+        size = math.ceil(size * 1.1)
+    elif not gain:
+        size = math.floor(size * 0.93)
+    return max(min(MIN_SIZE, most), min(size, MAX_SIZE, most))
 
 
 def _better(a: Key, b: Key) -> bool:
