@@ -247,16 +247,16 @@ class NeighbourhoodModel:
         pool_items: dict[str, list[tuple[cp_model.IntervalVar, cp_model.LinearExprT]]] = {}
         for rid in self.free:
             rd = inst.reqs[rid]
-            x = self.x[rid] = m.NewBoolVar("")
+            x = self.x[rid] = m.new_bool_var("")
             if settled:
-                m.Add(x == int(rid in state.by_id))
-            s = self.s[rid] = m.NewIntVar(rd.lo, rd.hi, "")
+                m.add(x == int(rid in state.by_id))
+            s = self.s[rid] = m.new_int_var(rd.lo, rd.hi, "")
             value_terms.append(rd.value * x)
             spread = max(rd.start - rd.lo, rd.hi - rd.start, 0)
             if spread:
-                a = m.NewIntVar(0, spread, "")
-                m.Add(a >= s - rd.start).OnlyEnforceIf(x)
-                m.Add(a >= rd.start - s).OnlyEnforceIf(x)
+                a = m.new_int_var(0, spread, "")
+                m.add(a >= s - rd.start).only_enforce_if(x)
+                m.add(a >= rd.start - s).only_enforce_if(x)
                 shift_terms.append(a)
             current = state.by_id.get(rid)
             for index, line in enumerate(rd.request.lines):
@@ -266,12 +266,12 @@ class NeighbourhoodModel:
                 now = current.lines[index].units if current is not None else ()
                 lits = self._unit_line(rd, index, line.type, now, free_set)
                 if len(lits) < line.quantity:
-                    m.Add(x == 0)
+                    m.add(x == 0)
                 for unit_id, (lit, cost) in lits.items():
-                    m.AddImplication(lit, x)
+                    m.add_implication(lit, x)
                     per_unit.setdefault(unit_id, []).append((rid, index, lit))
                     km_terms.append(cost * lit)
-                m.Add(sum(lit for lit, _ in lits.values()) == line.quantity * x)
+                m.add(sum(lit for lit, _ in lits.values()) == line.quantity * x)
                 self.unit_lits[(rid, index)] = {u: lit for u, (lit, _) in lits.items()}
             keep = self._keep(rid)
             if keep is not None:
@@ -373,10 +373,10 @@ class NeighbourhoodModel:
         chosen += [o for o in options if o[1] not in keep][:UNIT_CANDIDATES]
         out: dict[str, tuple[cp_model.IntVar, int]] = {}
         for cost, unit_id, allowed in chosen:
-            lit = m.NewBoolVar("")
+            lit = m.new_bool_var("")
             if not (len(allowed) == 1 and allowed[0] == (rd.lo, rd.hi)):
-                domain = cp_model.Domain.FromIntervals([list(iv) for iv in allowed])
-                m.AddLinearExpressionInDomain(self.s[rd.id], domain).OnlyEnforceIf(lit)
+                domain = cp_model.Domain.from_intervals([list(iv) for iv in allowed])
+                m.add_linear_expression_in_domain(self.s[rd.id], domain).only_enforce_if(lit)
             out[unit_id] = (lit, cost)
         return out
 
@@ -392,7 +392,9 @@ class NeighbourhoodModel:
         ta = inst.turnaround(inst.problem.unit_by_id[unit_id].type)
         if len(items) > 1:
             intervals = [
-                m.NewOptionalFixedSizeIntervalVar(self.s[r], inst.reqs[r].duration + ta, lit, "")
+                m.new_optional_fixed_size_interval_var(
+                    self.s[r], inst.reqs[r].duration + ta, lit, ""
+                )
                 for r, _, lit in items
             ]
             free = {r for r, _, _ in items}
@@ -401,14 +403,14 @@ class NeighbourhoodModel:
             for ln in self.state.loans_near(unit_id, first, last):
                 if ln.request not in self.x and ln.end + ta > first and ln.start < last:
                     intervals.append(
-                        m.NewFixedSizeIntervalVar(ln.start, ln.end + ta - ln.start, "")
+                        m.new_fixed_size_interval_var(ln.start, ln.end + ta - ln.start, "")
                     )
-            m.AddNoOverlap(intervals)
+            m.add_no_overlap(intervals)
         for i, (r1, _, a1) in enumerate(items):
             d1 = inst.reqs[r1]
             for r2, _, a2 in items[i + 1 :]:
                 if r1 == r2:
-                    m.AddBoolOr([a1.Not(), a2.Not()])
+                    m.add_bool_or([a1.Not(), a2.Not()])
                     continue
                 d2 = inst.reqs[r2]
                 go = inst.travel.minutes(d1.request.site, d2.request.site)
@@ -416,9 +418,9 @@ class NeighbourhoodModel:
                 apart = d1.hi + d1.duration + ta + go <= d2.lo
                 if apart or d2.hi + d2.duration + ta + back <= d1.lo:
                     continue  # never in each other's way
-                o = m.NewBoolVar("")
-                m.Add(self.s[r2] >= self.s[r1] + d1.duration + ta + go).OnlyEnforceIf([a1, a2, o])
-                m.Add(self.s[r1] >= self.s[r2] + d2.duration + ta + back).OnlyEnforceIf(
+                o = m.new_bool_var("")
+                m.add(self.s[r2] >= self.s[r1] + d1.duration + ta + go).only_enforce_if([a1, a2, o])
+                m.add(self.s[r1] >= self.s[r2] + d2.duration + ta + back).only_enforce_if(
                     [a1, a2, o.Not()]
                 )
 
@@ -440,19 +442,19 @@ class NeighbourhoodModel:
         terms: list[cp_model.LinearExprT] = []
         vars_: dict[str, tuple[cp_model.IntVar, cp_model.IntVar]] = {}
         if quantity > sum(p.quantity for p in pools):
-            m.Add(x == 0)
+            m.add(x == 0)
         for pool in pools:
             cap = min(quantity, pool.quantity)
-            q = m.NewIntVar(0, cap, "")
-            use = m.NewBoolVar("")
-            m.Add(q <= cap * use)
-            m.Add(q >= use)
-            m.AddImplication(use, x)
-            interval = m.NewOptionalFixedSizeIntervalVar(self.s[rd.id], size, use, "")
+            q = m.new_int_var(0, cap, "")
+            use = m.new_bool_var("")
+            m.add(q <= cap * use)
+            m.add(q >= use)
+            m.add_implication(use, x)
+            interval = m.new_optional_fixed_size_interval_var(self.s[rd.id], size, use, "")
             pool_items.setdefault(pool.id, []).append((interval, q))
             terms.append(2 * inst.km100(pool.site, rd.request.site) * use)
             vars_[pool.id] = (q, use)
-        m.Add(sum(q for q, _ in vars_.values()) == quantity * x)
+        m.add(sum(q for q, _ in vars_.values()) == quantity * x)
         self.pool_qty[(rd.id, index)] = vars_
         return terms
 
@@ -472,9 +474,9 @@ class NeighbourhoodModel:
             for rid, (start, until, q) in self.state.pool_draws[pool_id].items():
                 if rid in free or until <= self.first or start >= span_end:
                     continue
-                intervals.append(m.NewFixedSizeIntervalVar(start, until - start, ""))
+                intervals.append(m.new_fixed_size_interval_var(start, until - start, ""))
                 demands.append(q)
-            m.AddCumulative(intervals, demands, quantity)
+            m.add_cumulative(intervals, demands, quantity)
 
     # -- previous ---------------------------------------------------------------
 
@@ -485,28 +487,28 @@ class NeighbourhoodModel:
         if prev is None or prev.start is None:
             return None
         m = self.model
-        k = m.NewBoolVar("")
+        k = m.new_bool_var("")
         rd = inst.reqs[rid]
         start = inst.timebase.to_minutes(prev.start)
         if not rd.lo <= start <= rd.hi or len(prev.lines) != len(rd.request.lines):
-            m.Add(k == 0)
+            m.add(k == 0)
             return k
-        m.AddImplication(k, self.x[rid])
-        m.Add(self.s[rid] == start).OnlyEnforceIf(k)
+        m.add_implication(k, self.x[rid])
+        m.add(self.s[rid] == start).only_enforce_if(k)
         prev_units = {u for la in prev.lines for u in la.units}
         prev_pools = {d.pool for la in prev.lines for d in la.pools}
         for index, la in enumerate(prev.lines):
             lits = self.unit_lits.get((rid, index))
             if lits is not None:
                 if not set(la.units) <= set(lits):
-                    m.Add(k == 0)
+                    m.add(k == 0)
                     return k
                 for unit_id, lit in lits.items():
-                    m.Add(lit == int(unit_id in prev_units)).OnlyEnforceIf(k)
+                    m.add(lit == int(unit_id in prev_units)).only_enforce_if(k)
             draws = self.pool_qty.get((rid, index))
             if draws is not None:
                 for pool_id, (_, use) in draws.items():
-                    m.Add(use == int(pool_id in prev_pools)).OnlyEnforceIf(k)
+                    m.add(use == int(pool_id in prev_pools)).only_enforce_if(k)
         return k
 
     # -- hint and read ------------------------------------------------------------
@@ -515,17 +517,17 @@ class NeighbourhoodModel:
         m = self.model
         for rid in self.free:
             a = self.state.by_id.get(rid)
-            m.AddHint(self.x[rid], int(a is not None))
+            m.add_hint(self.x[rid], int(a is not None))
             if a is None:
                 continue
-            m.AddHint(self.s[rid], self.state.start_of(a))
+            m.add_hint(self.s[rid], self.state.start_of(a))
             for index, la in enumerate(a.lines):
                 for unit_id, lit in self.unit_lits.get((rid, index), {}).items():
-                    m.AddHint(lit, int(unit_id in la.units))
+                    m.add_hint(lit, int(unit_id in la.units))
                 drawn = {d.pool: d.quantity for d in la.pools}
                 for pool_id, (q, use) in self.pool_qty.get((rid, index), {}).items():
-                    m.AddHint(q, drawn.get(pool_id, 0))
-                    m.AddHint(use, int(pool_id in drawn))
+                    m.add_hint(q, drawn.get(pool_id, 0))
+                    m.add_hint(use, int(pool_id in drawn))
 
     def read(self, values: Sequence[int]) -> list[RequestAssignment]:
         """The served free requests of a solution."""
