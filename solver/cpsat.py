@@ -41,7 +41,7 @@ from dataclasses import replace
 from solver.assemble import InvalidPlanError, build_plan
 from solver.bound import part_bounds, tighten_bounds
 from solver.dates import Dated
-from solver.decompose import batch_parts, decompose, share_time, unit_type_groups
+from solver.decompose import Part, batch_parts, decompose, share_time, unit_type_groups
 from solver.instance import Instance
 from solver.options import Progress, SolveOptions
 from solver.parallel import (
@@ -66,7 +66,7 @@ MIN_BATCH_SECONDS = 0.25  # a batch given less keeps the hinted plan's dates
 MAX_UNIT_LITERALS = 30_000  # largest (loan, unit) count re-assigned by CP-SAT at once
 
 # Fractions of the time limit per stage; unused time flows to the next stage.
-GREEDY_SHARE = 0.1
+GREEDY_SHARE = 0.4  # at most
 DATES_SHARE = 0.8
 LOCAL_UNITS_SHARE = 0.1  # of what is left after repair, at most; it usually ends sooner
 UNITS_SHARE = 0.85  # of what is left after dates, the rest goes to repair and checks
@@ -74,6 +74,7 @@ DRAWS_SHARE = 0.5  # of what is left after units, for the pool draws
 MIN_DRAWS_SECONDS = 0.1
 BOUND_SHARE = 0.1  # at most, to tighten the bound where the dates fall short of it
 LNS_SHARE = 0.5  # of the time limit, last, for the large-neighbourhood search
+SEARCH_ONLY_REQUESTS = 8000  # larger problems go from the greedy plan to the search
 SHIFT_BOUND_SHARE = 0.05  # of the time limit, at most, for the lower bound on shift
 MAX_SHIFT_BOUND_SECONDS = 30.0
 
@@ -87,7 +88,7 @@ class _Clock:
 
     def __init__(self, options: SolveOptions, requests: int) -> None:
         self.t0 = time.monotonic()
-        reserve = min(0.1 * options.time_limit_seconds, 0.5 + requests / 1500)
+        reserve = min(0.15 * options.time_limit_seconds, 0.5 + requests / 1000)
         self.limit = options.time_limit_seconds - reserve
         self.lns = LNS_SHARE * self.limit
         self.options = options
@@ -137,6 +138,8 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
     logger.debug("greedy done at %.1f s", clock.elapsed())
 
     groups, parts = decompose(inst)
+    if greedy is not None and len(problem.requests) > SEARCH_ONLY_REQUESTS:
+        return _search_only(inst, problem, parts, greedy, options, clock, problem_sha256)
     bounds = part_bounds(inst, parts, min(clock.left() * 0.05, 5.0))
     dated, exact_units = _solve_dates(
         inst, parts, bounds, hints, options, clock, clock.left() * DATES_SHARE
@@ -186,12 +189,45 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
     return best
 
 
+def _search_only(
+    inst: Instance,
+    problem: Problem,
+    parts: list[Part],
+    greedy: Plan,
+    options: SolveOptions,
+    clock: _Clock,
+    sha: str,
+) -> Plan:
+    """A département's season: the search from the greedy plan, with the bound.
+
+    On ten thousand requests and more the staged pipeline spends minutes to
+    end near the greedy plan's value, while the search gains from its first
+    second; so the time goes to bounding the value, then to the search.
+    """
+    value_of = {a.id: inst.reqs[a.id].value for a in greedy.requests if a.served}
+    achieved = [float(sum(value_of.get(r, 0) for r in p.request_ids)) for p in parts]
+    bounds = part_bounds(inst, parts, min(clock.left() * 0.05, 5.0))
+    budget = min(options.time_limit_seconds * BOUND_SHARE, clock.left() * 0.2)
+    upper = sum(tighten_bounds(inst, parts, bounds, achieved, budget, options))
+    clock.lns = clock.limit  # every stage's time is the search's
+    start = [a for a in greedy.requests if a.served]
+    assignments = _search(inst, problem, start, greedy, options, clock, upper)
+    plan = _checked(problem, assignments, clock, sha, upper)
+    best = _better(plan, greedy) or greedy
+    if best is greedy:
+        best = _with_bound(best, upper)
+    _report(options, clock, best, upper, "done")
+    return best
+
+
 def _greedy_plan(problem: Problem, options: SolveOptions, sha: str, clock: _Clock) -> Plan | None:
     """The greedy baseline's plan, used as hint and as fallback."""
     try:
         from solver.baseline import solve_greedy
     except ImportError:
         return None
+    # The greedy ends as soon as it has placed every request; its limit only
+    # cuts short its search for shifts, which a département's season needs.
     sub = SolveOptions(
         time_limit_seconds=max(0.5, options.time_limit_seconds * GREEDY_SHARE),
         workers=options.workers,
