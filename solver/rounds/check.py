@@ -13,7 +13,7 @@ violation names its rule:
 - ``break``: the driver's break has its length, starts in its window and fits
   in a gap between services that leaves room for the drive;
 - ``pairing``: a transfer's collection comes before its delivery on the same truck;
-- ``metrics``: km and counts are what the routes add up to.
+- ``metrics``: km, cost, duty minutes and counts are what the routes add up to.
 """
 
 from __future__ import annotations
@@ -198,7 +198,8 @@ class _Checker:
             self.add("plan", "the plan was made for another problem (its sha256 differs)")
         where_served: dict[str, tuple[int, int]] = {}
         used_trucks: set[str] = set()
-        km = 0.0
+        km = cost = 0.0
+        duty = 0
         for r, route in enumerate(plan.routes):
             where = f"routes[{r}] ({route.truck})"
             truck = problem.truck_by_id.get(route.truck)
@@ -221,10 +222,15 @@ class _Checker:
             if len(stops) != len(route.visits):
                 continue
             km += route.km
+            minutes = self.minutes(route.depart, route.back)
+            duty += minutes
+            cost += (
+                route.km * truck.cost_per_km + minutes / 60 * truck.cost_per_hour + truck.fixed_cost
+            )
             self.route(where, route, truck, stops)
         self.explained(where_served)
         self.pairing(where_served)
-        self.metrics(where_served, km)
+        self.metrics(where_served, km, cost, duty)
         return self.out
 
     def explained(self, where_served: dict[str, tuple[int, int]]) -> None:
@@ -283,25 +289,31 @@ class _Checker:
                     f"transfer {t.collection!r} -> {t.delivery!r}: delivered before collected",
                 )
 
-    def metrics(self, where_served: dict[str, tuple[int, int]], km: float) -> None:
+    def metrics(
+        self, where_served: dict[str, tuple[int, int]], km: float, cost: float, duty: int
+    ) -> None:
         m = self.plan.metrics
         expected = {
             "stops": len(self.problem.stops),
             "served": len(where_served),
             "dropped": len(self.plan.dropped),
             "trucks_used": len(self.plan.routes),
+            "duty_minutes": duty,
         }
         actual = {
             "stops": m.stops,
             "served": m.served,
             "dropped": m.dropped,
             "trucks_used": m.trucks_used,
+            "duty_minutes": m.duty_minutes,
         }
         for name, value in expected.items():
             if actual[name] != value:
                 self.add("metrics", f"metrics.{name} is {actual[name]}, expected {value}")
         if abs(m.km - km) > KM_TOLERANCE:
             self.add("metrics", f"metrics.km is {m.km:.3f}, the routes add up to {km:.3f}")
+        if abs(m.cost - cost) > KM_TOLERANCE * max(1.0, cost / 100):
+            self.add("metrics", f"metrics.cost is {m.cost:.3f}, the routes add up to {cost:.3f}")
 
 
 def check_rounds(

@@ -133,6 +133,7 @@ def problem_to_dict(problem: RoundsProblem) -> dict[str, Any]:
             "shift": window(t.shift),
             "cost_per_km": t.cost_per_km,
             "fixed_cost": t.fixed_cost,
+            "cost_per_hour": t.cost_per_hour,
         }
         if t.driver_break is not None:
             out["break"] = {
@@ -592,7 +593,7 @@ class _Reader:
             value,
             path,
             ("id", "name", "depot", "capacity", "shift"),
-            ("break", "cost_per_km", "fixed_cost"),
+            ("break", "cost_per_km", "fixed_cost", "cost_per_hour"),
         )
         if o is None:
             return None
@@ -603,6 +604,7 @@ class _Reader:
         shift = self.window(o.get("shift", _MISSING), f"{path}.shift", strict=True)
         cost = self.number(o.get("cost_per_km", 1.0), f"{path}.cost_per_km")
         fixed = self.number(o.get("fixed_cost", 0.0), f"{path}.fixed_cost")
+        hourly = self.number(o.get("cost_per_hour", 0.0), f"{path}.cost_per_hour")
         driver_break = None
         if o.get("break") is not None:
             driver_break = self.driver_break(o["break"], f"{path}.break", shift)
@@ -616,9 +618,10 @@ class _Reader:
             or shift is None
             or cost is None
             or fixed is None
+            or hourly is None
         ):
             return None
-        return Truck(ident, name, depot, capacity, shift, driver_break, cost, fixed)
+        return Truck(ident, name, depot, capacity, shift, driver_break, cost, fixed, hourly)
 
     def driver_break(self, value: Any, path: str, shift: Window | None) -> Break | None:
         o = self.obj(value, path, ("earliest", "latest", "minutes"))

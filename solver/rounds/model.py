@@ -76,7 +76,8 @@ class Break:
 class Truck:
     """One truck with its driver for one day (list a truck once per day it works).
 
-    ``cost_per_km`` and ``fixed_cost`` are in any currency, the same for all trucks.
+    ``cost_per_km``, ``cost_per_hour`` (of the driver's time from leaving the depot
+    to coming back) and ``fixed_cost`` (when used) are in one currency for all trucks.
     """
 
     id: str
@@ -87,6 +88,7 @@ class Truck:
     driver_break: Break | None = None  # "break" in the file
     cost_per_km: float = 1.0
     fixed_cost: float = 0.0
+    cost_per_hour: float = 0.0
 
 
 @dataclass(frozen=True)

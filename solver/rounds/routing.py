@@ -6,7 +6,7 @@ thousandths of the problem's currency (``cost_per_km`` times metres).
 Hard rules (``add_hard_rules``): truck capacity with deliveries loaded at the
 depot and collections brought back to it, stop time windows, the driver's day
 and break, transfers (collection before delivery, same truck). Soft rules
-(``add_soft_rules``): km cost per truck, fixed cost of a used truck, and a drop
+(``add_soft_rules``): km and hourly cost per truck, fixed cost of a used truck, and a drop
 penalty per stop larger than any detour, so that serving more stops always
 comes first and km second.
 """
@@ -239,6 +239,11 @@ def add_travel_cost(model: _Model) -> int:
             callbacks[truck.cost_per_km] = _arc_cost(model, truck.cost_per_km)
         model.routing.SetArcCostEvaluatorOfVehicle(callbacks[truck.cost_per_km], v)
         model.routing.SetFixedCostOfVehicle(round(truck.fixed_cost * COST_SCALE), v)
+    assert model.time_dim is not None
+    for v, truck in enumerate(model.problem.trucks):
+        per_minute = round(truck.cost_per_hour * COST_SCALE / 60)
+        if per_minute:
+            model.time_dim.SetSpanCostCoefficientForVehicle(per_minute, v)
     sites = model.node_sites
     longest = max(
         (model.travel.km(a, b) for a in sites for b in sites),
@@ -251,12 +256,18 @@ def add_travel_cost(model: _Model) -> int:
 def add_optional_stops(model: _Model, longest_leg_cost: int) -> None:
     """Lets a stop be left out, at a penalty above any detour and any truck's fixed cost.
 
-    Inserting a stop costs at most two longest legs (four for a transfer's pair)
-    plus a truck's fixed cost; the penalty is ten times that, so the search never
-    trades a stop for km.
+    Inserting a stop costs at most two longest legs (four for a transfer's pair),
+    a truck's fixed cost and a whole driver's day; the penalty is ten times that,
+    so the search never trades a stop for km or hours.
     """
-    fixed = max(round(t.fixed_cost * COST_SCALE) for t in model.problem.trucks)
-    penalty = 10 * (4 * longest_leg_cost + fixed) + COST_SCALE
+    problem = model.problem
+    fixed = max(round(t.fixed_cost * COST_SCALE) for t in problem.trucks)
+    day = max(
+        round(t.cost_per_hour * COST_SCALE / 60)
+        * (problem.minute(t.shift.end) - problem.minute(t.shift.start))
+        for t in problem.trucks
+    )
+    penalty = 10 * (4 * longest_leg_cost + fixed + day) + COST_SCALE
     for i in range(len(model.stops)):
         model.routing.AddDisjunction([model.index_of(i)], penalty)
 
@@ -327,6 +338,12 @@ def make_route(
     )
 
 
+def route_cost(truck: Truck, route: Route) -> float:
+    """What a round costs: km, driver's hours from departure to return, fixed cost."""
+    hours = (route.back - route.depart).total_seconds() / 3600
+    return route.km * truck.cost_per_km + hours * truck.cost_per_hour + truck.fixed_cost
+
+
 def assemble_plan(
     problem: RoundsProblem,
     routes: Sequence[Route],
@@ -337,8 +354,8 @@ def assemble_plan(
     """A plan from routes and dropped stops, with its metrics."""
     by_truck = problem.truck_by_id
     km = sum(r.km for r in routes)
-    cost = sum(r.km * by_truck[r.truck].cost_per_km + by_truck[r.truck].fixed_cost for r in routes)
     duty = sum(int((r.back - r.depart).total_seconds() // 60) for r in routes)
+    cost = sum(route_cost(by_truck[r.truck], r) for r in routes)
     served = sum(len(r.visits) for r in routes)
     metrics = RoundsMetrics(
         stops=len(problem.stops),

@@ -110,17 +110,17 @@ def schedule(
     """The feasible schedule of ``stops`` in this order that returns earliest, or None.
 
     Without a break the schedule is the earliest one. With a break, every gap is
-    tried and the one giving the earliest return wins (the first such gap on a tie).
+    tried; the earliest return wins, then the earliest services (the break goes
+    where the driver would otherwise wait).
     Capacity is not checked here.
     """
     if truck.driver_break is None:
         return _forward(problem, travel, truck, stops, None)
-    best: Timing | None = None
-    for slot in range(len(stops) + 3):
-        timing = _forward(problem, travel, truck, stops, slot)
-        if timing is not None and (best is None or timing.back < best.back):
-            best = timing
-    return best
+    timings = [_forward(problem, travel, truck, stops, slot) for slot in range(len(stops) + 3)]
+    feasible = [t for t in timings if t is not None]
+    if not feasible:
+        return None
+    return min(feasible, key=lambda t: (t.back, sum(start for start, _ in t.visits)))
 
 
 def load_profile(problem: RoundsProblem, stops: Sequence[Stop]) -> tuple[int, list[int]]:
