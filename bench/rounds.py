@@ -28,7 +28,6 @@ import argparse
 import importlib.util
 import json
 import math
-import platform
 import re
 import shlex
 import sys
@@ -258,29 +257,43 @@ def run_ours(problem: RoundsProblem, seconds: float) -> Outcome:
 
 
 def run_nearest(problem: RoundsProblem, seconds: float) -> Outcome:
-    """Each truck in turn: the nearest stop that still fits, until none does."""
+    """Each truck in turn: the nearest stop that still fits, until none does.
+
+    "Fits" is first tested quickly (load, window, back before the end of the day
+    less the break), then confirmed with our schedule, break included.
+    """
     started = time.monotonic()
     travel = RoundsTravel(problem)
     left = [s for s in problem.stops if s.id in screen(problem, travel).eligible]
     orders: dict[str, list[str]] = {}
     for truck in problem.trucks:
         order: list[Stop] = []
-        here = truck.depot
+        here, clock = truck.depot, problem.minute(truck.shift.start)
+        pause = truck.driver_break.minutes if truck.driver_break else 0
+        end = problem.minute(truck.shift.end) - pause
         while True:
-            best = None
+            chosen = None
             for stop in sorted(left, key=lambda s: travel.km(here, s.site)):
+                begin = max(
+                    clock + travel.minutes(here, stop.site), problem.minute(stop.window.start)
+                )
+                if begin > problem.minute(stop.window.end):
+                    continue
+                if begin + stop.service_minutes + travel.minutes(stop.site, truck.depot) > end:
+                    continue
                 trial = [*order, stop]
                 start, after = load_profile(problem, trial)
-                if max([start, *after]) <= truck.capacity and schedule(
-                    problem, travel, truck, trial
-                ):
-                    best = stop
-                    break
-            if best is None:
+                if max([start, *after]) > truck.capacity:
+                    continue
+                if schedule(problem, travel, truck, trial) is None:
+                    continue
+                chosen, clock = stop, begin + stop.service_minutes
                 break
-            order.append(best)
-            left.remove(best)
-            here = best.site
+            if chosen is None:
+                break
+            order.append(chosen)
+            left.remove(chosen)
+            here = chosen.site
         orders[truck.id] = [s.id for s in order]
     seconds_used = time.monotonic() - started
     plan = _plan_from_orders(problem, orders, "nearest neighbour", seconds_used, 0)
@@ -534,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             versions.append(f"{name} {version('pyvrp' if module == 'pyvrp' else 'pyvroom')}")
     lines += [
-        f"- {', '.join(versions) or 'no competitor installed'}; Python {platform.python_version()}"
+        f"- {', '.join(versions) or 'no competitor installed'}"
         + (f"; not installed, skipped: {', '.join(skipped)}" if skipped else ""),
         f"- Each engine had {args.seconds:g} s per day, one thread, seed 0; the machine (2 "
         "cores) was shared with other work, so seconds are indicative.",
