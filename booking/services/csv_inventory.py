@@ -27,6 +27,7 @@ from booking.errors import BookingError, ValidationError
 from booking.models import Commune, EquipmentType, Pool, Site, SiteKind, Unit, UnitStatus, User
 from booking.services import inventory
 from booking.services.access import require_staff
+from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.inventory import SiteData, TypeData, UnitData
 
 KINDS = ("types", "units", "pools", "sites")
@@ -376,6 +377,7 @@ def import_csv(
         Forbidden: ``actor`` is not a manager or an admin.
         ValidationError: ``kind`` is not one of ``KINDS``.
         CsvImportError: the file is too large or unreadable, or some lines are wrong.
+        Conflict: another transaction changed the inventory at the same moment.
     """
     require_staff(actor)
     if kind not in KINDS:
@@ -397,10 +399,11 @@ def import_csv(
     if problems:
         session.rollback()
         raise CsvImportError(sorted(problems, key=lambda p: (p.line or 0, p.column or "")))
-    if commit:
-        session.commit()
-    else:
-        session.flush()
+    with conflict_on_concurrent_write(session):
+        if commit:
+            session.commit()
+        else:
+            session.flush()
     return ImportResult(kind, counts.created, counts.updated, counts.unchanged)
 
 

@@ -56,6 +56,7 @@ from booking.models import Commune, EquipmentType, FeedKind, FeedToken, Role, Un
 from booking.models.feeds import FeedWatermark
 from booking.services.access import STAFF_ROLES, require_role
 from booking.services.audit import record_event
+from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.feeds_cache import (
     BODY_CACHE,
     VALIDATORS,
@@ -203,10 +204,11 @@ def create_feed(
         name=_clean_name(name),
         token_hash=hash_token(token),
     )
-    session.add(feed)
-    session.flush()
-    _audit(session, user, "feed.create", feed, None)
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        session.add(feed)
+        session.flush()
+        _audit(session, user, "feed.create", feed, None)
+        session.commit()
     return feed, token
 
 
@@ -274,8 +276,9 @@ def rename_feed(session: Session, feed_id: int, *, user: User, name: str) -> Fee
     feed = _own_feed(session, feed_id, user)
     before = _snapshot(feed)
     feed.name = _clean_name(name)
-    _audit(session, user, "feed.rename", feed, before)
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        _audit(session, user, "feed.rename", feed, before)
+        session.commit()
     return feed
 
 
@@ -288,8 +291,9 @@ def revoke_feed(session: Session, feed_id: int, *, user: User, now: datetime | N
     feed = _own_feed(session, feed_id, user)
     before = _snapshot(feed)
     feed.revoked_at = now or utcnow()
-    _audit(session, user, "feed.revoke", feed, before)
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        _audit(session, user, "feed.revoke", feed, before)
+        session.commit()
 
 
 def regenerate_feed(session: Session, feed_id: int, *, user: User) -> tuple[FeedToken, str]:
@@ -304,8 +308,9 @@ def regenerate_feed(session: Session, feed_id: int, *, user: User) -> tuple[Feed
         raise Forbidden(_("Your account may not subscribe to this calendar."))
     token = new_token()
     feed.token_hash = hash_token(token)
-    _audit(session, user, "feed.regenerate", feed, None)
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        _audit(session, user, "feed.regenerate", feed, None)
+        session.commit()
     return feed, token
 
 

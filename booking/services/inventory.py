@@ -33,6 +33,7 @@ from booking.models import (
 )
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
+from booking.services.concurrency import changed_meanwhile, conflict_on_concurrent_write
 from booking.timeutil import to_local
 
 # Codes appear in CSV files, calendar names and the solver's problem files.
@@ -158,6 +159,14 @@ def _record(
         session.commit()
     else:
         session.flush()
+
+
+def _type_code_taken(code: str) -> str:
+    return _("Another equipment type already has the code %(code)s.", code=code)
+
+
+def _unit_code_taken(code: str) -> str:
+    return _("Another unit already has the code %(code)s.", code=code)
 
 
 # --- look-ups ---------------------------------------------------------------------------
@@ -359,7 +368,7 @@ def _check_type(
         raise ValidationError(errors=errors)
     same = session.scalar(select(EquipmentType).where(EquipmentType.code == code))
     if same is not None and same is not current:
-        raise Conflict(_("Another equipment type already has the code %(code)s.", code=code))
+        raise Conflict(_type_code_taken(code))
     return substitutes
 
 
@@ -390,9 +399,10 @@ def create_type(
     substitutes = _check_type(session, data, None)
     t = EquipmentType()
     _fill_type(t, data, substitutes)
-    session.add(t)
-    session.flush()
-    _record(session, actor, "type.create", t, None, type_snapshot(t), commit)
+    with conflict_on_concurrent_write(session, duplicate=_type_code_taken(t.code)):
+        session.add(t)
+        session.flush()
+        _record(session, actor, "type.create", t, None, type_snapshot(t), commit)
     return t
 
 
@@ -412,7 +422,8 @@ def update_type(
     substitutes = _check_type(session, data, t)
     before = type_snapshot(t)
     _fill_type(t, data, substitutes)
-    _record(session, actor, "type.update", t, before, type_snapshot(t), commit)
+    with conflict_on_concurrent_write(session, duplicate=_type_code_taken(t.code)):
+        _record(session, actor, "type.update", t, before, type_snapshot(t), commit)
     return t
 
 
@@ -441,7 +452,7 @@ def _check_unit(session: Session, data: UnitData, current: Unit | None) -> None:
         raise ValidationError(errors=errors)
     same = session.scalar(select(Unit).where(Unit.code == code))
     if same is not None and same is not current:
-        raise Conflict(_("Another unit already has the code %(code)s.", code=code))
+        raise Conflict(_unit_code_taken(code))
 
 
 def _fill_unit(session: Session, u: Unit, data: UnitData) -> None:
@@ -466,9 +477,10 @@ def create_unit(session: Session, data: UnitData, *, actor: User, commit: bool =
     _check_unit(session, data, None)
     u = Unit()
     _fill_unit(session, u, data)
-    session.add(u)
-    session.flush()
-    _record(session, actor, "unit.create", u, None, unit_snapshot(u), commit)
+    with conflict_on_concurrent_write(session, duplicate=_unit_code_taken(u.code)):
+        session.add(u)
+        session.flush()
+        _record(session, actor, "unit.create", u, None, unit_snapshot(u), commit)
     return u
 
 
@@ -487,8 +499,9 @@ def update_unit(
     _check_unit(session, data, u)
     before = unit_snapshot(u)
     _fill_unit(session, u, data)
-    session.flush()
-    _record(session, actor, "unit.update", u, before, unit_snapshot(u), commit)
+    with conflict_on_concurrent_write(session, duplicate=_unit_code_taken(u.code)):
+        session.flush()
+        _record(session, actor, "unit.update", u, before, unit_snapshot(u), commit)
     return u
 
 
@@ -529,8 +542,9 @@ def add_unavailability(
             )
     w = Unavailability(start_dt=start_dt, end_dt=end_dt, reason=(reason or "").strip() or None)
     u.unavailabilities.append(w)
-    session.flush()
-    _record(session, actor, "unavailability.create", w, None, _window_snapshot(w), commit)
+    with conflict_on_concurrent_write(session):
+        session.flush()
+        _record(session, actor, "unavailability.create", w, None, _window_snapshot(w), commit)
     return w
 
 
@@ -548,8 +562,9 @@ def remove_unavailability(
     unit = w.unit
     before = _window_snapshot(w)
     unit.unavailabilities.remove(w)
-    session.flush()
-    _record(session, actor, "unavailability.delete", w, before, None, commit)
+    with conflict_on_concurrent_write(session):
+        session.flush()
+        _record(session, actor, "unavailability.delete", w, before, None, commit)
     return unit
 
 
@@ -593,9 +608,11 @@ def set_pool_quantity(
         pool = Pool(type=t, depot=depot, quantity=quantity)
         session.add(pool)
     pool.quantity = quantity
-    session.flush()
     action = "pool.create" if before is None else "pool.update"
-    _record(session, actor, action, pool, before, {"quantity": quantity}, commit)
+    # Two first quantities for the same pool: the second one lost the race.
+    with conflict_on_concurrent_write(session, duplicate=changed_meanwhile()):
+        session.flush()
+        _record(session, actor, action, pool, before, {"quantity": quantity}, commit)
     return pool
 
 
@@ -653,9 +670,10 @@ def create_site(session: Session, data: SiteData, *, actor: User, commit: bool =
     _check_site(session, data, None)
     s = Site()
     _fill_site(session, s, data)
-    session.add(s)
-    session.flush()
-    _record(session, actor, "site.create", s, None, site_snapshot(s), commit)
+    with conflict_on_concurrent_write(session):
+        session.add(s)
+        session.flush()
+        _record(session, actor, "site.create", s, None, site_snapshot(s), commit)
     return s
 
 
@@ -675,6 +693,7 @@ def update_site(
     _check_site(session, data, s)
     before = site_snapshot(s)
     _fill_site(session, s, data)
-    session.flush()
-    _record(session, actor, "site.update", s, before, site_snapshot(s), commit)
+    with conflict_on_concurrent_write(session):
+        session.flush()
+        _record(session, actor, "site.update", s, before, site_snapshot(s), commit)
     return s

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from booking.db import get_db, utcnow
 from booking.errors import NotFound
 from booking.models import Notification, OutboxEmail, OutboxStatus, User
+from booking.services.concurrency import conflict_on_concurrent_write
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,9 @@ def mark_read(session: Session, notification_id: int, *, by: User) -> Notificati
     if note is None or note.user_id != by.id:
         raise NotFound(_("Notification %(id)s does not exist.", id=notification_id))
     if note.read_at is None:
-        note.read_at = utcnow()
-        session.commit()
+        with conflict_on_concurrent_write(session):
+            note.read_at = utcnow()
+            session.commit()
     return note
 
 
@@ -179,12 +181,13 @@ def mark_all_read(session: Session, *, by: User) -> int:
     Returns:
         How many were unread.
     """
-    count = session.execute(
-        update(Notification)
-        .where(Notification.user_id == by.id, Notification.read_at.is_(None))
-        .values(read_at=utcnow())
-    ).rowcount
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        count = session.execute(
+            update(Notification)
+            .where(Notification.user_id == by.id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+        ).rowcount
+        session.commit()
     return int(count or 0)
 
 

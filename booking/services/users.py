@@ -18,6 +18,7 @@ from booking.errors import Conflict, NotFound, TooManyAttempts, ValidationError
 from booking.models import Commune, LoginAttempt, Role, User
 from booking.services.access import require_role
 from booking.services.audit import record_event
+from booking.services.concurrency import conflict_on_concurrent_write
 
 MIN_PASSWORD_LENGTH = 8
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -115,21 +116,23 @@ def create_user(
         errors.append(("commune_id", _("Only technicians belong to a commune.")))
     if errors:
         raise ValidationError(errors=errors)
+    taken = _("An account with the e-mail %(email)s already exists.", email=email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict(_("An account with the e-mail %(email)s already exists.", email=email))
+        raise Conflict(taken)
     user = User(email=email, name=name, role=role, commune_id=commune_id)
     user.set_password(password)
-    session.add(user)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="user.create",
-        object_type="user",
-        object_id=user.id,
-        after=_user_snapshot(user),
-    )
-    session.commit()
+    with conflict_on_concurrent_write(session, duplicate=taken):
+        session.add(user)
+        session.flush()
+        record_event(
+            session,
+            actor=actor,
+            action="user.create",
+            object_type="user",
+            object_id=user.id,
+            after=_user_snapshot(user),
+        )
+        session.commit()
     return user
 
 
@@ -163,17 +166,18 @@ def set_user_active(session: Session, user_id: int, active: bool, *, actor: User
     if not active and user.id == actor.id:
         raise ValidationError(_("You cannot disable your own account."))
     before = _user_snapshot(user)
-    user.is_active_account = active
-    record_event(
-        session,
-        actor=actor,
-        action="user.enable" if active else "user.disable",
-        object_type="user",
-        object_id=user.id,
-        before=before,
-        after=_user_snapshot(user),
-    )
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        user.is_active_account = active
+        record_event(
+            session,
+            actor=actor,
+            action="user.enable" if active else "user.disable",
+            object_type="user",
+            object_id=user.id,
+            before=before,
+            after=_user_snapshot(user),
+        )
+        session.commit()
     return user
 
 
@@ -191,17 +195,18 @@ def reset_password(session: Session, user_id: int, password: str, *, actor: User
     errors = _validate_password(password)
     if errors:
         raise ValidationError(errors=errors)
-    user.set_password(password)
-    session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
-    # The password itself never reaches the audit trail.
-    record_event(
-        session,
-        actor=actor,
-        action="user.reset_password",
-        object_type="user",
-        object_id=user.id,
-    )
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        user.set_password(password)
+        session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
+        # The password itself never reaches the audit trail.
+        record_event(
+            session,
+            actor=actor,
+            action="user.reset_password",
+            object_type="user",
+            object_id=user.id,
+        )
+        session.commit()
     return user
 
 
