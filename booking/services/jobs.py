@@ -215,13 +215,14 @@ def make_runner(app: Flask, body: JobBody) -> JobRunner:
 def get_runner(app: Flask | None = None) -> JobRunner:
     """The job runner of ``app`` (default: the current application), made on first use."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    runner = app.extensions.get("job_runner")
+    # Tests may put a runner of their own there.
+    runner: JobRunner | None = app.extensions.get("job_runner")
     if runner is None:
-        body = app.extensions.get("job_body")
+        body: JobBody | None = app.extensions.get("job_body")
         if body is None:
             raise RuntimeError("jobs.init_app(app, run_job=...) was not called")
         runner = app.extensions["job_runner"] = make_runner(app, body)
-    return runner  # type: ignore[no-any-return]
+    return runner
 
 
 def fail_interrupted_jobs(session: Session) -> int:

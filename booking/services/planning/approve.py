@@ -18,6 +18,8 @@ from booking.db import utcnow
 from booking.errors import Conflict, NotFound, ValidationError
 from booking.i18n import local_datetime
 from booking.models import (
+    LOCKED_STATUSES,
+    OPEN_STATUSES,
     Assignment,
     AssignmentDraw,
     AssignmentUnit,
@@ -32,12 +34,7 @@ from booking.models import (
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
 from booking.services.notifications import notify
-from booking.services.planning.data import (
-    LOCKED_STATUSES,
-    OPEN_STATUSES,
-    data_fingerprint,
-    stale_message,
-)
+from booking.services.planning.data import data_fingerprint, stale_message
 from booking.services.planning.ids import TIMEZONE, request_key
 from booking.services.planning.problem import km_per_served
 from booking.services.planning.reasons import describe_reason
