@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 POSTGRES_TESTS ?= tests/services tests/views tests/browser
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-postgres install install-test translations messages db chromium lint clean help
+.PHONY: run test test-postgres install install-test translations messages db chromium lint typecheck clean help
 
 help:
 	@echo "make run            serve the application on http://$(HOST):$(PORT) (SQLite under instance/)"
@@ -124,6 +124,10 @@ test-postgres: $(VENV)/.installed-postgres translations chromium
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Settings in pyproject.toml ([tool.mypy]): strict on solver/ and booking/services/.
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) test-artifacts
