@@ -117,7 +117,7 @@ def reset_password_command(email: str, password: str) -> None:
         click.echo(f"Error: no account with the e-mail {email!r}.", err=True)
         sys.exit(1)
     try:
-        user_service.reset_password(session, user_id, password, actor=None)
+        user_service.reset_password(session, user_id, password, by=None)
     except BookingError as error:
         _fail(error)
         return

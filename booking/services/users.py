@@ -79,7 +79,7 @@ def create_user(
     password: str,
     role: Role,
     commune_id: int | None = None,
-    actor: User | None = None,
+    by: User | None = None,
 ) -> User:
     """Create an account and commit it.
 
@@ -90,15 +90,15 @@ def create_user(
         password: at least ``MIN_PASSWORD_LENGTH`` characters; only its hash is stored.
         role: technician, manager or admin.
         commune_id: required for technicians, refused for other roles.
-        actor: the admin creating it, or ``None`` from the command line.
+        by: the admin creating it, or ``None`` from the command line.
 
     Raises:
-        Forbidden: if ``actor`` is given and is not an admin.
+        Forbidden: if ``by`` is given and is not an admin.
         ValidationError: listing every problem with the input.
         Conflict: if the e-mail is already used.
     """
-    if actor is not None:
-        require_role(actor, Role.ADMIN)
+    if by is not None:
+        require_role(by, Role.ADMIN)
     email = normalise_email(email)
     name = name.strip()
     errors: list[tuple[str | None, str]] = []
@@ -126,7 +126,7 @@ def create_user(
         session.flush()
         record_event(
             session,
-            actor=actor,
+            actor=by,
             action="user.create",
             object_type="user",
             object_id=user.id,
@@ -136,13 +136,13 @@ def create_user(
     return user
 
 
-def list_users(session: Session, *, actor: User) -> list[User]:
+def list_users(session: Session, *, by: User) -> list[User]:
     """Every account, by name.
 
     Raises:
-        Forbidden: unless ``actor`` is an admin.
+        Forbidden: unless ``by`` is an admin.
     """
-    require_role(actor, Role.ADMIN)
+    require_role(by, Role.ADMIN)
     return list(session.scalars(select(User).order_by(User.name, User.id)))
 
 
@@ -153,24 +153,24 @@ def _get_user(session: Session, user_id: int) -> User:
     return user
 
 
-def set_user_active(session: Session, user_id: int, active: bool, *, actor: User) -> User:
+def set_user_active(session: Session, user_id: int, active: bool, *, by: User) -> User:
     """Enable or disable an account and commit.
 
     Raises:
-        Forbidden: unless ``actor`` is an admin.
+        Forbidden: unless ``by`` is an admin.
         NotFound: if there is no such user.
         ValidationError: if an admin tries to disable their own account.
     """
-    require_role(actor, Role.ADMIN)
+    require_role(by, Role.ADMIN)
     user = _get_user(session, user_id)
-    if not active and user.id == actor.id:
+    if not active and user.id == by.id:
         raise ValidationError(_("You cannot disable your own account."))
     before = _user_snapshot(user)
     with conflict_on_concurrent_write(session):
         user.is_active_account = active
         record_event(
             session,
-            actor=actor,
+            actor=by,
             action="user.enable" if active else "user.disable",
             object_type="user",
             object_id=user.id,
@@ -181,16 +181,16 @@ def set_user_active(session: Session, user_id: int, active: bool, *, actor: User
     return user
 
 
-def reset_password(session: Session, user_id: int, password: str, *, actor: User | None) -> User:
+def reset_password(session: Session, user_id: int, password: str, *, by: User | None) -> User:
     """Give an account a new password, lift its sign-in throttling, and commit.
 
     Raises:
-        Forbidden: if ``actor`` is given and is not an admin.
+        Forbidden: if ``by`` is given and is not an admin.
         NotFound: if there is no such user.
         ValidationError: if the password is too short.
     """
-    if actor is not None:
-        require_role(actor, Role.ADMIN)
+    if by is not None:
+        require_role(by, Role.ADMIN)
     user = _get_user(session, user_id)
     errors = _validate_password(password)
     if errors:
@@ -201,7 +201,7 @@ def reset_password(session: Session, user_id: int, password: str, *, actor: User
         # The password itself never reaches the audit trail.
         record_event(
             session,
-            actor=actor,
+            actor=by,
             action="user.reset_password",
             object_type="user",
             object_id=user.id,

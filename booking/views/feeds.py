@@ -325,9 +325,9 @@ def index() -> Response:
 def _index_page() -> str:
     db, user = get_session(), current()
     form = FeedCreateForm()
-    choices = service.feed_choices(db, user=user)
+    choices = service.feed_choices(db, by=user)
     form.what.choices = [SelectChoice(c.value, f"{c.group} · {c.label}") for c in choices]
-    feeds = service.list_feeds(db, user=user)
+    feeds = service.list_feeds(db, by=user)
     fresh = session.pop("feed_new", None)
     links = None
     if isinstance(fresh, dict) and "token" in fresh:
@@ -355,9 +355,7 @@ def create() -> Response:
     """Make a new calendar link."""
     db, user = get_session(), current()
     form = FeedCreateForm()
-    form.what.choices = [
-        SelectChoice(c.value, c.label) for c in service.feed_choices(db, user=user)
-    ]
+    form.what.choices = [SelectChoice(c.value, c.label) for c in service.feed_choices(db, by=user)]
     # A technician's list lacks other communes: say "not allowed" rather than "not a choice".
     form.what.validate_choice = False
     if not form.validate_on_submit():
@@ -368,7 +366,7 @@ def create() -> Response:
     try:
         kind, target_id = service.parse_choice(form.what.data or "")
         feed, token = service.create_feed(
-            db, user=user, kind=kind, target_id=target_id, name=form.name.data or ""
+            db, by=user, kind=kind, target_id=target_id, name=form.name.data or ""
         )
     except BookingError as error:
         flash_error(error)
@@ -387,7 +385,7 @@ def rename(feed_id: int) -> Response:
         flash(_("Give the calendar a name."), "error")
         return redirect(url_for("feeds.index"))
     try:
-        service.rename_feed(get_session(), feed_id, user=current(), name=form.name.data or "")
+        service.rename_feed(get_session(), feed_id, by=current(), name=form.name.data or "")
     except BookingError as error:
         flash_error(error)
     else:
@@ -403,7 +401,7 @@ def revoke(feed_id: int) -> Response:
         flash(_("The form has expired; try again."), "error")
         return redirect(url_for("feeds.index"))
     try:
-        service.revoke_feed(get_session(), feed_id, user=current())
+        service.revoke_feed(get_session(), feed_id, by=current())
     except BookingError as error:
         flash_error(error)
     else:
@@ -419,7 +417,7 @@ def regenerate(feed_id: int) -> Response:
         flash(_("The form has expired; try again."), "error")
         return redirect(url_for("feeds.index"))
     try:
-        feed, token = service.regenerate_feed(get_session(), feed_id, user=current())
+        feed, token = service.regenerate_feed(get_session(), feed_id, by=current())
     except BookingError as error:
         flash_error(error)
         return redirect(url_for("feeds.index"))
