@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from flask import Flask, current_app, has_app_context, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, func, or_, select, update
+from sqlalchemy import CursorResult, Result, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from booking.db import get_db, utcnow
@@ -182,11 +182,13 @@ def mark_all_read(session: Session, *, by: User) -> int:
         How many were unread.
     """
     with conflict_on_concurrent_write(session):
-        count = session.execute(
-            update(Notification)
-            .where(Notification.user_id == by.id, Notification.read_at.is_(None))
-            .values(read_at=utcnow())
-        ).rowcount
+        count = _rows_matched(
+            session.execute(
+                update(Notification)
+                .where(Notification.user_id == by.id, Notification.read_at.is_(None))
+                .values(read_at=utcnow())
+            )
+        )
         session.commit()
     return int(count or 0)
 
@@ -266,16 +268,18 @@ def _claim(session: Session, email_id: int, lease: timedelta) -> OutboxEmail | N
     only one sees its UPDATE change the row.
     """
     now = utcnow()
-    claimed = session.execute(
-        update(OutboxEmail)
-        .where(
-            OutboxEmail.id == email_id,
-            OutboxEmail.status == OutboxStatus.PENDING,
-            or_(OutboxEmail.claimed_until.is_(None), OutboxEmail.claimed_until <= now),
+    claimed = _rows_matched(
+        session.execute(
+            update(OutboxEmail)
+            .where(
+                OutboxEmail.id == email_id,
+                OutboxEmail.status == OutboxStatus.PENDING,
+                or_(OutboxEmail.claimed_until.is_(None), OutboxEmail.claimed_until <= now),
+            )
+            .values(claimed_until=now + lease)
+            .execution_options(synchronize_session=False)
         )
-        .values(claimed_until=now + lease)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     session.commit()
     if not claimed:
         return None
@@ -340,11 +344,13 @@ def _pending_ids(session: Session, limit: int | None) -> list[int]:
 def _keep_for_later(session: Session, ids: list[int], error: OSError) -> DeliveryReport:
     """The server cannot be reached: the messages still pending count an attempt and stay."""
     description = _describe(error)
-    count = session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.id.in_(ids), OutboxEmail.status == OutboxStatus.PENDING)
-        .values(attempts=OutboxEmail.attempts + 1, last_error=description)
-    ).rowcount
+    count = _rows_matched(
+        session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id.in_(ids), OutboxEmail.status == OutboxStatus.PENDING)
+            .values(attempts=OutboxEmail.attempts + 1, last_error=description)
+        )
+    )
     session.commit()
     log.warning("mail server unreachable, %s message(s) kept: %s", count, description)
     return DeliveryReport(retried=int(count or 0), error=description)
@@ -466,10 +472,15 @@ class MailDispatcher:
 
 def get_dispatcher(app: Flask) -> MailDispatcher:
     """The dispatcher of ``app``, made on first use."""
-    dispatcher = app.extensions.get("mail_dispatcher")
+    dispatcher: MailDispatcher | None = app.extensions.get("mail_dispatcher")
     if dispatcher is None:
         dispatcher = app.extensions["mail_dispatcher"] = MailDispatcher(app)
-    return dispatcher  # type: ignore[no-any-return]
+    return dispatcher
+
+
+def _rows_matched(result: Result[Any]) -> int:
+    """How many rows an UPDATE matched (its result is a ``CursorResult``)."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 @event.listens_for(Session, "after_commit")
