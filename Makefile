@@ -80,12 +80,7 @@ db: translations
 	$(FLASK) init-db
 	@status=0; $(FLASK) db-empty >/dev/null || status=$$?; \
 	if [ $$status = 0 ]; then \
-	  if $(FLASK) --help 2>/dev/null | grep -q 'seed-demo'; then \
-	    $(FLASK) seed-demo --if-empty; \
-	  else \
-	    echo "Demo data loader not available yet: the database stays empty."; \
-	    echo "Create an account with: $(FLASK) create-user --email ... --name ... --role admin"; \
-	  fi; \
+	  $(FLASK) seed-demo --if-empty; \
 	elif [ $$status = 1 ]; then \
 	  echo "Keeping the existing data in the database."; \
 	  $(FLASK) demo-accounts || true; \
