@@ -152,13 +152,9 @@ def _plain(status: int, text: str) -> Response:
 
 def _request_url() -> str:
     """The request page with ``{id}`` for the request id."""
-    rules = list(current_app.url_map.iter_rules("requests.detail"))
-    if rules and len(rules[0].arguments) == 1:
-        (argument,) = rules[0].arguments
-        marker = 987654321
-        url = url_for("requests.detail", _external=True, **{argument: marker})
-        return url.replace(str(marker), "{id}")
-    return request.url_root + "requests/{id}"
+    marker = 987654321
+    url = url_for("requests.detail", request_id=marker, _external=True)
+    return url.replace(str(marker), "{id}")
 
 
 def client_has(
