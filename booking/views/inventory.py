@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from werkzeug.wrappers import Response as BaseResponse
 
 from booking.db import get_session
 from booking.errors import BookingError, NotFound
@@ -30,7 +31,8 @@ from booking.views.helpers import current, flash_error
 
 bp = Blueprint("inventory", __name__, url_prefix="/inventory")
 
-Page = str | tuple[str, int] | Response
+# What a page returns: a redirect is werkzeug's Response, of which Flask's is a subclass.
+Page = str | tuple[str, int] | BaseResponse
 
 
 @bp.before_request
@@ -249,7 +251,7 @@ def window_add(unit_id: int) -> Page:
 
 
 @bp.route("/windows/<int:window_id>/delete", methods=["POST"])
-def window_remove(window_id: int) -> Response:
+def window_remove(window_id: int) -> Page:
     """Remove an unavailability window."""
     form = ActionForm()
     if not form.validate():
