@@ -112,12 +112,17 @@ def scope_for(user: User, kind: FeedKind, target_id: int | None) -> FeedScope:
 
 def _target_name(session: Session, kind: FeedKind, target_id: int | None) -> str | None:
     """The name of the feed's commune, unit or type; None when it does not exist."""
-    model = {FeedKind.COMMUNE: Commune, FeedKind.UNIT: Unit, FeedKind.TYPE: EquipmentType}.get(kind)
-    if model is None:
+    if kind not in (FeedKind.COMMUNE, FeedKind.UNIT, FeedKind.TYPE):
         return "" if target_id is None else None
     if target_id is None:
         return None
-    obj = session.get(model, target_id)
+    obj: Commune | Unit | EquipmentType | None
+    if kind is FeedKind.COMMUNE:
+        obj = session.get(Commune, target_id)
+    elif kind is FeedKind.UNIT:
+        obj = session.get(Unit, target_id)
+    else:
+        obj = session.get(EquipmentType, target_id)
     return None if obj is None else obj.name
 
 

@@ -730,7 +730,11 @@ def check_in(
         message=lambda: _returned_text(loan, at, problems),
         payload={"request_id": loan.id, "damaged_or_missing": problems},
     )
-    clashes = _clashes(session, wanted, at, maintenance_until, loan.id) if wanted else []
+    clashes = (
+        _clashes(session, wanted, at, maintenance_until, loan.id)
+        if wanted and maintenance_until is not None  # required with units, checked above
+        else []
+    )
     _write(session, commit=True)
     return CheckInResult(
         handovers=rows, maintenance=windows, clashes=clashes, missing_units=missing
