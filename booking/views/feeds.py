@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from flask import (
@@ -92,7 +92,8 @@ def install_log_filter() -> None:
 @bp.record_once
 def _on_register(state: BlueprintSetupState) -> None:
     install_log_filter()
-    state.app.wsgi_app = ConditionalPolls(state.app.wsgi_app, state.app)  # type: ignore[method-assign]
+    app = cast(Flask, state.app)  # typed as Flask's base App; blueprints register on a Flask
+    app.wsgi_app = ConditionalPolls(app.wsgi_app, app)  # type: ignore[method-assign]
 
 
 # --- rate limit -----------------------------------------------------------------------------
@@ -126,19 +127,19 @@ class RateLimiter:
 
 
 def _store(app: Flask) -> BodyStore:
-    store = app.extensions.get("feeds_body_store")
+    store: BodyStore | None = app.extensions.get("feeds_body_store")
     if store is None:
         folder = app.config.get("FEED_CACHE_DIR") or Path(app.instance_path) / "feed-cache"
         store = app.extensions["feeds_body_store"] = BodyStore(Path(folder))
-    return store  # type: ignore[no-any-return]
+    return store
 
 
 def _limiter(app: Flask) -> RateLimiter:
-    limiter = app.extensions.get("feeds_rate_limiter")
+    limiter: RateLimiter | None = app.extensions.get("feeds_rate_limiter")
     if limiter is None:
         limit, period = app.config.get("FEED_RATE_LIMIT", (60, 60))
         limiter = app.extensions["feeds_rate_limiter"] = RateLimiter(int(limit), float(period))
-    return limiter  # type: ignore[no-any-return]
+    return limiter
 
 
 # --- the calendar URL -----------------------------------------------------------------------
