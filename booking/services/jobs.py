@@ -37,7 +37,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from booking.db import Database, get_db, utcnow
+from booking.db import Database, get_db, rows_matched, utcnow
 from booking.errors import Conflict
 from booking.models import JobStatus, SolverJob, User
 from booking.services.access import get_or_404, require_staff
@@ -234,15 +234,17 @@ def fail_interrupted_jobs(session: Session) -> int:
     Returns:
         How many jobs were marked.
     """
-    count = session.execute(
-        update(SolverJob)
-        .where(SolverJob.status.in_(ACTIVE))
-        .values(
-            status=JobStatus.FAILED,
-            finished_at=utcnow(),
-            message=_("The server restarted during the solve; nothing was lost, run it again."),
+    count = rows_matched(
+        session.execute(
+            update(SolverJob)
+            .where(SolverJob.status.in_(ACTIVE))
+            .values(
+                status=JobStatus.FAILED,
+                finished_at=utcnow(),
+                message=_("The server restarted during the solve; nothing was lost, run it again."),
+            )
         )
-    ).rowcount
+    )
     session.commit()
     return int(count or 0)
 
@@ -257,15 +259,17 @@ def cancel_job(session: Session, job_id: int, *, by: User) -> SolverJob:
     """
     require_staff(by)
     job = get_or_404(session, SolverJob, job_id)
-    changed = session.execute(
-        update(SolverJob)
-        .where(SolverJob.id == job_id, SolverJob.status.in_(ACTIVE))
-        .values(
-            status=JobStatus.CANCELLED,
-            finished_at=utcnow(),
-            message=_("Cancelled by %(name)s.", name=by.name),
+    changed = rows_matched(
+        session.execute(
+            update(SolverJob)
+            .where(SolverJob.id == job_id, SolverJob.status.in_(ACTIVE))
+            .values(
+                status=JobStatus.CANCELLED,
+                finished_at=utcnow(),
+                message=_("Cancelled by %(name)s.", name=by.name),
+            )
         )
-    ).rowcount
+    )
     if not changed:
         session.rollback()
         raise Conflict(_("This run has already ended; there is nothing to cancel."))

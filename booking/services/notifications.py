@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from flask import Flask, current_app, has_app_context, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CursorResult, Result, event, func, or_, select, update
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from booking.db import get_db, utcnow
+from booking.db import get_db, rows_matched, utcnow
 from booking.errors import NotFound
 from booking.models import Notification, OutboxEmail, OutboxStatus, User
 from booking.services.concurrency import conflict_on_concurrent_write
@@ -182,7 +182,7 @@ def mark_all_read(session: Session, *, by: User) -> int:
         How many were unread.
     """
     with conflict_on_concurrent_write(session):
-        count = _rows_matched(
+        count = rows_matched(
             session.execute(
                 update(Notification)
                 .where(Notification.user_id == by.id, Notification.read_at.is_(None))
@@ -268,7 +268,7 @@ def _claim(session: Session, email_id: int, lease: timedelta) -> OutboxEmail | N
     only one sees its UPDATE change the row.
     """
     now = utcnow()
-    claimed = _rows_matched(
+    claimed = rows_matched(
         session.execute(
             update(OutboxEmail)
             .where(
@@ -344,7 +344,7 @@ def _pending_ids(session: Session, limit: int | None) -> list[int]:
 def _keep_for_later(session: Session, ids: list[int], error: OSError) -> DeliveryReport:
     """The server cannot be reached: the messages still pending count an attempt and stay."""
     description = _describe(error)
-    count = _rows_matched(
+    count = rows_matched(
         session.execute(
             update(OutboxEmail)
             .where(OutboxEmail.id.in_(ids), OutboxEmail.status == OutboxStatus.PENDING)
@@ -476,11 +476,6 @@ def get_dispatcher(app: Flask) -> MailDispatcher:
     if dispatcher is None:
         dispatcher = app.extensions["mail_dispatcher"] = MailDispatcher(app)
     return dispatcher
-
-
-def _rows_matched(result: Result[Any]) -> int:
-    """How many rows an UPDATE matched (its result is a ``CursorResult``)."""
-    return cast("CursorResult[Any]", result).rowcount
 
 
 @event.listens_for(Session, "after_commit")
