@@ -14,6 +14,8 @@ from booking.models.inventory import (
 )
 from booking.models.jobs import JobStatus, SolverJob
 from booking.models.loans import (
+    LOCKED_STATUSES,
+    OPEN_STATUSES,
     Condition,
     Handover,
     HandoverKind,
@@ -26,6 +28,8 @@ from booking.models.people import Commune, LoginAttempt, Role, User
 from booking.models.plans import Assignment, AssignmentDraw, AssignmentUnit, Plan, PlanStatus
 
 __all__ = [
+    "LOCKED_STATUSES",
+    "OPEN_STATUSES",
     "Assignment",
     "AssignmentDraw",
     "AssignmentUnit",
