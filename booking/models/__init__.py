@@ -1,5 +1,6 @@
 """The ORM models; importing this package registers every table on ``Base.metadata``."""
 
+from booking.models.api import ApiRateWindow, ApiToken
 from booking.models.audit import AuditEvent
 from booking.models.feeds import FeedKind, FeedToken
 from booking.models.inventory import (
@@ -26,6 +27,8 @@ from booking.models.people import Commune, LoginAttempt, Role, User
 from booking.models.plans import Assignment, AssignmentDraw, AssignmentUnit, Plan, PlanStatus
 
 __all__ = [
+    "ApiRateWindow",
+    "ApiToken",
     "Assignment",
     "AssignmentDraw",
     "AssignmentUnit",
