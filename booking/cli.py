@@ -21,7 +21,13 @@ from booking.models import Commune, Role, User
 from booking.services import users as user_service
 
 # Modules (owned by other parts of the application) that contribute commands.
-COMMAND_MODULES = ("booking.demo", "booking.csv_io", "booking.jobs_cli", "booking.planning_cli")
+COMMAND_MODULES = (
+    "booking.demo",
+    "booking.csv_io",
+    "booking.jobs_cli",
+    "booking.planning_cli",
+    "booking.api.cli",
+)
 
 
 @click.command("init-db")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,3 +40,12 @@ def Text(max_length: int, **kwargs: Any) -> ma.fields.String:
 def When(**kwargs: Any) -> ma.fields.AwareDateTime:
     """An ISO 8601 date-time; one without an offset is read as Paris time."""
     return ma.fields.AwareDateTime(default_timezone=PARIS, validate=_reasonable_year, **kwargs)
+
+
+class UtcDateTime(ma.fields.DateTime):
+    """A stored datetime written in ISO 8601, always in UTC (``+00:00``)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat()

@@ -46,9 +46,19 @@ def _details(data: dict[str, Any], commune_id: int | None) -> dict[str, Any]:
     return details
 
 
-def _with_outcome(loan: LoanRequest) -> dict[str, Any]:
-    outcome = lists.request_outcome(get_session(), loan, by=api_user())
-    return {**schemas.RequestSchema().dump(loan), "outcome": outcome}
+class _Detail:
+    """A request with what the plans give it, as :class:`RequestDetailSchema` reads it."""
+
+    def __init__(self, loan: LoanRequest, outcome: lists.RequestOutcome | None) -> None:
+        self.loan = loan
+        self.outcome = outcome
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loan, name)
+
+
+def _with_outcome(loan: LoanRequest) -> _Detail:
+    return _Detail(loan, lists.request_outcome(get_session(), loan, by=api_user()))
 
 
 @bp.route("/requests")
@@ -89,7 +99,7 @@ def list_requests(**query: Any) -> dict[str, Any]:
 @bp.doc(**TAG, summary="Submit a request")
 @bp.arguments(schemas.RequestInSchema)
 @bp.response(201, schemas.RequestDetailSchema)
-def create_request(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+def create_request(data: dict[str, Any]) -> tuple[_Detail, int, dict[str, str]]:
     """Ask for equipment; every broken rule is listed in one 422 answer."""
     user = api_user()
     commune_id = data.get("commune_id")
@@ -110,7 +120,7 @@ def create_request(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str,
 @bp.etag
 @bp.doc(**TAG, summary="Read a request and what the plan gives it")
 @bp.response(200, schemas.RequestDetailSchema)
-def get_request(request_id: int) -> dict[str, Any]:
+def get_request(request_id: int) -> _Detail:
     """One request; another commune's is reported missing (404)."""
     return _with_outcome(service.get_request(get_session(), request_id, by=api_user()))
 
@@ -119,7 +129,7 @@ def get_request(request_id: int) -> dict[str, Any]:
 @bp.doc(**TAG, summary="Replace a request no plan has approved yet")
 @bp.arguments(schemas.RequestUpdateSchema)
 @bp.response(200, schemas.RequestDetailSchema)
-def update_request(data: dict[str, Any], request_id: int) -> dict[str, Any]:
+def update_request(data: dict[str, Any], request_id: int) -> _Detail:
     """Change every detail at once; ``version`` guards against concurrent changes (409)."""
     session = get_session()
     current = service.get_request(session, request_id, by=api_user())
@@ -138,7 +148,7 @@ def update_request(data: dict[str, Any], request_id: int) -> dict[str, Any]:
 @bp.doc(**TAG, summary="Cancel a request before its equipment is handed over")
 @bp.arguments(schemas.CancelSchema)
 @bp.response(200, schemas.RequestDetailSchema)
-def cancel_request(data: dict[str, Any], request_id: int) -> dict[str, Any]:
+def cancel_request(data: dict[str, Any], request_id: int) -> _Detail:
     """Withdraw the request; the managers are told."""
     loan = service.cancel_request(
         get_session(), request_id, by=api_user(), reason=data.get("reason")

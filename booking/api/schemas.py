@@ -6,11 +6,12 @@ business rules and report every problem at once.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import marshmallow as ma
 
-from booking.api.fields import Id, Text, When
+from booking.api.fields import Id, Text, UtcDateTime, When
 from booking.models import RequestStatus, SiteKind, UnitStatus
 from booking.services.request_rules import MAX_FLEX_DAYS
 
@@ -88,8 +89,8 @@ class PoolSchema(Schema):
 class UnavailabilitySchema(Schema):
     id = ma.fields.Integer(required=True)
     unit_id = ma.fields.Integer(required=True)
-    start_dt = ma.fields.DateTime(required=True)
-    end_dt = ma.fields.DateTime(required=True)
+    start_dt = UtcDateTime(required=True)
+    end_dt = UtcDateTime(required=True)
     reason = ma.fields.String(**Nullable)
 
 
@@ -225,7 +226,7 @@ class OutcomeSchema(Schema):
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+    return value.astimezone(UTC).isoformat() if value is not None else None
 
 
 class RequestSchema(Schema):
@@ -234,17 +235,17 @@ class RequestSchema(Schema):
     site_id = ma.fields.Integer(required=True)
     title = ma.fields.String(required=True)
     status = ma.fields.Enum(RequestStatus, by_value=True, required=True)
-    requested_start_dt = ma.fields.DateTime(required=True)
-    requested_end_dt = ma.fields.DateTime(required=True)
-    earliest_start_dt = ma.fields.DateTime(**Nullable)
-    latest_end_dt = ma.fields.DateTime(**Nullable)
+    requested_start_dt = UtcDateTime(required=True)
+    requested_end_dt = UtcDateTime(required=True)
+    earliest_start_dt = UtcDateTime(**Nullable)
+    latest_end_dt = UtcDateTime(**Nullable)
     priority = ma.fields.Integer(required=True)
     priority_reason = ma.fields.String(**Nullable)
     notes = ma.fields.String(**Nullable)
     decline_reason = ma.fields.String(**Nullable)
     submitted_by_id = ma.fields.Integer(**Nullable)
-    submitted_at = ma.fields.DateTime(required=True)
-    updated_at = ma.fields.DateTime(required=True)
+    submitted_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
     version = ma.fields.Integer(required=True)
     lines = ma.fields.List(ma.fields.Nested(LineSchema), required=True)
 

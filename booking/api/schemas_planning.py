@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from booking.api.fields import Id, Text, When
+from booking.api.fields import Id, Text, UtcDateTime, When
 from booking.api.schemas import ItemsOf, Nullable, Schema
 from booking.models import Condition, FeedKind, HandoverKind, JobStatus, PlanStatus
 
@@ -32,9 +32,9 @@ class JobSchema(Schema):
     message = ma.fields.String(**Nullable)
     plan_id = ma.fields.Integer(**Nullable)
     time_limit_seconds = ma.fields.Float(required=True)
-    created_at = ma.fields.DateTime(required=True)
-    started_at = ma.fields.DateTime(**Nullable)
-    finished_at = ma.fields.DateTime(**Nullable)
+    created_at = UtcDateTime(required=True)
+    started_at = UtcDateTime(**Nullable)
+    finished_at = UtcDateTime(**Nullable)
 
 
 class PlanQuery(Schema):
@@ -59,8 +59,8 @@ class AssignmentSchema(Schema):
     request_id = ma.fields.Integer(required=True)
     commune_id = ma.fields.Function(lambda a: a.request.commune_id, required=True)
     is_served = ma.fields.Boolean(required=True)
-    start_dt = ma.fields.DateTime(**Nullable)
-    end_dt = ma.fields.DateTime(**Nullable)
+    start_dt = UtcDateTime(**Nullable)
+    end_dt = UtcDateTime(**Nullable)
     is_pinned = ma.fields.Boolean(required=True)
     units = ma.fields.List(ma.fields.Nested(AssignmentUnitSchema), required=True)
     draws = ma.fields.List(ma.fields.Nested(AssignmentDrawSchema), required=True)
@@ -108,8 +108,8 @@ class PlanSchema(Schema):
     id = ma.fields.Integer(required=True)
     status = ma.fields.Enum(PlanStatus, by_value=True, required=True)
     strategy = ma.fields.String(required=True)
-    created_at = ma.fields.DateTime(required=True)
-    approved_at = ma.fields.DateTime(**Nullable)
+    created_at = UtcDateTime(required=True)
+    approved_at = UtcDateTime(**Nullable)
     metrics = ma.fields.Dict(**Nullable)
     baseline_metrics = ma.fields.Dict(
         **Nullable, metadata={"description": "The same figures for first come, first served."}
@@ -143,7 +143,7 @@ class HandoverRowSchema(Schema):
     kind = ma.fields.Enum(HandoverKind, by_value=True, required=True)
     unit_id = ma.fields.Integer(**Nullable)
     line_id = ma.fields.Integer(**Nullable)
-    at = ma.fields.DateTime(required=True)
+    at = UtcDateTime(required=True)
     taken_by = ma.fields.String(**Nullable)
     condition = ma.fields.Enum(Condition, by_value=True, required=True)
     damage = ma.fields.String(**Nullable)
@@ -156,8 +156,8 @@ class LoanSchema(Schema):
 
     request_id = ma.fields.Function(lambda loan: loan.request.id, required=True)
     status = ma.fields.Function(lambda loan: loan.request.status.value, required=True)
-    start_dt = ma.fields.DateTime(required=True)
-    end_dt = ma.fields.DateTime(required=True)
+    start_dt = UtcDateTime(required=True)
+    end_dt = UtcDateTime(required=True)
     items = ma.fields.List(ma.fields.Nested(HandoverItemSchema), required=True)
     handovers = ma.fields.Function(
         lambda loan: HandoverRowSchema(many=True).dump(loan.request.handovers), required=True
@@ -220,8 +220,8 @@ class NotificationSchema(Schema):
     kind = ma.fields.String(required=True)
     text = ma.fields.String(required=True)
     payload = ma.fields.Dict(**Nullable)
-    created_at = ma.fields.DateTime(required=True)
-    read_at = ma.fields.DateTime(**Nullable)
+    created_at = UtcDateTime(required=True)
+    read_at = UtcDateTime(**Nullable)
 
 
 class NotificationList(Schema):
@@ -238,8 +238,8 @@ class FeedSchema(Schema):
     kind = ma.fields.Enum(FeedKind, by_value=True, required=True)
     target_id = ma.fields.Integer(**Nullable)
     name = ma.fields.String(required=True)
-    created_at = ma.fields.DateTime(required=True)
-    last_used_at = ma.fields.DateTime(**Nullable)
+    created_at = UtcDateTime(required=True)
+    last_used_at = UtcDateTime(**Nullable)
 
 
 FeedList = ItemsOf.make(FeedSchema, "FeedList")
