@@ -37,9 +37,18 @@ def Text(max_length: int, **kwargs: Any) -> ma.fields.String:
     return ma.fields.String(validate=[ma.validate.Length(max=max_length), _printable], **kwargs)
 
 
+class _UtcAwareDateTime(ma.fields.AwareDateTime):
+    """Read as aware, handed to the services in UTC (as the pages' ``from_local`` does)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        _reasonable_year(moment)
+        return moment.astimezone(UTC)
+
+
 def When(**kwargs: Any) -> ma.fields.AwareDateTime:
     """An ISO 8601 date-time; one without an offset is read as Paris time."""
-    return ma.fields.AwareDateTime(default_timezone=PARIS, validate=_reasonable_year, **kwargs)
+    return _UtcAwareDateTime(default_timezone=PARIS, **kwargs)
 
 
 class UtcDateTime(ma.fields.DateTime):
