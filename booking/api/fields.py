@@ -29,7 +29,7 @@ def _reasonable_year(value: Any) -> None:
 
 def Id(**kwargs: Any) -> ma.fields.Integer:
     """A primary key: a positive 32-bit integer."""
-    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 def Text(max_length: int, **kwargs: Any) -> ma.fields.String:

@@ -8,7 +8,7 @@ from booking.api import schemas_planning as schemas
 from booking.api.auth import api_user
 from booking.api.blueprint import bp
 from booking.db import get_session
-from booking.models import Plan, SolverJob
+from booking.models import Assignment, Plan, SolverJob
 from booking.services import jobs, planning, planning_review
 from booking.services.paging import Pager
 
@@ -46,6 +46,17 @@ def cancel_job(job_id: int) -> SolverJob:
     return jobs.cancel_job(get_session(), job_id, by=api_user())
 
 
+class _Unserved:
+    """An unserved assignment with its reason in words, as :class:`UnservedSchema` reads it."""
+
+    def __init__(self, assignment: Assignment, reason: str | None) -> None:
+        self.assignment = assignment
+        self.reason = reason
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.assignment, name)
+
+
 def _page(items: list[Any], pager: Pager) -> dict[str, Any]:
     return {"items": items, "page": pager.page, "pages": pager.pages, "total": pager.total}
 
@@ -65,12 +76,11 @@ def get_plan(plan_id: int, **query: Any) -> dict[str, Any]:
         unserved_page=query["unserved_page"],
     )
     unserved = [
-        {**schemas.AssignmentSchema().dump(a), "reason": review.reasons.get(a.request_id)}
-        for a in review.unserved
+        _Unserved(a, review.reasons.get(a.request_id)) for a in review.unserved
     ]
     plan = review.plan
     return {
-        **schemas.PlanSchema().dump(plan),
+        **{name: getattr(plan, name) for name in schemas.PlanSchema._declared_fields},
         "is_stale": review.is_stale,
         "diff": plan.diff,
         "comparison": [

@@ -110,7 +110,6 @@ class AvailabilityQuery(Schema):
     end = When(required=True, metadata={"description": "End of the window."})
     type_id = ma.fields.List(Id(), metadata={"description": "Only these types (repeatable)."})
     quantity = ma.fields.Integer(
-        strict=True,
         validate=ma.validate.Range(min=1, max=1_000_000),
         metadata={"description": "How many are needed: sets `is_enough` on each type."},
     )
