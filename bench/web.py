@@ -75,9 +75,13 @@ from booking.models import (  # noqa: E402
     User,
     type_substitutes,
 )
-from booking.services import planning_review  # noqa: E402
-from booking.services.planning import IdMaps, build_problem, problem_document  # noqa: E402
-from booking.services.planning_run import plan_summary  # noqa: E402
+from booking.services.planning import (  # noqa: E402
+    IdMaps,
+    build_problem,
+    plan_summary,
+    problem_document,
+)
+from booking.services.planning import review as plan_review  # noqa: E402
 from solver.explain import diagnose_unserved  # noqa: E402
 from solver.options import SolveOptions  # noqa: E402
 
@@ -860,9 +864,9 @@ def report(
         "renders find that fingerprint remembered for the unchanged data.",
         "",
         "How: the review shows a one-year plan a page at a time "
-        f"({planning_review.LOANS_PER_PAGE} loans, {planning_review.UNSERVED_PER_PAGE} "
-        f"unserved requests, the first {planning_review.CHANGES_SHOWN} requests of each list "
-        f"of changes with a link to all, timelines {planning_review.TIMELINE_DAYS} days at a "
+        f"({plan_review.LOANS_PER_PAGE} loans, {plan_review.UNSERVED_PER_PAGE} "
+        f"unserved requests, the first {plan_review.CHANGES_SHOWN} requests of each list "
+        f"of changes with a link to all, timelines {plan_review.TIMELINE_DAYS} days at a "
         "time with links to the weeks before and after); each part "
         "is read by one query with its related rows loaded alongside (`selectinload`, "
         "`joinedload`), the per-commune summary is one aggregate, the problem document is not "

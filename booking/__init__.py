@@ -43,6 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Database(app.config["DATABASE_URL"]).init_app(app)
 
     from booking import api, cli, errors_web, i18n, security, templating
+    from booking.services import jobs, planning
     from booking.views import register_blueprints
 
     i18n.init_app(app)
@@ -53,7 +54,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.init_app(app)
     cli.init_app(app)
 
-    from booking.services import jobs
-
-    jobs.init_app(app)
+    jobs.init_app(app, run_job=planning.run_solver_job)
     return app

@@ -51,7 +51,7 @@ def mark_all_read() -> dict[str, int]:
 @bp.response(200, schemas.FeedList)
 def list_feeds() -> dict[str, Any]:
     """The feeds not revoked, oldest first (their secret addresses are not shown again)."""
-    return {"items": feeds.list_feeds(get_session(), user=api_user())}
+    return {"items": feeds.list_feeds(get_session(), by=api_user())}
 
 
 @bp.route("/feeds", methods=["POST"])
@@ -62,7 +62,7 @@ def create_feed(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """A new feed and its secret iCalendar address, shown only in this answer."""
     feed, token = feeds.create_feed(
         get_session(),
-        user=api_user(),
+        by=api_user(),
         kind=data["kind"],
         target_id=data.get("target_id"),
         name=data["name"],
@@ -76,4 +76,4 @@ def create_feed(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
 @bp.response(204)
 def revoke_feed(feed_id: int) -> None:
     """Its address answers 404 from now on."""
-    feeds.revoke_feed(get_session(), feed_id, user=api_user())
+    feeds.revoke_feed(get_session(), feed_id, by=api_user())

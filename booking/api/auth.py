@@ -21,11 +21,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def api_user() -> User:
     """The user the request's token acts for (set by :func:`authenticate`)."""
-    return g.api_token.user  # type: ignore[no-any-return]
+    return g.api_token.user
 
 
 def api_token() -> ApiToken:
-    return g.api_token  # type: ignore[no-any-return]
+    return g.api_token
 
 
 def _unauthorized(detail: str) -> Response:

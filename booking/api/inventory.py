@@ -42,7 +42,7 @@ def sites() -> dict[str, Any]:
     user = api_user()
     session = get_session()
     if _is_staff(user):
-        return {"items": inventory.list_sites(session, actor=user)}
+        return {"items": inventory.list_sites(session, by=user)}
     return {"items": lists.requester_choices(session, by=user).sites}
 
 
@@ -59,7 +59,7 @@ def equipment_types() -> dict[str, Any]:
 @bp.response(200, schemas.UnitList)
 def units() -> dict[str, Any]:
     """Every unit, by type name then code."""
-    return {"items": inventory.list_units(get_session(), actor=api_user())}
+    return {"items": inventory.list_units(get_session(), by=api_user())}
 
 
 @bp.route("/units/<int:unit_id>/unavailabilities")
@@ -67,7 +67,7 @@ def units() -> dict[str, Any]:
 @bp.response(200, schemas.UnavailabilityList)
 def unavailabilities(unit_id: int) -> dict[str, Any]:
     """The windows when the unit cannot be lent, by start."""
-    unit = inventory.get_unit(get_session(), unit_id, actor=api_user())
+    unit = inventory.get_unit(get_session(), unit_id, by=api_user())
     return {"items": sorted(unit.unavailabilities, key=lambda w: (w.start_dt, w.id))}
 
 
@@ -76,7 +76,7 @@ def unavailabilities(unit_id: int) -> dict[str, Any]:
 @bp.response(200, schemas.PoolList)
 def pools() -> dict[str, Any]:
     """Every pool, by type name then depot name."""
-    return {"items": inventory.list_pools(get_session(), actor=api_user())}
+    return {"items": inventory.list_pools(get_session(), by=api_user())}
 
 
 def _site_commune(site_id: int) -> int | None:
@@ -85,7 +85,7 @@ def _site_commune(site_id: int) -> int | None:
     session = get_session()
     site: Site | None
     if _is_staff(user):
-        site = inventory.get_site(session, site_id, actor=user)
+        site = inventory.get_site(session, site_id, by=user)
     else:
         offered = lists.requester_choices(session, by=user).sites
         site = next((s for s in offered if s.id == site_id), None)

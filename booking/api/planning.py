@@ -9,7 +9,7 @@ from booking.api.auth import api_user
 from booking.api.blueprint import bp
 from booking.db import get_session
 from booking.models import Assignment, Plan, SolverJob
-from booking.services import jobs, planning, planning_review
+from booking.services import jobs, planning
 from booking.services.paging import Pager
 
 TAG = {"tags": ["Planning"]}
@@ -68,16 +68,14 @@ def _page(items: list[Any], pager: Pager) -> dict[str, Any]:
 def get_plan(plan_id: int, **query: Any) -> dict[str, Any]:
     """The plan, what it changes, why requests are left out, and how it compares with
     first come, first served. Served and unserved requests come a page at a time."""
-    review = planning_review.review(
+    review = planning.review_plan(
         get_session(),
         plan_id,
         by=api_user(),
         page=query["page"],
         unserved_page=query["unserved_page"],
     )
-    unserved = [
-        _Unserved(a, review.reasons.get(a.request_id)) for a in review.unserved
-    ]
+    unserved = [_Unserved(a, review.reasons.get(a.request_id)) for a in review.unserved]
     plan = review.plan
     return {
         **{name: getattr(plan, name) for name in schemas.PlanSchema._declared_fields},
@@ -85,7 +83,7 @@ def get_plan(plan_id: int, **query: Any) -> dict[str, Any]:
         "diff": plan.diff,
         "comparison": [
             {"key": key, "plan": ours, "fcfs": fcfs}
-            for key, ours, fcfs in planning_review.metrics_rows(plan)
+            for key, ours, fcfs in planning.metrics_rows(plan)
         ],
         "communes": review.communes,
         "served": _page(review.loans, review.loans_pager),

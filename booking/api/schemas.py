@@ -15,7 +15,8 @@ from booking.api.fields import Id, Text, UtcDateTime, When
 from booking.models import RequestStatus, SiteKind, UnitStatus
 from booking.services.request_rules import MAX_FLEX_DAYS
 
-Nullable = {"allow_none": True, "required": True}
+# A field always present in answers, whose value may be null.
+Nullable: dict[str, Any] = {"allow_none": True, "required": True}
 
 
 class Schema(ma.Schema):

@@ -15,6 +15,8 @@ from booking.models.inventory import (
 )
 from booking.models.jobs import JobStatus, SolverJob
 from booking.models.loans import (
+    LOCKED_STATUSES,
+    OPEN_STATUSES,
     Condition,
     Handover,
     HandoverKind,
@@ -27,6 +29,8 @@ from booking.models.people import Commune, LoginAttempt, Role, User
 from booking.models.plans import Assignment, AssignmentDraw, AssignmentUnit, Plan, PlanStatus
 
 __all__ = [
+    "LOCKED_STATUSES",
+    "OPEN_STATUSES",
     "ApiRateWindow",
     "ApiToken",
     "Assignment",

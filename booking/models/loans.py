@@ -32,6 +32,11 @@ class RequestStatus(enum.Enum):
     RETURNED = "returned"
 
 
+# Requests the optimiser may place, and approved loans it must keep as they are.
+OPEN_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.PLANNED)
+LOCKED_STATUSES = (RequestStatus.APPROVED, RequestStatus.HANDED_OVER)
+
+
 class HandoverKind(enum.Enum):
     CHECK_OUT = "check_out"
     CHECK_IN = "check_in"
@@ -85,7 +90,9 @@ class LoanRequest(Base):
     # Optimistic lock: a concurrent edit of the same row raises StaleDataError.
     version: Mapped[int] = mapped_column(default=1)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    # SQLAlchemy's typing declares __mapper_args__ as an instance attribute; it is a class
+    # setting, and ruff (RUF012) wants mutable class attributes marked ClassVar.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}  # type: ignore[misc]
 
     commune: Mapped[Commune] = relationship()
     site: Mapped[Site] = relationship()

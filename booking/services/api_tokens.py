@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from booking.db import utcnow
+from booking.db import rows_matched, utcnow
 from booking.errors import NotFound, TooManyAttempts, ValidationError
 from booking.models import ApiRateWindow, ApiToken, User
 from booking.services.access import require_role
@@ -215,7 +215,7 @@ def count_request(
     reset = start_epoch + window_seconds - epoch
     key = (ApiRateWindow.token_id == token.id, ApiRateWindow.window_start == start)
     bump = update(ApiRateWindow).where(*key).values(count=ApiRateWindow.count + 1)
-    if not session.execute(bump).rowcount:
+    if not rows_matched(session.execute(bump)):
         try:
             with session.begin_nested():
                 session.add(ApiRateWindow(token_id=token.id, window_start=start, count=1))

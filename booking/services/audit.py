@@ -161,7 +161,7 @@ def _commune_clause(commune_id: int) -> ColumnElement[bool]:
     )
 
 
-def _query(filters: AuditFilters) -> Select[tuple[AuditEvent]]:
+def _query(filters: AuditFilters) -> Select[AuditEvent]:
     query = select(AuditEvent)
     if filters.action:
         query = query.where(AuditEvent.action.startswith(filters.action, autoescape=True))
@@ -362,7 +362,7 @@ def export_csv(session: Session, filters: AuditFilters | None = None, *, by: Use
     return _csv_chunks(session, query)
 
 
-def _csv_chunks(session: Session, query: Select[tuple[AuditEvent]]) -> Iterator[str]:
+def _csv_chunks(session: Session, query: Select[AuditEvent]) -> Iterator[str]:
     buffer = io.StringIO()
     buffer.write(BOM)
     writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")

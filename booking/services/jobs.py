@@ -1,9 +1,10 @@
-"""Background solver jobs: the runner interface and its in-process implementation.
+"""Background solver jobs: the runner interface and its implementations.
 
 The web request that asks for a plan only writes a QUEUED ``SolverJob`` row and hands
-its id to a ``JobRunner``; it never waits for the solver. The job body
-(``planning_run.run_solver_job``) opens its own sessions and reports progress on the job
-row, so any process can show it. A cancellation is written to the row (status
+its id to a ``JobRunner``; it never waits for the solver. The job body is given to
+``init_app`` by the application factory (``planning.run_solver_job``), so this module
+knows nothing of planning; the body opens its own sessions and reports progress on the
+job row, so any process can show it. A cancellation is written to the row (status
 CANCELLED) and the running job polls the row, so any process can cancel a job.
 
 Implementations:
@@ -14,7 +15,7 @@ Implementations:
   before ``submit`` returns; for tests and scripts.
 - ``CeleryJobRunner`` (``JOB_RUNNER = "celery"``, the default when ``CELERY_BROKER_URL`` is
   set and the database is not SQLite): each job is a Celery task run by a worker pool,
-  started with ``celery -A booking.services.jobs:celery worker``. The worker builds the
+  started with ``celery -A booking.worker worker``. The worker builds the
   application from the same environment (``DATABASE_URL``, ``CELERY_BROKER_URL``).
 
 ``SOLVER_WORKERS`` (default 2) sets CP-SAT's threads per job.
@@ -28,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flask import Flask, current_app
 from flask_babel import gettext as _
@@ -36,17 +37,28 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from booking.db import Database, get_db, utcnow
+from booking.db import Database, get_db, rows_matched, utcnow
 from booking.errors import Conflict
 from booking.models import JobStatus, SolverJob, User
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 log = logging.getLogger(__name__)
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 # How often a running job re-reads its row to see a cancellation (seconds).
 CANCEL_POLL_SECONDS = 1.0
+
+
+class JobBody(Protocol):
+    """What a runner runs: the job with id ``job_id``, stopping when ``should_stop()``."""
+
+    def __call__(
+        self, database: Database, job_id: int, *, should_stop: Callable[[], bool], workers: int
+    ) -> None: ...
 
 
 class JobRunner(Protocol):
@@ -80,20 +92,19 @@ def _stop_check(database: Database, job_id: int, flag: threading.Event) -> Calla
 
 
 class _BaseRunner:
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, body: JobBody) -> None:
         self.app = app
+        self.body = body
         self._flags: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
 
     def _run(self, job_id: int) -> None:
-        from booking.services.planning_run import run_solver_job
-
         with self._lock:
             flag = self._flags.setdefault(job_id, threading.Event())
         try:
             with self.app.app_context():
                 database = get_db(self.app)
-                run_solver_job(
+                self.body(
                     database,
                     job_id,
                     should_stop=_stop_check(database, job_id, flag),
@@ -122,8 +133,8 @@ class InlineJobRunner(_BaseRunner):
 class ThreadJobRunner(_BaseRunner):
     """Runs jobs on a small thread pool of the web process."""
 
-    def __init__(self, app: Flask, threads: int = 1) -> None:
-        super().__init__(app)
+    def __init__(self, app: Flask, body: JobBody, threads: int = 1) -> None:
+        super().__init__(app, body)
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="solver-job")
 
     def submit(self, job_id: int) -> None:
@@ -142,10 +153,11 @@ class CeleryJobRunner(_BaseRunner):
 
     TASK_NAME = "booking.run_solver_job"
 
-    def __init__(self, app: Flask, broker_url: str) -> None:
+    def __init__(self, app: Flask, body: JobBody, broker_url: str) -> None:
+        # Imported here: Celery is an optional dependency (the ``celery`` extra).
         from celery import Celery
 
-        super().__init__(app)
+        super().__init__(app, body)
         self.celery = Celery("booking", broker=broker_url, set_as_current=False)
         self.celery.conf.update(
             task_ignore_result=True,
@@ -185,28 +197,32 @@ def runner_kind(app: Flask) -> str:
     return "thread"
 
 
-def make_runner(app: Flask) -> JobRunner:
-    """The runner ``runner_kind(app)`` names."""
+def make_runner(app: Flask, body: JobBody) -> JobRunner:
+    """The runner ``runner_kind(app)`` names, running ``body``."""
     kind = runner_kind(app)
     if kind == "inline":
-        return InlineJobRunner(app)
+        return InlineJobRunner(app, body)
     if kind == "thread":
-        return ThreadJobRunner(app, int(app.config.get("SOLVER_JOB_THREADS", 1)))
+        return ThreadJobRunner(app, body, int(app.config.get("SOLVER_JOB_THREADS", 1)))
     if kind == "celery":
         broker = _setting(app, "CELERY_BROKER_URL")
         if not broker:
             raise ValueError("JOB_RUNNER is 'celery' but CELERY_BROKER_URL is not set")
-        return CeleryJobRunner(app, broker)
+        return CeleryJobRunner(app, body, broker)
     raise ValueError(f"unknown JOB_RUNNER {kind!r}: use 'thread', 'inline' or 'celery'")
 
 
 def get_runner(app: Flask | None = None) -> JobRunner:
     """The job runner of ``app`` (default: the current application), made on first use."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    runner = app.extensions.get("job_runner")
+    # Tests may put a runner of their own there.
+    runner: JobRunner | None = app.extensions.get("job_runner")
     if runner is None:
-        runner = app.extensions["job_runner"] = make_runner(app)
-    return runner  # type: ignore[no-any-return]
+        body: JobBody | None = app.extensions.get("job_body")
+        if body is None:
+            raise RuntimeError("jobs.init_app(app, run_job=...) was not called")
+        runner = app.extensions["job_runner"] = make_runner(app, body)
+    return runner
 
 
 def fail_interrupted_jobs(session: Session) -> int:
@@ -218,15 +234,17 @@ def fail_interrupted_jobs(session: Session) -> int:
     Returns:
         How many jobs were marked.
     """
-    count = session.execute(
-        update(SolverJob)
-        .where(SolverJob.status.in_(ACTIVE))
-        .values(
-            status=JobStatus.FAILED,
-            finished_at=utcnow(),
-            message=_("The server restarted during the solve; nothing was lost, run it again."),
+    count = rows_matched(
+        session.execute(
+            update(SolverJob)
+            .where(SolverJob.status.in_(ACTIVE))
+            .values(
+                status=JobStatus.FAILED,
+                finished_at=utcnow(),
+                message=_("The server restarted during the solve; nothing was lost, run it again."),
+            )
         )
-    ).rowcount
+    )
     session.commit()
     return int(count or 0)
 
@@ -241,15 +259,17 @@ def cancel_job(session: Session, job_id: int, *, by: User) -> SolverJob:
     """
     require_staff(by)
     job = get_or_404(session, SolverJob, job_id)
-    changed = session.execute(
-        update(SolverJob)
-        .where(SolverJob.id == job_id, SolverJob.status.in_(ACTIVE))
-        .values(
-            status=JobStatus.CANCELLED,
-            finished_at=utcnow(),
-            message=_("Cancelled by %(name)s.", name=by.name),
+    changed = rows_matched(
+        session.execute(
+            update(SolverJob)
+            .where(SolverJob.id == job_id, SolverJob.status.in_(ACTIVE))
+            .values(
+                status=JobStatus.CANCELLED,
+                finished_at=utcnow(),
+                message=_("Cancelled by %(name)s.", name=by.name),
+            )
         )
-    ).rowcount
+    )
     if not changed:
         session.rollback()
         raise Conflict(_("This run has already ended; there is nothing to cancel."))
@@ -273,12 +293,14 @@ def get_job(session: Session, job_id: int, *, by: User) -> SolverJob:
     return get_or_404(session, SolverJob, job_id)
 
 
-def init_app(app: Flask) -> None:
-    """Mark jobs interrupted by a previous process as failed (not in tests).
+def init_app(app: Flask, *, run_job: JobBody) -> None:
+    """Give the application's runner its job body; mark jobs interrupted by a previous
+    process as failed (not in tests).
 
     Only with the in-process runners: with Celery, jobs run in workers that outlive the
     web process.
     """
+    app.extensions["job_body"] = run_job
     if app.testing or not app.config.get("FAIL_INTERRUPTED_JOBS", True):
         return
     if runner_kind(app) == "celery":
@@ -295,13 +317,13 @@ def init_app(app: Flask) -> None:
         log.warning("%s solver job(s) interrupted by a restart were marked failed", count)
 
 
-def __getattr__(name: str) -> object:
-    """``celery``: the Celery application of a worker (``celery -A booking.services.jobs``)."""
-    if name != "celery":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from booking import create_app
+def celery_app(app: Flask) -> Celery:
+    """The Celery application whose worker runs ``app``'s jobs (see ``booking.worker``).
 
-    runner = get_runner(create_app())
+    Raises:
+        RuntimeError: ``app`` does not send its jobs to Celery.
+    """
+    runner = get_runner(app)
     if not isinstance(runner, CeleryJobRunner):
         raise RuntimeError("set CELERY_BROKER_URL (and JOB_RUNNER=celery) to run a worker")
     return runner.celery

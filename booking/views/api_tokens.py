@@ -4,29 +4,17 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length
 
 from booking.db import get_session
 from booking.errors import BookingError
-from booking.forms import ActionForm
+from booking.forms.api_tokens import TokenForm
+from booking.forms.common import ActionForm
 from booking.services import api_tokens as service
 from booking.views.helpers import current, flash_error
 
 bp = Blueprint("api_tokens", __name__, url_prefix="/api-tokens")
-
-
-class TokenForm(FlaskForm):
-    name = StringField(
-        _l("Name"),
-        validators=[DataRequired(_l("Give the token a name.")), Length(max=service.NAME_MAX)],
-    )
-    read_only = BooleanField(_l("Read only (it cannot change anything)"))
-    submit = SubmitField(_l("Make a token"))
 
 
 @bp.before_request

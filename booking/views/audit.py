@@ -9,7 +9,7 @@ from wtforms import SelectChoice
 
 from booking.db import get_session, utcnow
 from booking.errors import BookingError
-from booking.forms_audit import FILTER_FIELDS, AuditFilterForm
+from booking.forms.audit import FILTER_FIELDS, AuditFilterForm
 from booking.services import audit as service
 from booking.services.access import require_staff
 from booking.services.users import list_communes

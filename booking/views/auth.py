@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from booking.db import get_session
 from booking.errors import BookingError
-from booking.forms import LanguageForm, LoginForm
+from booking.forms.auth import LanguageForm, LoginForm
 from booking.services import users as user_service
 
 bp = Blueprint("auth", __name__)

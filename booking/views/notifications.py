@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from booking.db import get_db, get_session
-from booking.forms import ActionForm
+from booking.forms.common import ActionForm
 from booking.services import notifications as service
 from booking.views.helpers import current
 

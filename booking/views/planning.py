@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
+from werkzeug.wrappers import Response as BaseResponse
 
 from booking.db import get_session
 from booking.errors import BookingError
-from booking.forms import ActionForm
-from booking.forms_planning import DeclineForm, ForceUnitForm, RunForm
+from booking.forms.common import ActionForm
+from booking.forms.planning import DeclineForm, ForceUnitForm, RunForm
 from booking.models import JobStatus
-from booking.services import jobs, planning, planning_review
+from booking.services import jobs, planning
 from booking.services.access import require_staff
 from booking.services.request_rules import is_valid_id
 from booking.views.helpers import current, flash_error
 
 bp = Blueprint("planning", __name__, url_prefix="/planning")
 
-Page = str | Response
+# What a page returns: a redirect is werkzeug's Response, of which Flask's is a subclass.
+Page = str | BaseResponse
 STAGE_LABELS = {
     "queued": _l("Waiting for a free worker"),
     "building": _l("Reading the requests and the inventory"),
@@ -51,7 +54,7 @@ def _staff_only() -> None:
 @bp.route("/")
 def index() -> str:
     """Requests to plan, plans to approve, hand-overs, overdue returns, maintenance."""
-    board = planning_review.dashboard(get_session(), by=current())
+    board = planning.dashboard(get_session(), by=current())
     return render_template(
         "planning/index.html", board=board, form=RunForm(), job_labels=JOB_STATUS_LABELS
     )
@@ -136,17 +139,16 @@ def _day(name: str) -> date | None:
 def _review_url(plan_id: int, **changes: object) -> str:
     """This review page with some query values changed (``None`` removes one)."""
     args: dict[str, object] = {**request.args.to_dict(), **changes}
-    return url_for(
-        "planning.plan", plan_id=plan_id, **{k: v for k, v in args.items() if v is not None}
-    )
+    values: dict[str, Any] = {k: v for k, v in args.items() if v is not None}
+    return url_for("planning.plan", plan_id=plan_id, **values)
 
 
 def _plan_anchor(plan_id: int, request_id: int) -> str:
     """The review page showing ``request_id`` in the loans table, scrolled to it."""
     if not is_valid_id(request_id) or not is_valid_id(plan_id):
         return url_for("planning.plan", plan_id=plan_id)
-    page = planning_review.loan_page(get_session(), plan_id, request_id, by=current())
-    query = {"page": page} if page > 1 else {}
+    page = planning.loan_page(get_session(), plan_id, request_id, by=current())
+    query: dict[str, Any] = {"page": page} if page > 1 else {}
     return url_for("planning.plan", plan_id=plan_id, **query) + f"#r{request_id}"
 
 
@@ -159,7 +161,7 @@ def plan(plan_id: int) -> str:
     timelines).
     """
     session = get_session()
-    data = planning_review.review(
+    data = planning.review_plan(
         session,
         plan_id,
         by=current(),
@@ -172,9 +174,9 @@ def plan(plan_id: int) -> str:
         "planning/plan.html",
         review=data,
         review_url=lambda **changes: _review_url(plan_id, **changes),
-        rows=planning_review.metrics_rows(data.plan),
-        choices=planning_review.unit_choices(session, data.plan, data.loans, data.unit_codes),
-        shift_minutes=planning_review.shift_minutes,
+        rows=planning.metrics_rows(data.plan),
+        choices=planning.unit_choices(session, data.plan, data.loans, data.unit_codes),
+        shift_minutes=planning.shift_minutes,
         action=ActionForm(),
         run_form=RunForm(),
         force_form=ForceUnitForm(),
@@ -186,7 +188,7 @@ def plan(plan_id: int) -> str:
 @bp.route("/plans/<int:plan_id>/problem.json")
 def problem_file(plan_id: int) -> Response:
     """The plan's problem file, for `python -m solver solve`."""
-    plan = planning_review.get_plan(get_session(), plan_id, by=current())
+    plan = planning.get_plan(get_session(), plan_id, by=current())
     return Response(
         planning.stored_problem_text(plan),
         mimetype="application/json",

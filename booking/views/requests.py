@@ -8,11 +8,12 @@ from typing import Any
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectChoice
 
 from booking.db import get_session
 from booking.errors import BookingError, Conflict, ValidationError
-from booking.forms_requests import MAX_ROWS, PRIORITY_LABELS, CancelForm, FilterForm, RequestForm
+from booking.forms.requests import MAX_ROWS, PRIORITY_LABELS, CancelForm, FilterForm, RequestForm
 from booking.models import LoanRequest, User
 from booking.services import availability as availability_service
 from booking.services import request_lists as lists
@@ -24,7 +25,8 @@ from booking.views.helpers import current
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
-Page = str | tuple[str, int] | Response
+# What a page returns: a redirect is werkzeug's Response, of which Flask's is a subclass.
+Page = str | tuple[str, int] | BaseResponse
 FieldErrors = dict[str | None, list[str]]
 
 

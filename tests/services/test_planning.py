@@ -28,8 +28,7 @@ from booking.models import (
     UnitStatus,
 )
 from booking.services import jobs, planning
-from booking.services.planning_reasons import describe_reason
-from booking.services.planning_run import run_solver_job
+from booking.services.planning import describe_reason, run_solver_job
 from solver.check import check_plan
 from solver.io import plan_from_json, problem_from_json, sha256_hex
 from tests.conftest import DEFAULT_START
@@ -571,8 +570,6 @@ def test_a_reopened_loan_moved_by_a_new_plan_is_notified_as_changed(
 
 
 def test_dashboard_and_review_figures(db_session, fleet, ask, manager, make_request, make_site):
-    from booking.services import planning_review
-
     other_site = make_site(name="Stade")
     ask(title="Fête")
     ask(title="Marché")
@@ -580,7 +577,7 @@ def test_dashboard_and_review_figures(db_session, fleet, ask, manager, make_requ
     make_request(lines=[(fleet.minibus, 1)], site=other_site, commune=other_site.commune)
     plan = propose(db_session, manager)
 
-    review = planning_review.review(db_session, plan.id, by=manager)
+    review = planning.review_plan(db_session, plan.id, by=manager)
     assert not review.is_stale
     assert len(review.reasons) == 2
     assert {row.label.split(" ")[0] for row in review.unit_rows} == {"MB-1", "MB-2"}
@@ -589,7 +586,7 @@ def test_dashboard_and_review_figures(db_session, fleet, ask, manager, make_requ
     assert sum(r for r, _s in shares.values()) == 4 and sum(s for _r, s in shares.values()) == 2
 
     planning.approve_plan(db_session, plan.id, by=manager)
-    board = planning_review.dashboard(db_session, by=manager, now=DEFAULT_START - timedelta(days=1))
+    board = planning.dashboard(db_session, by=manager, now=DEFAULT_START - timedelta(days=1))
     assert board.approved is not None and board.approved.id == plan.id
     assert board.waiting == [] and board.proposed == []
     assert [h.way for h in board.handovers.upcoming].count("out") == 2

@@ -398,3 +398,35 @@ def test_web_start_leaves_celery_jobs_alone(tmp_path, monkeypatch):
     with get_db(app).session() as session:
         assert session.scalars(select(SolverJob.status)).all() == [JobStatus.RUNNING]
     get_db(app).engine.dispose()
+
+
+def test_worker_module_exposes_the_celery_application(tmp_path, monkeypatch):
+    """``celery -A booking.worker worker`` finds a Celery app that knows the job task."""
+    import importlib
+    import sys
+
+    from celery import Celery
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'worker.sqlite3'}")
+    monkeypatch.setenv("SECRET_KEY", "worker-test")
+    monkeypatch.setenv("JOB_RUNNER", "celery")
+    monkeypatch.setenv("CELERY_BROKER_URL", "memory://")
+    monkeypatch.delitem(sys.modules, "booking.worker", raising=False)
+    worker = importlib.import_module("booking.worker")
+    assert isinstance(worker.celery, Celery)
+    assert jobs.CeleryJobRunner.TASK_NAME in worker.celery.tasks
+    monkeypatch.delitem(sys.modules, "booking.worker", raising=False)
+
+
+def test_worker_module_refuses_to_start_without_a_broker(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'worker.sqlite3'}")
+    monkeypatch.setenv("SECRET_KEY", "worker-test")
+    monkeypatch.delenv("JOB_RUNNER", raising=False)
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.delitem(sys.modules, "booking.worker", raising=False)
+    with pytest.raises(RuntimeError, match="CELERY_BROKER_URL"):
+        importlib.import_module("booking.worker")
+    monkeypatch.delitem(sys.modules, "booking.worker", raising=False)

@@ -17,7 +17,7 @@ from booking.models import (
     Unavailability,
 )
 from booking.services import planning
-from booking.services.planning_data import notice_start, plannable_window
+from booking.services.planning import notice_start, plannable_window
 from solver.check import check_plan
 from solver.options import SolveOptions
 from tests.conftest import DEFAULT_START, PARIS

@@ -21,9 +21,9 @@ from bench.generate import generate
 from solver import SolveOptions, solve
 from solver.check import check_assignments
 from solver.explain import ReasonKind, UnitState, diagnose_unserved, explain_unserved
-from solver.explain_index import Occupancy, StateCode, complement
-from solver.explain_reason import Reason
-from solver.explain_spans import at_least, best_shift, closest, coverage, intersect
+from solver.explain.index import Occupancy, StateCode, complement
+from solver.explain.reason import Reason
+from solver.explain.spans import at_least, best_shift, closest, coverage, intersect
 from solver.io import problem_from_json
 from solver.occupancy import Occupancy as SharedOccupancy
 from solver.plan import Draw, LineAssignment, RequestAssignment

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from booking.models import Assignment, Plan, Unavailability
-from booking.services import planning, planning_review
-from booking.services.planning_data import data_fingerprint
+from booking.services import planning
+from booking.services.planning import data_fingerprint
+from booking.services.planning import review as plan_review
 from booking.timeutil import to_local
 from tests.conftest import DEFAULT_START
 
@@ -38,7 +39,7 @@ def loan_rows(page: str) -> list[int]:
 @pytest.fixture
 def five_loans(app, db_session, manager, ask, monkeypatch):
     """Five loans a week apart, all served, reviewed two a page."""
-    monkeypatch.setattr(planning_review, "LOANS_PER_PAGE", 2)
+    monkeypatch.setattr(plan_review, "LOANS_PER_PAGE", 2)
     loans = [ask(day=7 * n, title=f"Fête {n}") for n in range(5)]
     return propose(app, db_session, manager), loans
 
@@ -85,7 +86,7 @@ def test_changes_name_the_first_requests_and_link_to_all(
     ask,
     monkeypatch,
 ):
-    monkeypatch.setattr(planning_review, "CHANGES_SHOWN", 2)
+    monkeypatch.setattr(plan_review, "CHANGES_SHOWN", 2)
     loans = [ask(day=7 * n, title=f"Marché {n}") for n in range(3)]
     plan = propose(app, db_session, manager)
     assert plan.diff is not None and len(plan.diff["new"]) == 3
@@ -144,8 +145,8 @@ def test_staleness_follows_every_change_of_the_planning_data(
     ask(day=0)
     plan = propose(app, db_session, manager)
     with app.test_request_context():
-        assert planning_review.current_fingerprint(db_session) == plan.data_fingerprint
-        assert not planning_review.review(db_session, plan.id, by=manager).is_stale
+        assert planning.current_fingerprint(db_session) == plan.data_fingerprint
+        assert not planning.review_plan(db_session, plan.id, by=manager).is_stale
 
         # A window added without touching its unit: the feed generation does not move.
         db_session.add(
@@ -157,17 +158,17 @@ def test_staleness_follows_every_change_of_the_planning_data(
         )
         db_session.commit()
         db_session.expire_all()
-        changed = planning_review.current_fingerprint(db_session)
+        changed = planning.current_fingerprint(db_session)
         assert changed == data_fingerprint(db_session, horizon=None) != plan.data_fingerprint
-        assert planning_review.review(db_session, plan.id, by=manager).is_stale
+        assert planning.review_plan(db_session, plan.id, by=manager).is_stale
 
         loan = ask(day=3)
-        assert planning_review.current_fingerprint(db_session) == data_fingerprint(
+        assert planning.current_fingerprint(db_session) == data_fingerprint(
             db_session, horizon=None
         )
         loan.priority = 1
         db_session.commit()
-        assert planning_review.current_fingerprint(db_session) == data_fingerprint(
+        assert planning.current_fingerprint(db_session) == data_fingerprint(
             db_session, horizon=None
         )
         served = db_session.scalars(select(Assignment).where(Assignment.plan_id == plan.id))

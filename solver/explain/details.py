@@ -1,6 +1,6 @@
 """Reasons in detail: what each eligible unit or pool is doing at one shift.
 
-``Describer`` turns a shift chosen by ``solver.explain_analysis`` into a
+``Describer`` turns a shift chosen by ``solver.explain.analysis`` into a
 ``Reason``: unit statuses, the shortage period, the loans holding the
 resources, and whether serving the request would only displace lower
 priorities worth at least as much. Integer minutes since ``horizon.start``.
@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from solver.explain_index import Loan, Occupancy, PoolProfile, Spans
-from solver.explain_reason import Reason, ReasonKind, UnitState, UnitStatus
-from solver.explain_spans import Steps
+from solver.explain.index import Loan, Occupancy, PoolProfile, Spans
+from solver.explain.reason import Reason, ReasonKind, UnitState, UnitStatus
+from solver.explain.spans import Steps
 from solver.problem import Problem, Request
 
 

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange
 
-from booking.services.planning_run import MAX_TIME_LIMIT, MIN_TIME_LIMIT
+from booking.services.planning import MAX_TIME_LIMIT, MIN_TIME_LIMIT
 
 
 class RunForm(FlaskForm):

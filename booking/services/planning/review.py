@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, inspect, or_, select
-from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
 from booking.db import utcnow
 from booking.models import (
+    OPEN_STATUSES,
     Assignment,
     AssignmentDraw,
     AssignmentUnit,
@@ -22,25 +23,16 @@ from booking.models import (
     PlanStatus,
     Pool,
     RequestLine,
-    RequestStatus,
     SolverJob,
-    Unavailability,
     Unit,
     User,
-    type_substitutes,
 )
 from booking.services.access import get_or_404, require_staff
 from booking.services.dashboard import HandoverBoard, handover_board
-from booking.services.feeds_cache import current_generation
 from booking.services.paging import Pager, make_pager
-from booking.services.planning import request_id_of
-from booking.services.planning_data import (
-    LOCKED_STATUSES,
-    OPEN_STATUSES,
-    Rows,
-    fingerprint,
-)
-from booking.services.planning_reasons import describe_reason
+from booking.services.planning.data import current_fingerprint, stale_message
+from booking.services.planning.ids import request_id_of
+from booking.services.planning.reasons import describe_reason
 from booking.timeutil import from_local, to_local
 
 
@@ -154,8 +146,13 @@ class Review:
     window_previous: date | None
     window_next: date | None
     days: list[tuple[float, datetime]]
-    is_stale: bool
+    stale_message: str | None
     unit_codes: frozenset[str] = frozenset()
+
+    @property
+    def is_stale(self) -> bool:
+        """Whether the data changed since the plan was proposed (it cannot be approved)."""
+        return self.stale_message is not None
 
 
 def _percent(moment: datetime, start: datetime, span: float) -> float:
@@ -448,7 +445,7 @@ def _communes(session: Session, plan_id: int) -> list[CommuneLine]:
     return [CommuneLine(name, int(count), int(served or 0)) for name, count, served in rows]
 
 
-def review(
+def review_plan(
     session: Session,
     plan_id: int,
     *,
@@ -483,7 +480,7 @@ def review(
     diff, diff_counts = _diff(session, plan, all_changes)
     w_start, w_end, w_previous, w_next = _window(h_start, h_end, window_start)
     unit_rows, pool_rows = _timelines(session, plan, problem_units, w_start, w_end)
-    is_stale = _is_stale(session, plan)
+    stale = stale_message() if _is_stale(session, plan) else None
     return Review(
         plan=plan,
         loans=loans,
@@ -501,7 +498,7 @@ def review(
         window_previous=w_previous,
         window_next=w_next,
         days=_day_marks(w_start, w_end),
-        is_stale=is_stale,
+        stale_message=stale,
         unit_codes=frozenset(problem_units),
     )
 
@@ -620,156 +617,6 @@ def loan_page(session: Session, plan_id: int, request_id: int, *, by: User) -> i
         )
     )
     return int(before or 0) // LOANS_PER_PAGE + 1
-
-
-# --- staleness ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _LineData:
-    id: int
-    type_id: int
-    quantity: int
-
-
-@dataclass(slots=True)
-class _RequestData:
-    """The columns of a request the fingerprint reads, without an ORM object."""
-
-    id: int
-    status: RequestStatus
-    commune_id: int
-    site_id: int
-    priority: int
-    requested_start_dt: datetime
-    requested_end_dt: datetime
-    earliest_start_dt: datetime | None
-    latest_end_dt: datetime | None
-    lines: list[_LineData]
-
-
-# Fingerprints computed by this process, by what they were computed from.
-_FINGERPRINTS: dict[tuple[Any, ...], str] = {}
-_FINGERPRINTS_KEPT = 64
-
-
-def _fingerprint_key(session: Session) -> tuple[Any, ...]:
-    """What tells that the fingerprint's data may have changed, in a few small reads.
-
-    The feed generation is raised by every transaction that writes requests, lines,
-    plans, units, types or pools through a session (see ``booking.services.feeds_cache``);
-    the requests' count, highest id and latest update tell databases (or rolled-back
-    transactions) apart; unavailability windows and type substitutions, which the
-    generation does not count, are part of the key themselves.
-    """
-    stamp = session.execute(
-        select(
-            func.count(LoanRequest.id), func.max(LoanRequest.id), func.max(LoanRequest.updated_at)
-        )
-    ).one()
-    windows = session.execute(
-        select(
-            Unavailability.id,
-            Unavailability.unit_id,
-            Unavailability.start_dt,
-            Unavailability.end_dt,
-        ).order_by(Unavailability.id)
-    ).all()
-    substitutes = session.execute(
-        select(type_substitutes.c.type_id, type_substitutes.c.substitute_id).order_by(
-            type_substitutes.c.type_id, type_substitutes.c.substitute_id
-        )
-    ).all()
-    return (
-        str(session.connection().engine.url),
-        current_generation(session),
-        tuple(stamp),
-        tuple(tuple(w) for w in windows),
-        tuple(tuple(x) for x in substitutes),
-    )
-
-
-def current_fingerprint(session: Session) -> str:
-    """``planning_data.data_fingerprint(session, horizon=None)``, cheaply.
-
-    Computed again only when :func:`_fingerprint_key` changed (or the session holds
-    unflushed changes); then by the same fingerprint function over the same values, but
-    with the requests and their lines read as tuples rather than ORM objects, and without
-    the approved plan's assignments (which the fingerprint does not cover). Approval
-    always recomputes the fingerprint in full (``planning_approve``).
-    """
-    key = None
-    if not (session.new or session.dirty or session.deleted):
-        key = _fingerprint_key(session)
-        cached = _FINGERPRINTS.get(key)
-        if cached is not None:
-            return cached
-    value = _read_fingerprint(session)
-    if key is not None:
-        if len(_FINGERPRINTS) >= _FINGERPRINTS_KEPT:
-            _FINGERPRINTS.clear()
-        _FINGERPRINTS[key] = value
-    return value
-
-
-def _read_fingerprint(session: Session) -> str:
-    # Sorted here rather than by the database, and lines read without a join: both cost
-    # the database a sort of every row.
-    requests = sorted(
-        (
-            _RequestData(*row, lines=[])
-            for row in session.execute(
-                select(
-                    LoanRequest.id,
-                    LoanRequest.status,
-                    LoanRequest.commune_id,
-                    LoanRequest.site_id,
-                    LoanRequest.priority,
-                    LoanRequest.requested_start_dt,
-                    LoanRequest.requested_end_dt,
-                    LoanRequest.earliest_start_dt,
-                    LoanRequest.latest_end_dt,
-                ).where(LoanRequest.status.in_(OPEN_STATUSES + LOCKED_STATUSES))
-            )
-        ),
-        key=lambda r: r.id,
-    )
-    by_id = {r.id: r for r in requests}
-    for request_id, line_id, type_id, quantity in session.execute(
-        select(
-            RequestLine.request_id, RequestLine.id, RequestLine.type_id, RequestLine.quantity
-        ).order_by(RequestLine.id)
-    ):
-        loan = by_id.get(request_id)
-        if loan is not None:
-            loan.lines.append(_LineData(line_id, type_id, quantity))
-    approved = session.scalars(
-        select(Plan)
-        .where(Plan.status == PlanStatus.APPROVED)
-        .order_by(Plan.id.desc())
-        .options(load_only(Plan.id))
-    ).first()
-    rows = Rows(
-        approved=approved,
-        open_requests=cast(list[LoanRequest], [r for r in requests if r.status in OPEN_STATUSES]),
-        locked_requests=cast(
-            list[LoanRequest], [r for r in requests if r.status in LOCKED_STATUSES]
-        ),
-        types=list(
-            session.scalars(
-                select(EquipmentType)
-                .order_by(EquipmentType.id)
-                .options(selectinload(EquipmentType.substitutes))
-            )
-        ),
-        units=list(
-            session.scalars(
-                select(Unit).options(selectinload(Unit.unavailabilities)).order_by(Unit.id)
-            )
-        ),
-        pools=list(session.scalars(select(Pool).order_by(Pool.id))),
-    )
-    return fingerprint(rows, None)
 
 
 def shift_minutes(assignment: Assignment) -> int:

@@ -7,14 +7,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import solver
-from booking.db import Database, utcnow
+from booking.db import Database, rows_matched, utcnow
 from booking.errors import ValidationError
 from booking.models import (
     Assignment,
@@ -30,22 +30,20 @@ from booking.models import (
 )
 from booking.services.access import require_staff
 from booking.services.audit import record_event
-from booking.services.planning import (
-    TIMEZONE,
+from booking.services.jobs import JobRunner, get_runner
+from booking.services.planning.data import expired_reason
+from booking.services.planning.ids import TIMEZONE
+from booking.services.planning.problem import (
     IdMaps,
     build_problem,
     km_per_served,
     problem_document,
     served_by_priority,
 )
-from booking.services.planning_data import expired_reason
 from solver.check import Violation, check_plan
 from solver.explain import diagnose_unserved
 from solver.io import FormatError, plan_to_json
 from solver.options import Progress, SolveOptions
-
-if TYPE_CHECKING:
-    from booking.services.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +110,7 @@ def propose_plan(
         after={"strategy": strategy, "time_limit_seconds": float(time_limit_seconds)},
     )
     session.commit()
-    if runner is None:
-        from booking.services.jobs import get_runner
-
-        runner = get_runner()
-    runner.submit(job.id)
+    (runner or get_runner()).submit(job.id)
     session.refresh(job)
     return job
 
@@ -226,11 +220,15 @@ def run_solver_job(
 def _claim(database: Database, job_id: int) -> _Claim | None:
     """Start the job if it is still queued; None if another worker (or a cancel) got it."""
     with database.session() as session:
-        claimed = session.execute(
-            update(SolverJob)
-            .where(SolverJob.id == job_id, SolverJob.status == JobStatus.QUEUED)
-            .values(status=JobStatus.RUNNING, started_at=utcnow(), stage="building", progress=0.02)
-        ).rowcount
+        claimed = rows_matched(
+            session.execute(
+                update(SolverJob)
+                .where(SolverJob.id == job_id, SolverJob.status == JobStatus.QUEUED)
+                .values(
+                    status=JobStatus.RUNNING, started_at=utcnow(), stage="building", progress=0.02
+                )
+            )
+        )
         session.commit()
         if not claimed:
             return None
@@ -296,19 +294,21 @@ def _fail_broken_rules(database: Database, job_id: int, violations: list[Violati
 
 def _succeed(session: Session, job_id: int, plan_id: int, plan: solver.Plan) -> None:
     """End the job SUCCEEDED with its stored plan, or drop the plan if it was cancelled."""
-    done = session.execute(
-        update(SolverJob)
-        .where(SolverJob.id == job_id, SolverJob.status == JobStatus.RUNNING)
-        .values(
-            status=JobStatus.SUCCEEDED,
-            plan_id=plan_id,
-            progress=1.0,
-            stage="done",
-            finished_at=utcnow(),
-            best_objective=plan.metrics.served_value,
-            message=None,
+    done = rows_matched(
+        session.execute(
+            update(SolverJob)
+            .where(SolverJob.id == job_id, SolverJob.status == JobStatus.RUNNING)
+            .values(
+                status=JobStatus.SUCCEEDED,
+                plan_id=plan_id,
+                progress=1.0,
+                stage="done",
+                finished_at=utcnow(),
+                best_objective=plan.metrics.served_value,
+                message=None,
+            )
         )
-    ).rowcount
+    )
     if not done:
         # Cancelled (or failed by a restart) while storing: keep nothing.
         session.rollback()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from booking.i18n import local_datetime
 from booking.models import EquipmentType, LoanRequest
-from booking.services.planning import request_id_of
+from booking.services.planning.ids import request_id_of
 
 MAX_NAMED = 4  # requests named before "and N more"
 

@@ -1,26 +1,18 @@
-"""Planning: database rows -> ``solver.Problem`` -> stored plan -> approval.
+"""Database rows -> ``solver.Problem``: the problem a plan is built from.
 
-This package of modules (``planning`` and ``planning_*``) is the only part of the
-application that imports both the models and ``solver``. This module maps rows to a
-problem (``build_problem``) and fingerprints the data a plan was built from; the others
-run the optimiser as a job and store its plan (``planning_run``), approve and adjust
-plans (``planning_approve``), and gather what the pages show (``planning_review``).
-Their public functions are re-exported here.
-
-Ids in the problem: sites ``site-<id>``, types and units by their code, pools
-``<type code>@site-<depot id>``, requests ``R-<id>``, communes by slug.
+``build_problem`` maps the open requests, the approved loans, the pins and the inventory
+to a ``loan-problem/1`` problem (see ``docs/file-formats.md``) and keeps the id maps that
+lead the plan's ids back to rows.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,18 +24,18 @@ from booking.models import (
     LoanRequest,
     Plan,
     PlanStatus,
-    Pool,
     Site,
     UnitStatus,
 )
-from booking.services.planning_data import (
+from booking.services.planning.data import (
+    FingerprintData,
     Rows,
     Window,
-    data_fingerprint,
     fingerprint,
     plannable_window,
     read_rows,
 )
+from booking.services.planning.ids import TIMEZONE, ZONE, pool_key, request_key, site_key
 from solver.check import check_assignments, compute_metrics
 from solver.io import problem_from_json, problem_to_json, sha256_hex
 from solver.plan import Draw, LineAssignment, RequestAssignment, SolverInfo, Status
@@ -53,28 +45,7 @@ from solver.problem import Pool as SolverPool
 from solver.problem import Site as SolverSite
 from solver.problem import Unit as SolverUnit
 
-TIMEZONE = "Europe/Paris"
-ZONE = ZoneInfo(TIMEZONE)
 _MINUTE = timedelta(minutes=1)
-
-
-def site_key(site_id: int) -> str:
-    return f"site-{site_id}"
-
-
-def request_key(request_id: int) -> str:
-    return f"R-{request_id}"
-
-
-def pool_key(pool: Pool) -> str:
-    return f"{pool.type.code}@site-{pool.depot_id}"
-
-
-def request_id_of(key: str) -> int | None:
-    """The database id of a problem request id ``R-<id>``, or None."""
-    if key.startswith("R-") and key[2:].isdigit():
-        return int(key[2:])
-    return None
 
 
 @dataclass
@@ -344,7 +315,11 @@ def _pins(
         assert loan is not None
         candidate = _locked_assignment(loan, assignment, types, used_units)
         # A pin that now starts too early (in the past) leaves the request free.
-        if candidate is not None and candidate.start >= plannable[request_id].earliest:
+        if (
+            candidate is not None
+            and candidate.start is not None
+            and candidate.start >= plannable[request_id].earliest
+        ):
             pinned[request_id] = candidate
     return pinned
 
@@ -574,7 +549,7 @@ def build_problem(
     locked = _approved_loans(rows, types_by_id, h_start, h_end, used_units)
     h_start, h_end = _widened_horizon(h_start, h_end, locked.values())
     maps.horizon = (h_start.astimezone(UTC), h_end.astimezone(UTC))
-    maps.fingerprint = fingerprint(rows, horizon)
+    maps.fingerprint = fingerprint(FingerprintData.of_rows(rows), horizon)
     maps.watermark = max(
         (r.updated_at for r in rows.open_requests + rows.locked_requests), default=None
     )
@@ -686,49 +661,3 @@ def served_by_priority(
         if assignment.served and request is not None:
             counts[str(request.priority)] += 1
     return counts
-
-
-# The public functions of the other planning modules, importable from here too. Loaded on
-# first use: those modules import this one.
-_REEXPORTED = {
-    "approve_plan": "planning_approve",
-    "decline_request": "planning_approve",
-    "force_unit": "planning_approve",
-    "pin_assignment": "planning_approve",
-    "unpin_assignment": "planning_approve",
-    "propose_plan": "planning_run",
-    "run_solver_job": "planning_run",
-}
-
-
-if TYPE_CHECKING:
-    from booking.services.planning_approve import (
-        approve_plan,
-        decline_request,
-        force_unit,
-        pin_assignment,
-        unpin_assignment,
-    )
-    from booking.services.planning_run import propose_plan, run_solver_job
-
-
-def __getattr__(name: str) -> Any:
-    module = _REEXPORTED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"booking.services.{module}"), name)
-
-
-__all__ = [
-    "IdMaps",
-    "approve_plan",
-    "build_problem",
-    "data_fingerprint",
-    "decline_request",
-    "force_unit",
-    "pin_assignment",
-    "problem_document",
-    "propose_plan",
-    "run_solver_job",
-    "unpin_assignment",
-]

@@ -18,6 +18,8 @@ from booking.db import utcnow
 from booking.errors import Conflict, NotFound, ValidationError
 from booking.i18n import local_datetime
 from booking.models import (
+    LOCKED_STATUSES,
+    OPEN_STATUSES,
     Assignment,
     AssignmentDraw,
     AssignmentUnit,
@@ -32,22 +34,15 @@ from booking.models import (
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
 from booking.services.notifications import notify
-from booking.services.planning import TIMEZONE, km_per_served, request_key
-from booking.services.planning_data import LOCKED_STATUSES, OPEN_STATUSES, data_fingerprint
-from booking.services.planning_reasons import describe_reason
+from booking.services.planning.data import data_fingerprint, stale_message
+from booking.services.planning.ids import TIMEZONE, request_key
+from booking.services.planning.problem import km_per_served
+from booking.services.planning.reasons import describe_reason
 from solver.check import Violation, check_assignments, compute_metrics
 from solver.io import plan_from_json, plan_to_json, problem_from_json
 from solver.plan import LineAssignment
 
 DECLINABLE = (RequestStatus.SUBMITTED, RequestStatus.PLANNED, RequestStatus.APPROVED)
-
-
-def stale_message() -> str:
-    """Why a plan cannot be approved any more, and what to do."""
-    return _(
-        "The requests or the inventory changed since this plan was proposed (a request was "
-        "edited, cancelled or added). Run the optimiser again and approve the new plan."
-    )
 
 
 def _lock_for_approval(session: Session, plan_id: int) -> None:

@@ -7,7 +7,7 @@ then travel too, and the quantity left in each pooled type at every shift.
 A line that fits at no shift on its own is named, with the first layer that
 rules it out (MAINTENANCE, BUSY, TRAVEL); when every line fits on its own but
 no shift suits them all, the lines conflict together (COMBINATION) and the
-candidate tables are handed to ``solver.explain_core``.
+candidate tables are handed to ``solver.explain.core``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from solver.explain_details import Describer, LineSpec, Tables, max_matching
-from solver.explain_index import Spans, StateCode
-from solver.explain_reason import Reason, ReasonKind
-from solver.explain_spans import (
+from solver.explain.details import Describer, LineSpec, Tables, max_matching
+from solver.explain.index import Spans, StateCode
+from solver.explain.reason import Reason, ReasonKind
+from solver.explain.spans import (
     Steps,
     at_least,
     best_shift,

@@ -4,11 +4,11 @@ With the plan's served loans fixed, each unserved request is tested at every
 shift that matters inside its window: the reason names the type that ran
 short, when (local time in ``problem.timezone``), which loans hold it, whether
 shifts and substitutes were tried. A direct capacity analysis
-(``solver.explain_analysis``, on the occupation built by
-``solver.explain_index``) answers almost every case; CP-SAT
-(``solver.explain_core``) only finds a smallest set of lines that conflict
+(``solver.explain.analysis``, on the occupation built by
+``solver.explain.index``) answers almost every case; CP-SAT
+(``solver.explain.core``) only finds a smallest set of lines that conflict
 when each line fits alone but the request as a whole does not. Reasons are
-built by ``solver.explain_details`` and worded by ``solver.explain_reason``.
+built by ``solver.explain.details`` and worded by ``solver.explain.reason``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from solver.explain_analysis import Analyser
-from solver.explain_details import Tables
-from solver.explain_index import Occupancy
-from solver.explain_reason import Reason, ReasonKind, UnitState, UnitStatus
+from solver.explain.analysis import Analyser
+from solver.explain.details import Tables
+from solver.explain.index import Occupancy
+from solver.explain.reason import Reason, ReasonKind, UnitState, UnitStatus
 from solver.plan import RequestAssignment
 from solver.problem import Problem
 
@@ -65,7 +65,7 @@ def diagnose_unserved(
         if tables is not None:
             pending.append((assignment.id, tables))
     if pending:
-        from solver.explain_core import minimal_conflict
+        from solver.explain.core import minimal_conflict
 
         for request_id, tables in pending:
             left = time_limit_seconds - (time.monotonic() - started)

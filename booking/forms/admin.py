@@ -1,4 +1,4 @@
-"""Flask-WTF forms; every one carries a CSRF token."""
+"""Flask-WTF forms of the user administration pages; every one carries a CSRF token."""
 
 from __future__ import annotations
 
@@ -9,23 +9,6 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from booking.services.users import MIN_PASSWORD_LENGTH
 from booking.templating import ROLE_LABELS
-
-
-class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired()])
-    submit = SubmitField(_l("Sign in"))
-
-
-class ActionForm(FlaskForm):
-    """A form with nothing but its CSRF token, for buttons that change state."""
-
-
-class LanguageForm(FlaskForm):
-    locale = SelectField(
-        _l("Language"), choices=[SelectChoice("fr", "Français"), SelectChoice("en", "English")]
-    )
-    submit = SubmitField(_l("Change"))
 
 
 class UserCreateForm(FlaskForm):
