@@ -50,18 +50,18 @@ class HandoverBoard:
     shows_maintenance: bool = False
 
 
-def handover_board(session: Session, *, user: User, now: datetime | None = None) -> HandoverBoard:
-    """``user``'s hand-overs to come and late returns (their commune's, for a
+def handover_board(session: Session, *, by: User, now: datetime | None = None) -> HandoverBoard:
+    """``by``'s hand-overs to come and late returns (their commune's, for a
     technician), at the approved plan's dates; units out of service for staff.
 
     Raises:
-        Forbidden: if ``user`` may not hand equipment over.
+        Forbidden: if ``by`` may not hand equipment over.
     """
-    staff = user.role in STAFF_ROLES
+    staff = by.role in STAFF_ROLES
     return HandoverBoard(
-        upcoming=upcoming_handovers(session, by=user, now=now),
-        overdue=list_overdue(session, by=user, now=now),
-        maintenance=units_in_maintenance(session, by=user, now=now) if staff else [],
+        upcoming=upcoming_handovers(session, by=by, now=now),
+        overdue=list_overdue(session, by=by, now=now),
+        maintenance=units_in_maintenance(session, by=by, now=now) if staff else [],
         shows_maintenance=staff,
     )
 
@@ -120,7 +120,7 @@ def commune_summary(session: Session, *, by: User, now: datetime | None = None) 
         commune=by.commune,
         sites=sites,
         requests_by_status=_requests_by_status(session, by.commune_id),
-        handovers=handover_board(session, user=by, now=now),
+        handovers=handover_board(session, by=by, now=now),
     )
 
 
@@ -156,5 +156,5 @@ def fleet_counts(session: Session, *, by: User, now: datetime | None = None) -> 
         approved_plan_id=approved,
         waiting_requests=sum(by_status[s] for s in OPEN_STATUSES),
         proposed_plan_ids=proposed,
-        handovers=handover_board(session, user=by, now=now),
+        handovers=handover_board(session, by=by, now=now),
     )

@@ -253,7 +253,7 @@ def _audit(
 ) -> None:
     record_event(
         session,
-        actor=user,
+        by=user,
         action=action,
         object_type="feed",
         object_id=feed.id,

@@ -369,7 +369,7 @@ def _record_transition(
     _write(session, commit=False)
     record_event(
         session,
-        actor=by,
+        by=by,
         action=action,
         object_type="loan_request",
         object_id=loan.id,
@@ -536,7 +536,7 @@ def _take_out_missing(session: Session, by: User, loan: LoanRequest, units: list
         unit.status = UnitStatus.MAINTENANCE
         record_event(
             session,
-            actor=by,
+            by=by,
             action="unit.missing",
             object_type="unit",
             object_id=unit.id,
@@ -626,7 +626,7 @@ def _open_maintenance(
         windows.append(window)
         record_event(
             session,
-            actor=by,
+            by=by,
             action="unit.maintenance",
             object_type="unit",
             object_id=unit.id,

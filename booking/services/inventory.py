@@ -148,7 +148,7 @@ def _record(
     if before is None or before != after:
         record_event(
             session,
-            actor=by,
+            by=by,
             action=action,
             object_type=action.split(".")[0],
             object_id=obj.id,

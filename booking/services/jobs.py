@@ -274,7 +274,7 @@ def cancel_job(session: Session, job_id: int, *, by: User) -> SolverJob:
         session.rollback()
         raise Conflict(_("This run has already ended; there is nothing to cancel."))
     record_event(
-        session, actor=by, action="plan.cancel_run", object_type="solver_job", object_id=job_id
+        session, by=by, action="plan.cancel_run", object_type="solver_job", object_id=job_id
     )
     session.commit()
     get_runner().cancel(job_id)

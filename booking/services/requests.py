@@ -187,7 +187,7 @@ def _record_change(
     """Audit ``action`` on ``loan``, its values now as the after-state."""
     record_event(
         session,
-        actor=by,
+        by=by,
         action=action,
         object_type="loan_request",
         object_id=loan.id,
@@ -413,7 +413,7 @@ def cancel_request(
         after = request_snapshot(loan) | {"cancel_reason": reason}
         record_event(
             session,
-            actor=by,
+            by=by,
             action="request.cancel",
             object_type="loan_request",
             object_id=loan.id,

@@ -126,7 +126,7 @@ def create_user(
         session.flush()
         record_event(
             session,
-            actor=by,
+            by=by,
             action="user.create",
             object_type="user",
             object_id=user.id,
@@ -170,7 +170,7 @@ def set_user_active(session: Session, user_id: int, active: bool, *, by: User) -
         user.is_active_account = active
         record_event(
             session,
-            actor=by,
+            by=by,
             action="user.enable" if active else "user.disable",
             object_type="user",
             object_id=user.id,
@@ -201,7 +201,7 @@ def reset_password(session: Session, user_id: int, password: str, *, by: User | 
         # The password itself never reaches the audit trail.
         record_event(
             session,
-            actor=by,
+            by=by,
             action="user.reset_password",
             object_type="user",
             object_id=user.id,

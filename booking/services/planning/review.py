@@ -73,7 +73,7 @@ def dashboard(session: Session, *, by: User, now: datetime | None = None) -> Das
             )
         ),
         approved=session.scalars(select(Plan).where(Plan.status == PlanStatus.APPROVED)).first(),
-        handovers=handover_board(session, user=by, now=now),
+        handovers=handover_board(session, by=by, now=now),
         jobs=list(session.scalars(select(SolverJob).order_by(SolverJob.id.desc()).limit(5))),
     )
 

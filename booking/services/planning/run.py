@@ -103,7 +103,7 @@ def propose_plan(
     session.flush()
     record_event(
         session,
-        actor=by,
+        by=by,
         action="plan.propose",
         object_type="solver_job",
         object_id=job.id,
