@@ -105,7 +105,7 @@ def create_token(
     session.flush()
     record_event(
         session,
-        actor=by,
+        by=by,
         action="api_token.create",
         object_type="api_token",
         object_id=token.id,
@@ -149,7 +149,7 @@ def revoke_token(
     token.revoked_at = now or utcnow()
     record_event(
         session,
-        actor=by,
+        by=by,
         action="api_token.revoke",
         object_type="api_token",
         object_id=token.id,
