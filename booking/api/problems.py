@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from booking.errors import BookingError, ValidationError
+from booking.errors_web import status_titles
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +59,6 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.List(ma.fields.Nested(FieldProblemSchema), required=True)
 
 
-def _titles() -> dict[int, str]:
-    return {
-        400: _("The request could not be understood"),
-        401: _("Please sign in"),
-        403: _("Access refused"),
-        404: _("Page not found"),
-        405: _("Method not allowed"),
-        409: _("Conflict"),
-        422: _("The input breaks some rules"),
-        429: _("Too many attempts"),
-        500: _("Something went wrong"),
-    }
-
-
 def problem(
     status: int,
     detail: str,
@@ -82,7 +69,7 @@ def problem(
     """A problem+json response."""
     body = {
         "type": TYPE_BASE + KINDS.get(status, "error"),
-        "title": _titles().get(status, _("Error")),
+        "title": status_titles().get(status, _("Error")),
         "status": status,
         "detail": detail,
         "errors": [{"field": field, "message": message} for field, message in errors],
