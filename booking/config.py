@@ -137,5 +137,7 @@ def from_environment_without_files() -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
+        # How far ahead a recurring request may run (days).
+        "PLANNING_HORIZON_DAYS": _positive_int("PLANNING_HORIZON_DAYS", 365),
         **mail_settings(),
     }

@@ -14,6 +14,7 @@ from booking.db import Base, UTCDateTime, utcnow
 if TYPE_CHECKING:
     from booking.models.inventory import EquipmentType, Site, Unit
     from booking.models.people import Commune, User
+    from booking.models.series import RequestSeries
 
 
 class RequestStatus(enum.Enum):
@@ -89,12 +90,15 @@ class LoanRequest(Base):
     sequence: Mapped[int] = mapped_column(default=0)
     # Optimistic lock: a concurrent edit of the same row raises StaleDataError.
     version: Mapped[int] = mapped_column(default=1)
+    # The recurring request this one is an occurrence of, if any.
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("request_series.id"), index=True)
 
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 
     commune: Mapped[Commune] = relationship()
     site: Mapped[Site] = relationship()
     submitted_by: Mapped[User | None] = relationship()
+    series: Mapped[RequestSeries | None] = relationship(back_populates="requests")
     lines: Mapped[list[RequestLine]] = relationship(
         back_populates="request", cascade="all, delete-orphan", order_by="RequestLine.id"
     )
