@@ -388,3 +388,55 @@ def test_parse_dates_reads_french_and_iso_dates():
         [date(2030, 7, 14), date(2030, 8, 15), date(2030, 11, 1)],
         ["demain"],
     )
+
+
+def test_occurrences_are_separate_events_in_the_feeds(
+    db_session: Session,
+    technician: User,
+    manager: User,
+    town_hall: Site,
+    podium: EquipmentType,
+    make_unit: Callable[..., Unit],
+):
+    from booking.models import Assignment, AssignmentUnit, FeedKind, Plan, PlanStatus
+    from booking.services.feeds_cache import BODY_CACHE, EVENT_CACHE
+    from tests.services.test_feeds import DOMAIN, events, feed_for, fetch
+
+    EVENT_CACHE.clear()
+    BODY_CACHE.clear()
+    other_unit = make_unit(type=podium, code="POD-B")
+    series = _submit(
+        db_session,
+        technician,
+        town_hall,
+        podium,
+        recurrence=Recurrence(Frequency.WEEKLY, until=date(2030, 6, 10)),
+    )
+    plan = Plan(status=PlanStatus.APPROVED, strategy="cpsat", problem_json={}, problem_sha="c" * 64)
+    first_unit = db_session.scalars(select(Unit).where(Unit.id != other_unit.id)).first()
+    assert first_unit is not None
+    for loan, unit in zip(series.requests, (first_unit, other_unit), strict=True):
+        loan.status = RequestStatus.APPROVED
+        assignment = Assignment(
+            plan=plan,
+            request=loan,
+            is_served=True,
+            start_dt=loan.requested_start_dt,
+            end_dt=loan.requested_end_dt,
+        )
+        assignment.units.append(AssignmentUnit(line=loan.lines[0], unit=unit))
+        db_session.add(assignment)
+    db_session.commit()
+
+    found = events(
+        fetch(db_session, feed_for(db_session, technician, FeedKind.COMMUNE, technician.commune_id))
+    )
+    first, second = series.requests
+    one = found[f"pret-commun-loan-{first.id}@{DOMAIN}"]
+    two = found[f"pret-commun-loan-{second.id}@{DOMAIN}"]
+    assert one["DTSTART"].dt == first.requested_start_dt
+    assert two["DTSTART"].dt == second.requested_start_dt
+    assert first_unit.code in str(one["DESCRIPTION"])
+    assert "POD-B" in str(two["DESCRIPTION"])
+    EVENT_CACHE.clear()
+    BODY_CACHE.clear()
