@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 class RequestStatus(enum.Enum):
     """Life cycle of a request.
 
-    SUBMITTED -> PLANNED (in a proposed plan) -> APPROVED or DECLINED when a plan is
-    approved; APPROVED -> HANDED_OVER -> RETURNED; CANCELLED at any point before hand-over.
+    SUBMITTED -> PLANNED (in a proposed plan) -> APPROVED or WAITING when a plan is
+    approved; WAITING stays plannable until a later plan serves it (APPROVED) or its dates
+    pass (DECLINED); the manager may also decline it; APPROVED -> HANDED_OVER -> RETURNED;
+    CANCELLED at any point before hand-over.
     """
 
     SUBMITTED = "submitted"
@@ -31,10 +33,12 @@ class RequestStatus(enum.Enum):
     CANCELLED = "cancelled"
     HANDED_OVER = "handed_over"
     RETURNED = "returned"
+    # Left unserved by the approved plan, on the waiting list until its dates pass.
+    WAITING = "waiting"
 
 
 # Requests the optimiser may place, and approved loans it must keep as they are.
-OPEN_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.PLANNED)
+OPEN_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.PLANNED, RequestStatus.WAITING)
 LOCKED_STATUSES = (RequestStatus.APPROVED, RequestStatus.HANDED_OVER)
 
 

@@ -55,6 +55,7 @@ from booking.services.access import STAFF_ROLES, commune_filter, require_role
 from booking.services.audit import record_event
 from booking.services.notifications import notify
 from booking.services.request_rules import is_valid_id
+from booking.services.waiting import offer_freed_capacity
 
 HANDOVER_ROLES = (Role.TECHNICIAN, *STAFF_ROLES)
 # A hand-over may be recorded a little ahead of the server's clock (a phone set fast).
@@ -735,6 +736,10 @@ def check_in(
     )
     clashes = _clashes(session, wanted, at, maintenance_until, loan.id) if wanted else []
     _write(session, commit=True)
+    if at < loan.requested_end_dt:
+        offer_freed_capacity(
+            session, by=by, cause=lambda: _("Request %(id)d came back early.", id=loan.id)
+        )
     return CheckInResult(
         handovers=rows, maintenance=windows, clashes=clashes, missing_units=missing
     )

@@ -33,6 +33,7 @@ from booking.models import (
 )
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
+from booking.services.waiting import offer_freed_capacity
 from booking.timeutil import to_local
 
 # Codes appear in CSV files, calendar names and the solver's problem files.
@@ -469,6 +470,8 @@ def create_unit(session: Session, data: UnitData, *, actor: User, commit: bool =
     session.add(u)
     session.flush()
     _record(session, actor, "unit.create", u, None, unit_snapshot(u), commit)
+    if commit and u.status is UnitStatus.AVAILABLE:
+        offer_freed_capacity(session, by=actor, cause=lambda: _("New unit %(code)s.", code=u.code))
     return u
 
 
@@ -486,9 +489,14 @@ def update_unit(
     u = get_unit(session, unit_id, actor=actor)
     _check_unit(session, data, u)
     before = unit_snapshot(u)
+    was_available = u.status is UnitStatus.AVAILABLE
     _fill_unit(session, u, data)
     session.flush()
     _record(session, actor, "unit.update", u, before, unit_snapshot(u), commit)
+    if commit and not was_available and u.status is UnitStatus.AVAILABLE:
+        offer_freed_capacity(
+            session, by=actor, cause=lambda: _("Unit %(code)s is back in service.", code=u.code)
+        )
     return u
 
 
@@ -550,6 +558,12 @@ def remove_unavailability(
     unit.unavailabilities.remove(w)
     session.flush()
     _record(session, actor, "unavailability.delete", w, before, None, commit)
+    if commit:
+        offer_freed_capacity(
+            session,
+            by=actor,
+            cause=lambda: _("A maintenance window of %(code)s was removed.", code=unit.code),
+        )
     return unit
 
 
@@ -589,6 +603,7 @@ def set_pool_quantity(
         raise ValidationError(errors=errors)
     pool = session.scalar(select(Pool).where(Pool.type_id == t.id, Pool.depot_id == depot.id))
     before = None if pool is None else {"quantity": pool.quantity}
+    added = quantity - (pool.quantity if pool is not None else 0)
     if pool is None:
         pool = Pool(type=t, depot=depot, quantity=quantity)
         session.add(pool)
@@ -596,6 +611,12 @@ def set_pool_quantity(
     session.flush()
     action = "pool.create" if before is None else "pool.update"
     _record(session, actor, action, pool, before, {"quantity": quantity}, commit)
+    if commit and added > 0:
+        offer_freed_capacity(
+            session,
+            by=actor,
+            cause=lambda: _("%(count)d more %(type)s in stock.", count=added, type=t.name),
+        )
     return pool
 
 

@@ -52,6 +52,7 @@ from booking.services.requests import (
     request_snapshot,
     update_request,
 )
+from booking.services.waiting import offer_freed_capacity
 from booking.timeutil import from_local, to_local
 
 # How far ahead a series may run unless the application says otherwise (days).
@@ -458,6 +459,15 @@ def cancel_occurrences(
         raise Conflict(
             _("This request was changed at the same time; reload it and try again.")
         ) from error
+    if was_approved:
+        offer_freed_capacity(
+            session,
+            by=by,
+            cause=lambda: _(
+                "Approved requests %(ids)s were cancelled.",
+                ids=", ".join(f"n° {i}" for i in was_approved),
+            ),
+        )
     return SeriesChange(changed=changed, skipped=skipped)
 
 
