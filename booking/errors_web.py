@@ -37,6 +37,7 @@ def _titles() -> dict[int, str]:
 
 def _respond(status: int, message: str, errors: list[str] | None = None) -> Response:
     title = _titles().get(status, _("Error"))
+    response: Response  # werkzeug's: jsonify gives Flask's subclass of it
     if _wants_json():
         body: dict[str, object] = {"error": title, "message": message}
         if errors:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from booking.models import PlanStatus, RequestStatus, Role
@@ -46,15 +46,9 @@ PLAN_STATUS_LABELS = {
 }
 
 
-def has_endpoint(endpoint: str) -> bool:
-    """Whether a view is registered under ``endpoint``."""
-    return endpoint in current_app.view_functions
-
-
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         nav_links=NAV_LINKS,
-        has_endpoint=has_endpoint,
         role_label=lambda role: ROLE_LABELS[role],
         status_label=lambda status: REQUEST_STATUS_LABELS[status],
         plan_status_label=lambda status: PLAN_STATUS_LABELS[status],

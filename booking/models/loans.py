@@ -97,7 +97,9 @@ class LoanRequest(Base):
     # The recurring request this one is an occurrence of, if any.
     series_id: Mapped[int | None] = mapped_column(ForeignKey("request_series.id"), index=True)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    # SQLAlchemy's typing declares __mapper_args__ as an instance attribute; it is a class
+    # setting, and ruff (RUF012) wants mutable class attributes marked ClassVar.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}  # type: ignore[misc]
 
     commune: Mapped[Commune] = relationship()
     site: Mapped[Site] = relationship()

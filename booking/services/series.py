@@ -25,15 +25,14 @@ from datetime import date, datetime, timedelta
 from dateutil.rrule import rrulestr
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from booking.db import utcnow
 from booking.errors import Conflict, NotFound, ValidationError
 from booking.models import LoanRequest, RequestLine, RequestSeries, RequestStatus, Role, User
 from booking.services.access import commune_filter, require_role
 from booking.services.audit import record_event
+from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.notifications import notify
 from booking.services.request_rules import (
     PRIORITY_NORMAL,
@@ -61,6 +60,10 @@ DEFAULT_HORIZON_DAYS = 365
 MAX_OCCURRENCES = 200
 # iCalendar basic date-time format, local wall-clock (no zone).
 _ICAL = "%Y%m%dT%H%M%S"
+
+
+def _changed_meanwhile() -> str:
+    return _("This request was changed at the same time; reload it and try again.")
 
 
 class Frequency(enum.Enum):
@@ -333,7 +336,7 @@ def submit_series(
     for loan in series.requests:
         record_event(
             session,
-            actor=by,
+            by=by,
             action="request.submit",
             object_type="loan_request",
             object_id=loan.id,
@@ -341,7 +344,7 @@ def submit_series(
         )
     record_event(
         session,
-        actor=by,
+        by=by,
         action="series.submit",
         object_type="request_series",
         object_id=series.id,
@@ -435,7 +438,7 @@ def cancel_occurrences(
         raise Conflict(_("None of these requests can still be cancelled."))
     reason = (reason or "").strip() or None
     was_approved = [r.id for r in changed if r.status is RequestStatus.APPROVED]
-    try:
+    with conflict_on_concurrent_write(session, _changed_meanwhile()):
         for target in changed:
             before = request_snapshot(target)
             target.status = RequestStatus.CANCELLED
@@ -443,7 +446,7 @@ def cancel_occurrences(
             session.flush()
             record_event(
                 session,
-                actor=by,
+                by=by,
                 action="request.cancel",
                 object_type="loan_request",
                 object_id=target.id,
@@ -454,11 +457,6 @@ def cancel_occurrences(
             session, loan, changed, by=by, reason=reason, was_approved=was_approved
         )
         session.commit()
-    except (StaleDataError, OperationalError) as error:
-        session.rollback()
-        raise Conflict(
-            _("This request was changed at the same time; reload it and try again.")
-        ) from error
     if was_approved:
         offer_freed_capacity(
             session,
@@ -602,7 +600,7 @@ def update_occurrences(
         template=template,
         now=now,
     )
-    try:
+    with conflict_on_concurrent_write(session, _changed_meanwhile()):
         for target in changed:
             before = request_snapshot(target)
             _apply(target, _with_times(template, *times[target.id]))
@@ -611,7 +609,7 @@ def update_occurrences(
             session.flush()
             record_event(
                 session,
-                actor=by,
+                by=by,
                 action="request.update",
                 object_type="loan_request",
                 object_id=target.id,
@@ -619,11 +617,6 @@ def update_occurrences(
                 after=request_snapshot(target) | {"series_id": target.series_id},
             )
         session.commit()
-    except (StaleDataError, OperationalError) as error:
-        session.rollback()
-        raise Conflict(
-            _("This request was changed at the same time; reload it and try again.")
-        ) from error
     return SeriesChange(changed=changed, skipped=skipped)
 
 

@@ -94,7 +94,7 @@ def offer_freed_capacity(
     session.flush()
     record_event(
         session,
-        actor=by,
+        by=by,
         action="plan.propose_for_waiting_list",
         object_type="solver_job",
         object_id=job.id,

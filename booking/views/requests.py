@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import login_required
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectChoice
 
 from booking.db import get_session
@@ -42,7 +43,8 @@ from booking.views.helpers import current
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
-Page = str | tuple[str, int] | Response
+# What a page returns: a redirect is werkzeug's Response, of which Flask's is a subclass.
+Page = str | tuple[str, int] | BaseResponse
 FieldErrors = dict[str | None, list[str]]
 
 

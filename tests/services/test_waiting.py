@@ -205,7 +205,7 @@ def test_a_unit_back_from_maintenance_offers_it_to_the_waiting_list(
         home_depot_id=fleet.depot.id,
         status=UnitStatus.AVAILABLE,
     )
-    inventory.update_unit(db_session, spare.id, data, actor=manager)
+    inventory.update_unit(db_session, spare.id, data, by=manager)
     job = db_session.scalars(select(SolverJob).order_by(SolverJob.id.desc())).first()
     assert job is not None and job.plan_id is not None
     proposal = db_session.get(Plan, job.plan_id)

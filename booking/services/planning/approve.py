@@ -10,14 +10,14 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from booking.db import utcnow
 from booking.errors import Conflict, NotFound, ValidationError
 from booking.i18n import local_datetime
 from booking.models import (
+    LOCKED_STATUSES,
+    OPEN_STATUSES,
     Assignment,
     AssignmentDraw,
     AssignmentUnit,
@@ -31,13 +31,9 @@ from booking.models import (
 )
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
+from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.notifications import notify
-from booking.services.planning.data import (
-    LOCKED_STATUSES,
-    OPEN_STATUSES,
-    data_fingerprint,
-    stale_message,
-)
+from booking.services.planning.data import data_fingerprint, stale_message
 from booking.services.planning.ids import TIMEZONE, request_key
 from booking.services.planning.problem import km_per_served
 from booking.services.planning.reasons import describe_reason
@@ -162,46 +158,43 @@ def approve_plan(session: Session, plan_id: int, *, by: User, now: datetime | No
             ``now`` (time passed since it was proposed), or a concurrent change got in first.
     """
     require_staff(by)
+    lost_race = _("Someone changed the data at the same moment. %(hint)s", hint=stale_message())
     try:
-        _lock_for_approval(session, plan_id)
-        plan = session.scalars(
-            select(Plan).where(Plan.id == plan_id).execution_options(populate_existing=True)
-        ).first()
-        if plan is None:
-            raise NotFound(_("Plan %(id)s does not exist.", id=plan_id))
-        if plan.status is not PlanStatus.PROPOSED:
-            raise Conflict(_("This plan cannot be approved: it is no longer a proposal."))
-        if data_fingerprint(session, horizon=None) != plan.data_fingerprint:
-            raise Conflict(stale_message())
-        late = _started_since_proposed(session, plan, now or utcnow())
-        if late:
-            raise Conflict(
-                _(
-                    "This plan would approve loans whose start has passed since it was "
-                    "proposed (requests %(ids)s). Run the optimiser again and approve the "
-                    "new plan.",
-                    ids=", ".join(f"n° {i}" for i in late),
+        with conflict_on_concurrent_write(session, lost_race, duplicate=lost_race):
+            _lock_for_approval(session, plan_id)
+            plan = session.scalars(
+                select(Plan).where(Plan.id == plan_id).execution_options(populate_existing=True)
+            ).first()
+            if plan is None:
+                raise NotFound(_("Plan %(id)s does not exist.", id=plan_id))
+            if plan.status is not PlanStatus.PROPOSED:
+                raise Conflict(_("This plan cannot be approved: it is no longer a proposal."))
+            if data_fingerprint(session, horizon=None) != plan.data_fingerprint:
+                raise Conflict(stale_message())
+            late = _started_since_proposed(session, plan, now or utcnow())
+            if late:
+                raise Conflict(
+                    _(
+                        "This plan would approve loans whose start has passed since it was "
+                        "proposed (requests %(ids)s). Run the optimiser again and approve the "
+                        "new plan.",
+                        ids=", ".join(f"n° {i}" for i in late),
+                    )
                 )
+            summary = _apply(session, plan, by, now or utcnow())
+            record_event(
+                session,
+                by=by,
+                action="plan.approve",
+                object_type="plan",
+                object_id=plan.id,
+                before={"status": PlanStatus.PROPOSED.value},
+                after={"status": PlanStatus.APPROVED.value, **summary},
             )
-        summary = _apply(session, plan, by, now or utcnow())
-        record_event(
-            session,
-            actor=by,
-            action="plan.approve",
-            object_type="plan",
-            object_id=plan.id,
-            before={"status": PlanStatus.PROPOSED.value},
-            after={"status": PlanStatus.APPROVED.value, **summary},
-        )
-        session.commit()
+            session.commit()
     except (Conflict, NotFound):
         session.rollback()
         raise
-    except (StaleDataError, IntegrityError, OperationalError) as error:
-        session.rollback()
-        raise Conflict(
-            _("Someone changed the data at the same moment. %(hint)s", hint=stale_message())
-        ) from error
     return plan
 
 
@@ -445,7 +438,7 @@ def _set_pin(session: Session, plan_id: int, request_id: int, pinned: bool, by: 
     assignment.is_pinned = pinned
     record_event(
         session,
-        actor=by,
+        by=by,
         action="plan.pin" if pinned else "plan.unpin",
         object_type="plan",
         object_id=plan_id,
@@ -560,7 +553,7 @@ def force_unit(
     plan.metrics = {**metrics, "km_per_served": km_per_served(metrics)}
     record_event(
         session,
-        actor=by,
+        by=by,
         action="plan.force_unit",
         object_type="plan",
         object_id=plan.id,
@@ -589,16 +582,15 @@ def decline_request(session: Session, request_id: int, reason: str, *, by: User)
     _decline(session, loan, reason, lambda: reason, {})
     record_event(
         session,
-        actor=by,
+        by=by,
         action="request.decline",
         object_type="loan_request",
         object_id=loan.id,
         before={"status": before},
         after={"status": loan.status.value, "reason": reason},
     )
-    try:
+    with conflict_on_concurrent_write(
+        session, _("The request changed meanwhile; reload and try again.")
+    ):
         session.commit()
-    except StaleDataError as error:
-        session.rollback()
-        raise Conflict(_("The request changed meanwhile; reload and try again.")) from error
     return loan
