@@ -547,23 +547,37 @@ def update_occurrences(
             ``scope`` can still be changed.
         ValidationError: listing every rule the new values break (with the days).
     """
-    values = {
-        "site_id": site_id,
-        "start_dt": start_dt,
-        "end_dt": end_dt,
-        "lines": lines,
-        "flex_days_before": flex_days_before,
-        "flex_days_after": flex_days_after,
-        "priority": priority,
-        "priority_reason": priority_reason,
-        "notes": notes,
-        "title": title,
-    }
+    template = _Details(
+        site_id=site_id,
+        start_dt=start_dt,
+        end_dt=end_dt,
+        flex_days_before=flex_days_before,
+        flex_days_after=flex_days_after,
+        lines=lines,
+        priority=priority,
+        priority_reason=priority_reason,
+        notes=notes,
+        title=title,
+    )
     require_role(by, *REQUESTER_ROLES)
     loan = get_request(session, request_id, by=by)
     if scope is Scope.ONE or loan.series is None:
         saved = update_request(
-            session, request_id, by=by, expected_version=expected_version, now=now, **values
+            session,
+            request_id,
+            by=by,
+            site_id=site_id,
+            start_dt=start_dt,
+            end_dt=end_dt,
+            flex_days_before=flex_days_before,
+            flex_days_after=flex_days_after,
+            lines=lines,
+            priority=priority,
+            priority_reason=priority_reason,
+            notes=notes,
+            title=title,
+            expected_version=expected_version,
+            now=now,
         )
         return SeriesChange(changed=[saved], skipped=[])
     if expected_version is not None and loan.version != expected_version:
@@ -591,7 +605,6 @@ def update_occurrences(
             ),
             field="start_dt",
         )
-    template = _Details(**values)  # type: ignore[arg-type]
     _validate_occurrences(
         session,
         by=by,
