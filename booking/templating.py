@@ -36,6 +36,7 @@ REQUEST_STATUS_LABELS = {
     RequestStatus.CANCELLED: _l("Cancelled"),
     RequestStatus.HANDED_OVER: _l("Handed over"),
     RequestStatus.RETURNED: _l("Returned"),
+    RequestStatus.WAITING: _l("Waiting list"),
 }
 
 PLAN_STATUS_LABELS = {

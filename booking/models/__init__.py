@@ -27,6 +27,7 @@ from booking.models.loans import (
 from booking.models.notifications import Notification, OutboxEmail, OutboxStatus
 from booking.models.people import Commune, LoginAttempt, Role, User
 from booking.models.plans import Assignment, AssignmentDraw, AssignmentUnit, Plan, PlanStatus
+from booking.models.series import RequestSeries
 
 __all__ = [
     "LOCKED_STATUSES",
@@ -54,6 +55,7 @@ __all__ = [
     "PlanStatus",
     "Pool",
     "RequestLine",
+    "RequestSeries",
     "RequestStatus",
     "Role",
     "Site",
