@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
-POSTGRES_TESTS ?= tests/services tests/views tests/browser
+POSTGRES_TESTS ?= tests/services tests/views tests/api tests/browser
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .PHONY: run test test-postgres install install-test translations messages db chromium lint typecheck clean help

@@ -1,7 +1,7 @@
 """``flask`` commands: init-db, create-user, reset-password, db-empty.
 
-The demo data (``booking.demo``) and the CSV inventory files (``booking.csv_io``) add
-their own commands with their ``register_cli(app)``.
+The demo data (``booking.demo``), the CSV inventory files (``booking.csv_io``) and the
+API tokens (``booking.api.cli``) add their own commands with their ``register_cli(app)``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, inspect, select
 
 from booking import csv_io, demo, migrate
+from booking.api import cli as api_cli
 from booking.db import get_session
 from booking.errors import BookingError
 from booking.models import Commune, Role, User
@@ -129,3 +130,4 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     demo.register_cli(app)
     csv_io.register_cli(app)
+    api_cli.register_cli(app)

@@ -17,6 +17,7 @@ NAV_LINKS: list[tuple[str, Any, frozenset[str]]] = [
     ("handovers.overdue", _l("Hand-overs"), frozenset({"technician", "manager"})),
     ("inventory.index", _l("Inventory"), frozenset({"manager"})),
     ("feeds.index", _l("Calendars"), frozenset({"technician", "manager", "admin"})),
+    ("api_tokens.index", _l("API tokens"), frozenset({"technician", "manager", "admin"})),
     ("audit.index", _l("Audit log"), frozenset({"manager", "admin"})),
     ("admin.users", _l("Accounts"), frozenset({"admin"})),
 ]
@@ -35,6 +36,7 @@ REQUEST_STATUS_LABELS = {
     RequestStatus.CANCELLED: _l("Cancelled"),
     RequestStatus.HANDED_OVER: _l("Handed over"),
     RequestStatus.RETURNED: _l("Returned"),
+    RequestStatus.WAITING: _l("Waiting list"),
 }
 
 PLAN_STATUS_LABELS = {

@@ -55,6 +55,7 @@ from booking.services.audit import record_event
 from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.notifications import notify
 from booking.services.request_rules import is_valid_id
+from booking.services.waiting import offer_freed_capacity
 
 HANDOVER_ROLES = (Role.TECHNICIAN, *STAFF_ROLES)
 # A hand-over may be recorded a little ahead of the server's clock (a phone set fast).
@@ -736,6 +737,10 @@ def check_in(
         else []
     )
     _write(session, commit=True)
+    if at < loan.requested_end_dt:
+        offer_freed_capacity(
+            session, by=by, cause=lambda: _("Request %(id)d came back early.", id=loan.id)
+        )
     return CheckInResult(
         handovers=rows, maintenance=windows, clashes=clashes, missing_units=missing
     )

@@ -34,6 +34,7 @@ from booking.models import (
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
 from booking.services.concurrency import changed_meanwhile, conflict_on_concurrent_write
+from booking.services.waiting import offer_freed_capacity
 from booking.timeutil import to_local
 
 # Codes appear in CSV files, calendar names and the solver's problem files.
@@ -481,6 +482,8 @@ def create_unit(session: Session, data: UnitData, *, by: User, commit: bool = Tr
         session.add(u)
         session.flush()
         _record(session, by, "unit.create", u, None, unit_snapshot(u), commit)
+    if commit and u.status is UnitStatus.AVAILABLE:
+        offer_freed_capacity(session, by=by, cause=lambda: _("New unit %(code)s.", code=u.code))
     return u
 
 
@@ -498,10 +501,15 @@ def update_unit(
     u = get_unit(session, unit_id, by=by)
     _check_unit(session, data, u)
     before = unit_snapshot(u)
+    was_available = u.status is UnitStatus.AVAILABLE
     _fill_unit(session, u, data)
     with conflict_on_concurrent_write(session, duplicate=_unit_code_taken(u.code)):
         session.flush()
         _record(session, by, "unit.update", u, before, unit_snapshot(u), commit)
+    if commit and not was_available and u.status is UnitStatus.AVAILABLE:
+        offer_freed_capacity(
+            session, by=by, cause=lambda: _("Unit %(code)s is back in service.", code=u.code)
+        )
     return u
 
 
@@ -565,6 +573,12 @@ def remove_unavailability(
     with conflict_on_concurrent_write(session):
         session.flush()
         _record(session, by, "unavailability.delete", w, before, None, commit)
+    if commit:
+        offer_freed_capacity(
+            session,
+            by=by,
+            cause=lambda: _("A maintenance window of %(code)s was removed.", code=unit.code),
+        )
     return unit
 
 
@@ -604,6 +618,7 @@ def set_pool_quantity(
         raise ValidationError(errors=errors)
     pool = session.scalar(select(Pool).where(Pool.type_id == t.id, Pool.depot_id == depot.id))
     before = None if pool is None else {"quantity": pool.quantity}
+    added = quantity - (pool.quantity if pool is not None else 0)
     if pool is None:
         pool = Pool(type=t, depot=depot, quantity=quantity)
         session.add(pool)
@@ -613,6 +628,12 @@ def set_pool_quantity(
     with conflict_on_concurrent_write(session, duplicate=changed_meanwhile()):
         session.flush()
         _record(session, by, action, pool, before, {"quantity": quantity}, commit)
+    if commit and added > 0:
+        offer_freed_capacity(
+            session,
+            by=by,
+            cause=lambda: _("%(count)d more %(type)s in stock.", count=added, type=t.name),
+        )
     return pool
 
 

@@ -45,6 +45,7 @@ CLAIM_LEASE_SECONDS = 600
 SUBJECTS: dict[str, Any] = {
     "request.approved": _l("Your request is approved"),
     "request.declined": _l("Your request is declined"),
+    "request.waiting": _l("Your request is on the waiting list"),
     "request.changed": _l("Your approved loan has changed"),
     "request.cancelled": _l("A request was cancelled"),
 }

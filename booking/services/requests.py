@@ -42,13 +42,21 @@ from booking.services.request_rules import (
     merge_lines,
     validate_request,
 )
+from booking.services.waiting import offer_freed_capacity
 from booking.templating import REQUEST_STATUS_LABELS
 from booking.timeutil import to_local
 
 # States in which the commune may still change its mind about the details.
-EDITABLE = frozenset({RequestStatus.SUBMITTED, RequestStatus.PLANNED})
+EDITABLE = frozenset({RequestStatus.SUBMITTED, RequestStatus.PLANNED, RequestStatus.WAITING})
 # States in which the request can still be withdrawn (the equipment has not left).
-CANCELLABLE = frozenset({RequestStatus.SUBMITTED, RequestStatus.PLANNED, RequestStatus.APPROVED})
+CANCELLABLE = frozenset(
+    {
+        RequestStatus.SUBMITTED,
+        RequestStatus.PLANNED,
+        RequestStatus.WAITING,
+        RequestStatus.APPROVED,
+    }
+)
 
 
 # --- snapshots ---------------------------------------------------------------------------
@@ -422,6 +430,12 @@ def cancel_request(
         )
         _notify_cancelled(session, loan, by=by, was_approved=was_approved, reason=reason)
         session.commit()
+    if was_approved:
+        offer_freed_capacity(
+            session,
+            by=by,
+            cause=lambda: _("Approved request %(id)d was cancelled.", id=loan.id),
+        )
     return loan
 
 

@@ -6,6 +6,7 @@ from flask import Flask
 
 from booking.views import (
     admin,
+    api_tokens,
     audit,
     auth,
     feeds,
@@ -19,6 +20,7 @@ from booking.views import (
 
 BLUEPRINTS = (
     admin.bp,
+    api_tokens.bp,
     audit.bp,
     auth.bp,
     feeds.bp,

@@ -16,7 +16,7 @@ from booking.errors import BookingError
 from booking.forms.common import ActionForm
 from booking.forms.planning import DeclineForm, ForceUnitForm, RunForm
 from booking.models import JobStatus
-from booking.services import jobs, planning
+from booking.services import jobs, planning, waiting
 from booking.services.access import require_staff
 from booking.services.request_rules import is_valid_id
 from booking.views.helpers import current, flash_error
@@ -182,6 +182,7 @@ def plan(plan_id: int) -> str:
         force_form=ForceUnitForm(),
         decline_form=DeclineForm(),
         JobStatus=JobStatus,
+        waiting_fit=waiting.waiting_served(session, data.plan),
     )
 
 

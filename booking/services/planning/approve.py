@@ -41,7 +41,12 @@ from solver.check import Violation, check_assignments, compute_metrics
 from solver.io import plan_from_json, plan_to_json, problem_from_json
 from solver.plan import LineAssignment
 
-DECLINABLE = (RequestStatus.SUBMITTED, RequestStatus.PLANNED, RequestStatus.APPROVED)
+DECLINABLE = (
+    RequestStatus.SUBMITTED,
+    RequestStatus.PLANNED,
+    RequestStatus.WAITING,
+    RequestStatus.APPROVED,
+)
 
 
 def _lock_for_approval(session: Session, plan_id: int) -> None:
@@ -140,7 +145,8 @@ def approve_plan(session: Session, plan_id: int, *, by: User, now: datetime | No
     """Approve a proposed plan, in one transaction.
 
     The plan becomes APPROVED and the approved one SUPERSEDED (other proposals are
-    DISCARDED); its open requests become APPROVED (served) or DECLINED (with the reason);
+    DISCARDED); its open requests become APPROVED (served), WAITING (unserved, with the
+    reason; they stay plannable) or DECLINED (unserved because their dates have passed);
     the SEQUENCE of every request whose status, times or units change is raised; the
     commune's technicians are notified; an audit event is written.
 
@@ -175,7 +181,7 @@ def approve_plan(session: Session, plan_id: int, *, by: User, now: datetime | No
                         ids=", ".join(f"n° {i}" for i in late),
                     )
                 )
-            summary = _apply(session, plan, by)
+            summary = _apply(session, plan, by, now or utcnow())
             record_event(
                 session,
                 by=by,
@@ -192,31 +198,37 @@ def approve_plan(session: Session, plan_id: int, *, by: User, now: datetime | No
     return plan
 
 
-def _apply(session: Session, plan: Plan, by: User) -> dict[str, Any]:
+def _apply(session: Session, plan: Plan, by: User, now: datetime) -> dict[str, Any]:
     """Make ``plan`` the approved one and settle each of its open requests.
 
     Returns:
-        The audit summary: ``{"approved", "declined", "changed"}``, lists of request ids
-        approved as before, declined, and approved with other times, units or draws.
+        The audit summary: ``{"approved", "declined", "waiting", "changed"}``, lists of
+        request ids approved as before, declined (dates passed), put on (or kept on) the
+        waiting list, and approved with other times, units or draws.
     """
     before = _retire_plans(session, plan, by)
     approved: list[int] = []
     declined: list[int] = []
+    waiting: list[int] = []
     changed: list[int] = []
     for assignment in plan.assignments:
         loan = assignment.request
         if loan.status not in OPEN_STATUSES:
             continue  # approved loans were locked: unchanged
         if not assignment.is_served:
-            _decline_unserved(session, plan, assignment)
-            declined.append(loan.id)
+            if _has_expired(assignment, now):
+                _decline_unserved(session, plan, assignment)
+                declined.append(loan.id)
+            else:
+                _wait_unserved(session, plan, assignment)
+                waiting.append(loan.id)
         elif _approve_served(session, plan, assignment, before.get(loan.id)):
             changed.append(loan.id)
         else:
             approved.append(loan.id)
     _keep_left_out(plan, before)
     session.flush()
-    return {"approved": approved, "declined": declined, "changed": changed}
+    return {"approved": approved, "declined": declined, "waiting": waiting, "changed": changed}
 
 
 def _retire_plans(session: Session, plan: Plan, by: User) -> dict[int, Assignment]:
@@ -324,6 +336,42 @@ def _decline_unserved(session: Session, plan: Plan, assignment: Assignment) -> N
         # The reason is described again under each technician's locale.
         lambda: describe_reason(session, assignment.reason),
         {"plan_id": plan.id},
+    )
+
+
+def _has_expired(assignment: Assignment, now: datetime) -> bool:
+    """Whether an unserved request can no longer be served: its dates have passed."""
+    reason = assignment.reason
+    if isinstance(reason, dict) and reason.get("latest_start"):
+        return True
+    loan = assignment.request
+    return (loan.latest_end_dt or loan.requested_end_dt) <= now
+
+
+def _wait_unserved(session: Session, plan: Plan, assignment: Assignment) -> None:
+    """Put an open request the plan leaves unserved on the waiting list.
+
+    Its technicians are told why once, when it joins the list; a request already waiting
+    only gets the new reason.
+    """
+    loan = assignment.request
+    reason = describe_reason(session, assignment.reason)
+    loan.decline_reason = reason
+    if loan.status is RequestStatus.WAITING:
+        return
+    loan.status = RequestStatus.WAITING
+    loan.sequence += 1
+    _notify(
+        session,
+        loan,
+        "request.waiting",
+        lambda: _(
+            "On the waiting list: %(title)s. %(reason)s You will be told if equipment "
+            "becomes free in time.",
+            title=loan.title,
+            reason=describe_reason(session, assignment.reason),
+        ),
+        {"request_id": loan.id, "plan_id": plan.id, "reason": reason},
     )
 
 
