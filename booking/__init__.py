@@ -42,7 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Database(app.config["DATABASE_URL"]).init_app(app)
 
-    from booking import cli, errors_web, i18n, security, templating
+    from booking import api, cli, errors_web, i18n, security, templating
     from booking.services import jobs, planning
     from booking.views import register_blueprints
 
@@ -51,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors_web.init_app(app)
     templating.init_app(app)
     register_blueprints(app)
+    api.init_app(app)
     cli.init_app(app)
 
     jobs.init_app(app, run_job=planning.run_solver_job)

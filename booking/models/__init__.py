@@ -1,5 +1,6 @@
 """The ORM models; importing this package registers every table on ``Base.metadata``."""
 
+from booking.models.api import ApiRateWindow, ApiToken
 from booking.models.audit import AuditEvent
 from booking.models.feeds import FeedKind, FeedToken
 from booking.models.inventory import (
@@ -26,10 +27,13 @@ from booking.models.loans import (
 from booking.models.notifications import Notification, OutboxEmail, OutboxStatus
 from booking.models.people import Commune, LoginAttempt, Role, User
 from booking.models.plans import Assignment, AssignmentDraw, AssignmentUnit, Plan, PlanStatus
+from booking.models.series import RequestSeries
 
 __all__ = [
     "LOCKED_STATUSES",
     "OPEN_STATUSES",
+    "ApiRateWindow",
+    "ApiToken",
     "Assignment",
     "AssignmentDraw",
     "AssignmentUnit",
@@ -51,6 +55,7 @@ __all__ = [
     "PlanStatus",
     "Pool",
     "RequestLine",
+    "RequestSeries",
     "RequestStatus",
     "Role",
     "Site",

@@ -37,7 +37,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from booking.db import Database, get_db, utcnow
+from booking.db import Database, get_db, rows_matched, utcnow
 from booking.errors import Conflict
 from booking.models import JobStatus, SolverJob, User
 from booking.services.access import get_or_404, require_staff
@@ -215,13 +215,14 @@ def make_runner(app: Flask, body: JobBody) -> JobRunner:
 def get_runner(app: Flask | None = None) -> JobRunner:
     """The job runner of ``app`` (default: the current application), made on first use."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    runner = app.extensions.get("job_runner")
+    # Tests may put a runner of their own there.
+    runner: JobRunner | None = app.extensions.get("job_runner")
     if runner is None:
-        body = app.extensions.get("job_body")
+        body: JobBody | None = app.extensions.get("job_body")
         if body is None:
             raise RuntimeError("jobs.init_app(app, run_job=...) was not called")
         runner = app.extensions["job_runner"] = make_runner(app, body)
-    return runner  # type: ignore[no-any-return]
+    return runner
 
 
 def fail_interrupted_jobs(session: Session) -> int:
@@ -233,15 +234,17 @@ def fail_interrupted_jobs(session: Session) -> int:
     Returns:
         How many jobs were marked.
     """
-    count = session.execute(
-        update(SolverJob)
-        .where(SolverJob.status.in_(ACTIVE))
-        .values(
-            status=JobStatus.FAILED,
-            finished_at=utcnow(),
-            message=_("The server restarted during the solve; nothing was lost, run it again."),
+    count = rows_matched(
+        session.execute(
+            update(SolverJob)
+            .where(SolverJob.status.in_(ACTIVE))
+            .values(
+                status=JobStatus.FAILED,
+                finished_at=utcnow(),
+                message=_("The server restarted during the solve; nothing was lost, run it again."),
+            )
         )
-    ).rowcount
+    )
     session.commit()
     return int(count or 0)
 
@@ -256,20 +259,22 @@ def cancel_job(session: Session, job_id: int, *, by: User) -> SolverJob:
     """
     require_staff(by)
     job = get_or_404(session, SolverJob, job_id)
-    changed = session.execute(
-        update(SolverJob)
-        .where(SolverJob.id == job_id, SolverJob.status.in_(ACTIVE))
-        .values(
-            status=JobStatus.CANCELLED,
-            finished_at=utcnow(),
-            message=_("Cancelled by %(name)s.", name=by.name),
+    changed = rows_matched(
+        session.execute(
+            update(SolverJob)
+            .where(SolverJob.id == job_id, SolverJob.status.in_(ACTIVE))
+            .values(
+                status=JobStatus.CANCELLED,
+                finished_at=utcnow(),
+                message=_("Cancelled by %(name)s.", name=by.name),
+            )
         )
-    ).rowcount
+    )
     if not changed:
         session.rollback()
         raise Conflict(_("This run has already ended; there is nothing to cancel."))
     record_event(
-        session, actor=by, action="plan.cancel_run", object_type="solver_job", object_id=job_id
+        session, by=by, action="plan.cancel_run", object_type="solver_job", object_id=job_id
     )
     session.commit()
     get_runner().cancel(job_id)
