@@ -29,10 +29,13 @@ def test_runner_writes_a_report_for_a_small_instance(tmp_path) -> None:
     assert "### summer-1 (" in text
     assert "python -m bench.run --instance summer:1:2" in text
     rows = [line for line in text.splitlines() if line.startswith(("| baseline", "| greedy"))]
-    assert len(rows) == 3  # two results and greedy's ratio to the baseline
+    # Two results, greedy's ratio to the baseline, then each level against its bound.
+    assert len(rows) == 5
+    assert "| 1.000 |" in rows[4]  # the greedy's shift per served request is its own
     assert all(row.rstrip().endswith("| OK |") for row in rows[:2])
     assert "CPU:" in text and "OR-Tools" in text
     assert (tmp_path / "instances" / "summer-1.json").exists()
+    assert "Load average at the start: " in text and "Load average after summer-1: " in text
     # The greedy's km against the lower bound at its own dates: at least 1.
     greedy_ratio = rows[2].split("|")
     floor, versus = float(greedy_ratio[4]), float(greedy_ratio[5])
