@@ -16,6 +16,7 @@ from booking.views import (
     notifications,
     planning,
     requests,
+    rounds,
 )
 
 BLUEPRINTS = (
@@ -30,6 +31,7 @@ BLUEPRINTS = (
     notifications.bp,
     planning.bp,
     requests.bp,
+    rounds.bp,
 )
 
 
