@@ -131,12 +131,12 @@ class DayView:
 
 def reason_text(stop: RoundStop, largest: int | None) -> str:
     """Why ``stop`` is in no round, in the reader's language."""
-    load = pallets(stop.load)
+    load = f"{pallets(stop.load):g}"
     if stop.reason == "too_big":
         return _(
             "Too big for every truck: it takes %(load)s pallet places and the largest truck "
             "takes %(capacity)s. Split the loan or add a larger truck.",
-            load=f"{load:g}",
+            load=load,
             capacity=largest if largest is not None else "—",
         )
     if stop.reason == "window_unreachable":
