@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app, has_app_context
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -51,6 +52,7 @@ from booking.models import (
 )
 from booking.services.access import require_staff
 from booking.services.audit import record_event
+from booking.services.concurrency import conflict_on_concurrent_write
 from booking.timeutil import LOCAL_TZ
 from solver.rounds import RoundsOptions, RoundsPlan, RoundsProblem, check_rounds, solve_rounds
 from solver.rounds.io import problem_to_json
@@ -454,10 +456,13 @@ def recompute_day(
 
     Raises:
         Forbidden: ``by`` is not a manager or an admin.
+        Conflict: another computation of the same day got in first.
     """
     require_staff(by)
     limit = seconds if seconds is not None else _settings()[1]
-    row = compute_day(session, day, seconds=limit, force=True)
+    busy = _("The rounds of this day were being computed at the same moment: reload the page.")
+    with conflict_on_concurrent_write(session, busy, duplicate=busy):
+        row = compute_day(session, day, seconds=limit, force=True)
     record_event(
         session,
         by=by,
