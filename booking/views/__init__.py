@@ -17,6 +17,7 @@ from booking.views import (
     main,
     notifications,
     planning,
+    reports,
     requests,
 )
 
@@ -33,6 +34,7 @@ BLUEPRINTS = (
     main.bp,
     notifications.bp,
     planning.bp,
+    reports.bp,
     requests.bp,
 )
 
