@@ -24,11 +24,15 @@ plan (``solver.baseline.solve_greedy``) when available:
    to nearer pools one at a time first, ``solver.pools_local``).
 6. ``solver.lns`` re-optimises neighbourhoods of the better of this plan and
    the greedy one (a time window by a region by a type group) with CP-SAT,
-   every level at once, for the last ``LNS_SHARE`` of the time; it only keeps
-   what improves the plan, so it can stop at any moment.
-7. ``solver.assemble.build_plan`` checks the plan; the better of this plan
-   and the greedy one (lexicographically) is returned, so a stage that fails
-   never costs a valid plan.
+   every level at once, for the time the stages leave; it only keeps what
+   improves the plan, so it can stop at any moment and the units and draws
+   stages' km and shift are never lost. On a département's season (more than
+   ``SEARCH_ONLY_REQUESTS``) the stages are skipped and the search starts
+   from the greedy plan with all the time.
+7. ``solver.assemble.build_plan`` checks the plan; the best of this plan, the
+   greedy one and (up to ``SEARCH_ONLY_REQUESTS``) first come, first served
+   (lexicographically) is returned, so a stage that fails never costs a valid
+   plan and the optimiser never does worse than either baseline.
 """
 
 from __future__ import annotations
@@ -66,14 +70,14 @@ MIN_BATCH_SECONDS = 0.25  # a batch given less keeps the hinted plan's dates
 MAX_UNIT_LITERALS = 30_000  # largest (loan, unit) count re-assigned by CP-SAT at once
 
 # Fractions of the time limit per stage; unused time flows to the next stage.
-GREEDY_SHARE = 0.4  # at most
+GREEDY_SHARE = 0.4  # at most, for the start when the greedy baseline is missing
+GREEDY_TIME_SHARE = 0.5  # the greedy baseline's time limit, as a share of the solve's
 DATES_SHARE = 0.8
 LOCAL_UNITS_SHARE = 0.1  # of what is left after repair, at most; it usually ends sooner
 UNITS_SHARE = 0.85  # of what is left after dates, the rest goes to repair and checks
 DRAWS_SHARE = 0.5  # of what is left after units, for the pool draws
 MIN_DRAWS_SECONDS = 0.1
 BOUND_SHARE = 0.1  # at most, to tighten the bound where the dates fall short of it
-LNS_SHARE = 0.5  # of the time limit, last, for the large-neighbourhood search
 SEARCH_ONLY_REQUESTS = 8000  # larger problems go from the greedy plan to the search
 SHIFT_BOUND_SHARE = 0.05  # of the time limit, at most, for the lower bound on shift
 MAX_SHIFT_BOUND_SECONDS = 30.0
@@ -90,7 +94,9 @@ class _Clock:
         self.t0 = time.monotonic()
         reserve = min(0.15 * options.time_limit_seconds, 0.5 + requests / 1000)
         self.limit = options.time_limit_seconds - reserve
-        self.lns = LNS_SHARE * self.limit
+        # The staged pipeline has all the time, as it had before the search;
+        # the search gets what the stages leave (``_search_only`` gives it all).
+        self.lns = 0.0
         self.options = options
         self.shift_bound: float | None = None  # lower bound on shift, once known
 
@@ -137,6 +143,7 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
     _report(options, clock, greedy, None, "greedy")
     logger.debug("greedy done at %.1f s", clock.elapsed())
 
+    fcfs = _fcfs_plan(problem, options, problem_sha256)
     groups, parts = decompose(inst)
     if greedy is not None and len(problem.requests) > SEARCH_ONLY_REQUESTS:
         return _search_only(inst, problem, parts, greedy, options, clock, problem_sha256)
@@ -176,16 +183,22 @@ def solve_cpsat(problem: Problem, options: SolveOptions, problem_sha256: str = "
     assignments = _search(inst, problem, assignments, greedy, options, clock, upper)
     _log_stage(problem, clock, assignments, "lns")
     plan = _checked(problem, assignments, clock, problem_sha256, upper)
-    best = _better(plan, greedy)
+    best = _better(_better(plan, greedy), fcfs)
     if best is None:
         raise InvalidPlanError("no valid plan could be made")
-    if best is greedy:
+    best = _bounded(best, plan, upper, clock)
+    _report(options, clock, best, upper, "done")
+    return best
+
+
+def _bounded(best: Plan, plan: Plan | None, upper: float, clock: _Clock) -> Plan:
+    """``best`` with the value bound and, when known, the shift bound."""
+    if best is not plan:
         best = _with_bound(best, upper)
     if clock.shift_bound is not None and best.solver.bound is not None:
         bound = list(best.solver.bound)
         bound[2] = min(clock.shift_bound, float(best.metrics.shift_minutes))
         best = replace(best, solver=replace(best.solver, bound=tuple(bound)))
-    _report(options, clock, best, upper, "done")
     return best
 
 
@@ -213,9 +226,7 @@ def _search_only(
     start = [a for a in greedy.requests if a.served]
     assignments = _search(inst, problem, start, greedy, options, clock, upper)
     plan = _checked(problem, assignments, clock, sha, upper)
-    best = _better(plan, greedy) or greedy
-    if best is greedy:
-        best = _with_bound(best, upper)
+    best = _bounded(_better(plan, greedy) or greedy, plan, upper, clock)
     _report(options, clock, best, upper, "done")
     return best
 
@@ -228,13 +239,30 @@ def _greedy_plan(problem: Problem, options: SolveOptions, sha: str, clock: _Cloc
         return None
     # The greedy ends as soon as it has placed every request; its limit only
     # cuts short its search for shifts, which a département's season needs.
+    # Half the limit: its search for shifts then runs to 40 % of the time, the
+    # search gains more than the rest would, and the plan still ends in time.
     sub = SolveOptions(
-        time_limit_seconds=max(0.5, options.time_limit_seconds * GREEDY_SHARE),
+        time_limit_seconds=max(0.5, options.time_limit_seconds * GREEDY_TIME_SHARE),
         workers=options.workers,
         seed=options.seed,
     )
     try:
         return solve_greedy(problem, sub, sha)
+    except InvalidPlanError:
+        return None
+
+
+def _fcfs_plan(problem: Problem, options: SolveOptions, sha: str) -> Plan | None:
+    """First come, first served, as a last fallback; it takes seconds on a
+    département's season, which then relies on the greedy plan alone."""
+    if len(problem.requests) > SEARCH_ONLY_REQUESTS:
+        return None
+    try:
+        from solver.baseline import solve_fcfs
+    except ImportError:
+        return None
+    try:
+        return solve_fcfs(problem, SolveOptions(time_limit_seconds=1.0, seed=options.seed), sha)
     except InvalidPlanError:
         return None
 
