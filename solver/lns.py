@@ -10,7 +10,10 @@ A neighbourhood is a seed request and the requests of its type group
 site first: a time window by a region by a type group. Seeds are drawn, with
 weights that adapt to what paid off, from the unserved requests (value), the
 most shifted ones (shift), the ones served farthest from home (km), the
-changed ones (``changed``) or at random. The neighbourhood's size adapts to the
+longest legs of the units that drive the most (itinerary), the changed ones
+(``changed``) or at random; the last ``SETTLE_SHARE`` of the time goes to the
+kinds that keep who is served (shift, km, itinerary), so the lower levels get
+iterations after value. The neighbourhood's size adapts to the
 solver: it grows while CP-SAT proves its levels in the time given and shrinks
 when it does not.
 
@@ -53,12 +56,14 @@ from solver.plan import Draw, LineAssignment, RequestAssignment
 logger = logging.getLogger(__name__)
 
 Key = tuple[float, float, float, float]  # (-value, changed, shift, km): smaller is better
-KINDS = ("value", "shift", "km", "changed", "random")
+KINDS = ("value", "shift", "km", "itinerary", "changed", "random")
 MIN_SIZE = 8
 MAX_SIZE = 400
 START_SIZE = 40
 SECONDS = 0.6  # per neighbourhood, all levels
-SETTLED = ("shift", "km")  # kinds that keep the served requests and re-time or re-route them
+SETTLED = ("shift", "km", "itinerary")  # keep the served requests, re-time or re-route them
+SETTLE_SHARE = 0.3  # last part of the search's time, for settled neighbourhoods only
+COSTLY_UNITS = 8  # units with the longest itineraries, seeds of "itinerary" neighbourhoods
 UNIT_CANDIDATES = 6  # units offered to a free line besides its current ones
 DAY = 24 * 60
 
@@ -588,8 +593,8 @@ class Neighbourhoods:
         self.weights = dict.fromkeys(KINDS, 1.0)
         self.all = sorted(self.group_of)
 
-    def kind(self) -> str:
-        kinds = list(self.weights)
+    def kind(self, settled_only: bool = False) -> str:
+        kinds = [k for k in self.weights if not settled_only or k in SETTLED]
         return self.rng.choices(kinds, weights=[self.weights[k] for k in kinds])[0]
 
     def reward(self, kind: str, gain: bool) -> None:
@@ -619,6 +624,8 @@ class Neighbourhoods:
             return rng.choice(top)[1]
         if kind == "km":
             return self._far_seed()
+        if kind == "itinerary":
+            return self._costly_seed()
         if kind == "changed":
             changed = [
                 r
@@ -648,6 +655,32 @@ class Neighbourhoods:
             if km > best_km:
                 best, best_km = rid, km
         return best
+
+    def _costly_seed(self) -> str | None:
+        """A loan of one of the units that drive the most, at its longest leg.
+
+        The leg is the km from the loan before (or the unit's home) to this
+        one: re-routing the loans around it is where the unit can drive less.
+        """
+        state = self.state
+        inst = state.inst
+        costly = sorted(((km, u) for u, km in state.unit_km.items() if km > 0), reverse=True)[
+            :COSTLY_UNITS
+        ]
+        if not costly:
+            return None
+        unit_id = self.rng.choice(costly)[1]
+        home = inst.problem.unit_by_id[unit_id].home
+        legs = []
+        previous = home
+        for ln in state.unit_loans[unit_id]:
+            if ln.request in self.group_of:
+                legs.append((inst.travel.km(previous, ln.site), ln.request))
+            previous = ln.site
+        if not legs:
+            return None
+        legs.sort(reverse=True)
+        return self.rng.choice(legs[: max(3, len(legs) // 10)])[1]
 
     def around(self, seed: str, size: int) -> list[str]:
         """Up to ``size`` requests of the seed's group meeting its window, nearest first."""
@@ -723,18 +756,27 @@ def search(
             or time.monotonic() > deadline
         ),
     )
+    # The last part of the time goes to the lower levels only: neighbourhoods
+    # that keep who is served and re-time or re-route them (value seldom
+    # gains there, while shift and km would otherwise get few iterations).
+    settle_at = deadline - SETTLE_SHARE * max(0.0, deadline - time.monotonic())
+    misses = 0
     while True:
         left = deadline - time.monotonic()
         if left < 0.2 or (options.should_stop is not None and options.should_stop()):
             break
         if max_iterations is not None and stats.iterations >= max_iterations:
             break
-        kind = hoods.kind()
+        kind = hoods.kind(settled_only=time.monotonic() >= settle_at)
         seed = hoods.seed(kind)
         if seed is None:
             hoods.reward(kind, False)
             hoods.weights[kind] = 0.1
+            misses += 1
+            if misses > 100:
+                break  # nothing left to seed from (every request served as asked, say)
             continue
+        misses = 0
         free = hoods.around(seed, size)
         stats.iterations += 1
         before = state.key()
