@@ -92,7 +92,10 @@ class _Clock:
 
     def __init__(self, options: SolveOptions, requests: int) -> None:
         self.t0 = time.monotonic()
-        reserve = min(0.15 * options.time_limit_seconds, 0.5 + requests / 1000)
+        if requests > SEARCH_ONLY_REQUESTS:
+            reserve = min(0.15 * options.time_limit_seconds, 0.5 + requests / 1000)
+        else:  # the staged pipeline's reserve, as before the search
+            reserve = min(0.1 * options.time_limit_seconds, 0.5 + requests / 1500)
         self.limit = options.time_limit_seconds - reserve
         # The staged pipeline has all the time, as it had before the search;
         # the search gets what the stages leave (``_search_only`` gives it all).
