@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+import solver.cpsat as cpsat
 from bench.generate import generate
 from solver.baseline import solve_greedy
 from solver.check import check_assignments, check_plan, compute_metrics
@@ -86,7 +87,10 @@ def test_search_stops_at_once_when_asked(summer, greedy) -> None:
     assert key_of(summer, found) == key_of(summer, greedy)
 
 
-def test_cpsat_reports_every_level_while_searching(summer) -> None:
+def test_cpsat_reports_every_level_while_searching(summer, monkeypatch) -> None:
+    # The search alone, as on a département's season: on a summer the staged
+    # pipeline may leave it no time.
+    monkeypatch.setattr(cpsat, "SEARCH_ONLY_REQUESTS", 100)
     seen: list[Progress] = []
     options = SolveOptions(time_limit_seconds=6, workers=1, seed=0, on_progress=seen.append)
     plan = solve_cpsat(summer, options)
@@ -103,7 +107,8 @@ def test_cpsat_reports_every_level_while_searching(summer) -> None:
     assert 0 <= plan.solver.bound[2] <= plan.metrics.shift_minutes
 
 
-def test_cpsat_stopped_during_the_search_returns_a_valid_plan(summer) -> None:
+def test_cpsat_stopped_during_the_search_returns_a_valid_plan(summer, monkeypatch) -> None:
+    monkeypatch.setattr(cpsat, "SEARCH_ONLY_REQUESTS", 100)
     searching = False
 
     def note(progress: Progress) -> None:
