@@ -163,12 +163,31 @@ def add_time_windows(model: _Model) -> None:
 
 
 def add_allowed_trucks(model: _Model, eligible: dict[str, tuple[str, ...]]) -> None:
-    """Forbids a stop on a truck that cannot serve it even alone (screening)."""
-    order = {t.id: v for v, t in enumerate(model.problem.trucks)}
+    """Forbids a stop on a truck that cannot serve it even alone (screening).
+
+    A unary ``allowed`` dimension of capacity 0 where a stop weighs 1 on the
+    trucks it may not go on, so routing's fast dimension filters reject such moves.
+    """
+    problem, routing = model.problem, model.routing
+    order = {t.id: v for v, t in enumerate(problem.trucks)}
+    banned = [[0] * len(model.node_sites) for _ in problem.trucks]
+    restricted = False
     for i, stop in enumerate(model.stops):
-        allowed = [order[t] for t in eligible[stop.id]]
-        if len(allowed) < len(order):
-            model.routing.SetAllowedVehiclesForIndex(allowed, model.index_of(i))
+        allowed = {order[t] for t in eligible[stop.id] if t in order}
+        for v in range(len(problem.trucks)):
+            if v not in allowed:
+                banned[v][model.node_of(i)] = 1
+                restricted = True
+    if not restricted:
+        return
+    callbacks: dict[tuple[int, ...], int] = {}
+    for row in banned:
+        key = tuple(row)
+        if key not in callbacks:
+            callbacks[key] = int(routing.RegisterUnaryTransitVector(row))
+    routing.AddDimensionWithVehicleTransits(
+        [callbacks[tuple(row)] for row in banned], 0, 0, True, "allowed"
+    )
 
 
 def add_breaks(model: _Model) -> None:
