@@ -189,7 +189,13 @@ def sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # The process locale sets the layout of date inputs (month/day/year and AM/PM
+        # under C.UTF-8), which keyboard tests type into: the same on every machine.
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "LANGUAGE": ""},
+        )
         try:
             yield browser
         finally:
