@@ -7,6 +7,7 @@ runs the optimiser on its real thread runner.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -119,7 +120,7 @@ def test_manager_runs_the_optimiser_reviews_and_approves(
     labels = page.locator("#timelines .tl-scale").first.locator("span")
     boxes = [labels.nth(i).bounding_box() for i in range(labels.count())]
     assert len(boxes) >= 2
-    for left, right in zip(boxes, boxes[1:], strict=False):
+    for left, right in itertools.pairwise(boxes):
         assert left is not None and right is not None
         assert left["x"] + left["width"] <= right["x"]
     # The timeline scrolls sideways on a phone: the keyboard reaches it.

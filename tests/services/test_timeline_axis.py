@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -33,7 +34,7 @@ def test_marks_are_far_enough_apart_and_inside_the_track(start: datetime, days: 
     assert len(marks) >= 2
     lefts = [m.left for m in marks]
     assert lefts == sorted(lefts)
-    for a, b in zip(lefts, lefts[1:], strict=False):
+    for a, b in itertools.pairwise(lefts):
         assert b - a >= AXIS_MIN_GAP
     # A label starts at its mark and is never cut at the end of the track.
     assert all(0 <= left <= 100 - LABEL_PERCENT for left in lefts)
@@ -41,7 +42,8 @@ def test_marks_are_far_enough_apart_and_inside_the_track(start: datetime, days: 
 
 
 @pytest.mark.parametrize(
-    ("days", "unit"), [(1, "hour"), (7, "day"), (31, "week"), (90, "week"), (180, "month"), (365, "month")]
+    ("days", "unit"),
+    [(1, "hour"), (7, "day"), (31, "week"), (90, "week"), (180, "month"), (365, "month")],
 )
 def test_longer_windows_are_labelled_by_coarser_units(days: int, unit: str) -> None:
     w_start = datetime(2030, 6, 3, tzinfo=LOCAL_TZ).astimezone(UTC)

@@ -185,7 +185,7 @@ def _opening_tag(page: str, section: str) -> str:
 def test_long_lists_open_folded_unless_a_page_of_them_is_asked_for(
     client, auth, manager, five_loans, monkeypatch
 ):
-    plan, loans = five_loans
+    plan, _loans = five_loans
     auth.login(manager)
     short = client.get(f"/planning/plans/{plan.id}").get_data(as_text=True)
     # Five loans are a short list: shown open.
@@ -210,7 +210,9 @@ def test_timelines_are_keyboard_reachable_regions(client, auth, manager, five_lo
     auth.login(manager)
     page = client.get(f"/planning/plans/{plan.id}").get_data(as_text=True)
     regions = re.findall(
-        r'<div class="table-wrap" tabindex="0" role="region" aria-label="([^"]+)" data-region-fixed>', page
+        r'<div class="table-wrap" tabindex="0" role="region" aria-label="([^"]+)"'
+        r" data-region-fixed>",
+        page,
     )
     # Minibuses only: no pool is drawn from, so there is no pool timeline.
     assert regions == ["Timeline per unit"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -692,7 +693,7 @@ def timeline_marks(
             if m >= w_start
         ]
         lefts = [(left, m) for left, m in lefts if left <= 100 - label]
-        if all(b[0] - a[0] >= min_gap for a, b in zip(lefts, lefts[1:], strict=False)):
+        if all(b[0] - a[0] >= min_gap for a, b in itertools.pairwise(lefts)):
             return [AxisMark(left, m, unit) for left, m in lefts]
     return []
 
