@@ -3,6 +3,7 @@ WCAG 2.1 A/AA violation that axe-core finds, on a phone and on a desktop screen.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -78,3 +79,32 @@ def test_the_check_finds_a_serious_violation(browser: Browser) -> None:
             '<input id="q"></main></html>'
         )
         assert_accessible(page)
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_the_plan_review_opens_on_its_summary(
+    demo_server: str, browser: Browser, viewport: str
+) -> None:
+    """The demo's re-plan: the summary and the approval first, the long lists folded."""
+    email, password = DEMO_ACCOUNTS[Role.MANAGER]
+    with audited_context(browser, viewport=VIEWPORTS[viewport], locale="fr-FR") as context:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        sign_in(page, demo_server, email, password)
+        page.goto(f"{demo_server}/planning/")
+        page.get_by_role("link", name=re.compile(r"Planning n° \d+")).first.click()
+        expect(page.get_by_role("button", name="Approuver ce planning")).to_be_visible()
+        folded = page.evaluate("document.documentElement.scrollHeight")
+        for section in ("loans", "timelines"):
+            assert page.locator(f"details#{section}").get_attribute("open") is None
+        # Keyboard users open a folded list from its summary.
+        summary = page.locator("details#loans > summary")
+        summary.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("details#loans")).to_have_attribute("open", "")
+        assert_accessible(page)
+        page.evaluate("document.querySelectorAll('details.fold').forEach((d) => d.open = true)")
+        unfolded = page.evaluate("document.documentElement.scrollHeight")
+        assert_accessible(page)
+        print(f"plan review height ({viewport}): {folded} px folded, {unfolded} px unfolded")
+        assert folded < 4000 < unfolded
