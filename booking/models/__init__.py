@@ -27,9 +27,19 @@ from booking.models.loans import (
 from booking.models.notifications import Notification, OutboxEmail, OutboxStatus
 from booking.models.people import Commune, LoginAttempt, Role, User
 from booking.models.plans import Assignment, AssignmentDraw, AssignmentUnit, Plan, PlanStatus
+from booking.models.rounds import (
+    LOAD_SCALE,
+    Round,
+    RoundDay,
+    RoundDayStatus,
+    RoundStop,
+    RoundStopLine,
+    Truck,
+)
 from booking.models.series import RequestSeries
 
 __all__ = [
+    "LOAD_SCALE",
     "LOCKED_STATUSES",
     "OPEN_STATUSES",
     "ApiRateWindow",
@@ -58,9 +68,15 @@ __all__ = [
     "RequestSeries",
     "RequestStatus",
     "Role",
+    "Round",
+    "RoundDay",
+    "RoundDayStatus",
+    "RoundStop",
+    "RoundStopLine",
     "Site",
     "SiteKind",
     "SolverJob",
+    "Truck",
     "Unavailability",
     "Unit",
     "UnitStatus",

@@ -40,6 +40,8 @@ from booking.timeutil import to_local
 # Codes appear in CSV files, calendar names and the solver's problem files.
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 NAME_MAX = 120
+# The most pallet places one item may take (a large stage takes about twenty).
+MAX_LOAD_PER_ITEM = 100
 
 Errors = list[tuple[str | None, str]]
 
@@ -57,6 +59,8 @@ class TypeData:
     is_pooled: bool = False
     substitute_codes: tuple[str, ...] = ()
     description: str | None = None
+    # Pallet places one item takes on a truck (None: not set).
+    load_per_item: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ def type_snapshot(t: EquipmentType) -> dict[str, Any]:
         "is_delivered": t.is_delivered,
         "is_pooled": t.is_pooled,
         "substitutes": sorted(s.code for s in t.substitutes),
+        "load_per_item": t.load_per_item,
     }
 
 
@@ -307,6 +312,18 @@ def _check_type(
         errors.append(("min_notice_hours", _("The minimum notice cannot be negative.")))
     if data.max_loan_days is not None and data.max_loan_days < 1:
         errors.append(("max_loan_days", _("The longest loan must be at least one day.")))
+    if data.load_per_item is not None and not (
+        math.isfinite(data.load_per_item) and 0 < data.load_per_item <= MAX_LOAD_PER_ITEM
+    ):
+        errors.append(
+            (
+                "load_per_item",
+                _(
+                    "The load of one item must be more than 0 and at most %(max)s pallet places.",
+                    max=MAX_LOAD_PER_ITEM,
+                ),
+            )
+        )
     codes = list(dict.fromkeys(c.strip() for c in data.substitute_codes if c.strip()))
     substitutes = list(session.scalars(select(EquipmentType).where(EquipmentType.code.in_(codes))))
     missing = [c for c in codes if c not in {s.code for s in substitutes}]
@@ -383,6 +400,7 @@ def _fill_type(t: EquipmentType, data: TypeData, substitutes: list[EquipmentType
     t.is_delivered = data.is_delivered
     t.is_pooled = data.is_pooled
     t.substitutes = substitutes
+    t.load_per_item = data.load_per_item
 
 
 def create_type(

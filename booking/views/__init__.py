@@ -9,13 +9,17 @@ from booking.views import (
     api_tokens,
     audit,
     auth,
+    equipment,
     feeds,
     handovers,
     inventory,
+    labels,
     main,
     notifications,
     planning,
+    reports,
     requests,
+    rounds,
 )
 
 BLUEPRINTS = (
@@ -23,13 +27,17 @@ BLUEPRINTS = (
     api_tokens.bp,
     audit.bp,
     auth.bp,
+    equipment.bp,
     feeds.bp,
     handovers.bp,
     inventory.bp,
+    labels.bp,
     main.bp,
     notifications.bp,
     planning.bp,
+    reports.bp,
     requests.bp,
+    rounds.bp,
 )
 
 
