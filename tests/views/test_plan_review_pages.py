@@ -210,8 +210,8 @@ def test_timelines_are_keyboard_reachable_regions(client, auth, manager, five_lo
     auth.login(manager)
     page = client.get(f"/planning/plans/{plan.id}").get_data(as_text=True)
     regions = re.findall(
-        r'<div class="table-wrap" tabindex="0" role="region" aria-label="([^"]+)"'
-        r" data-region-fixed>",
+        r'<div class="table-wrap" tabindex="0" role="region" aria-label="([^"]+)">'
+        r'<div class="timeline">',
         page,
     )
     # Minibuses only: no pool is drawn from, so there is no pool timeline.
