@@ -34,6 +34,7 @@ from booking.services.audit import record_event
 from booking.services.jobs import JobRunner, get_runner
 from booking.services.planning.data import expired_reason
 from booking.services.planning.ids import TIMEZONE
+from booking.services.planning.km import commune_figures
 from booking.services.planning.problem import (
     IdMaps,
     build_problem,
@@ -391,6 +392,7 @@ def plan_summary(problem: solver.Problem, plan: solver.Plan) -> dict[str, Any]:
         if a.served and a.start is not None and a.start != problem.request_by_id[a.id].start
     )
     summary["bound"] = list(plan.solver.bound) if plan.solver.bound else None
+    summary["by_commune"] = commune_figures(problem, plan)
     return summary
 
 
