@@ -35,6 +35,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     else:
         base = settings.from_environment_without_files()
     app.config.from_mapping(base)
+    # Any Flask or application setting, e.g. FLASK_JOB_LEASE_SECONDS=60 (values read as JSON).
+    app.config.from_prefixed_env()
     app.config.from_mapping(overrides)
     app.config.setdefault(
         "LOGIN_WINDOW", timedelta(minutes=int(app.config["LOGIN_WINDOW_MINUTES"]))

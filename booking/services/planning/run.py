@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 import solver
 from booking.db import Database, utcnow
-from booking.errors import ValidationError
+from booking.errors import Unavailable, ValidationError
 from booking.models import (
     Assignment,
     AssignmentDraw,
@@ -79,6 +79,7 @@ def propose_plan(
     Raises:
         Forbidden: ``by`` is not staff.
         ValidationError: bad time limit or strategy.
+        Unavailable: the job queue cannot be reached (the job is stored as FAILED).
     """
     require_staff(by)
     if strategy not in solver.STRATEGIES:
@@ -110,7 +111,15 @@ def propose_plan(
         after={"strategy": strategy, "time_limit_seconds": float(time_limit_seconds)},
     )
     session.commit()
-    (runner or get_runner()).submit(job.id)
+    try:
+        (runner or get_runner()).submit(job.id)
+    except Unavailable as error:
+        # The job row stays, failed with the reason; requests and plans are untouched.
+        job.status = JobStatus.FAILED
+        job.finished_at = utcnow()
+        job.message = error.message
+        session.commit()
+        raise
     session.refresh(job)
     return job
 
@@ -262,7 +271,12 @@ def _run_claimed(
         _finish(database, claim.job_id, JobStatus.CANCELLED, _("Cancelled before the end."))
         return
     writer.stage("checking", 0.92)
-    baseline = solver.solve(problem, "baseline", SolveOptions(time_limit_seconds=60), sha)
+    baseline = solver.solve(
+        problem, "baseline", SolveOptions(time_limit_seconds=60, should_stop=should_stop), sha
+    )
+    if should_stop is not None and should_stop():
+        _finish(database, claim.job_id, JobStatus.CANCELLED, _("Cancelled before the end."))
+        return
     violations = check_plan(problem, plan, sha) + check_plan(problem, baseline, sha)
     if violations:
         _fail_broken_rules(database, claim.job_id, violations)
