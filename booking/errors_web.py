@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -47,6 +47,17 @@ def _respond(status: int, message: str, errors: list[str] | None = None) -> Resp
         response = Response(_page(status, title, message), mimetype="text/html")
     response.status_code = status
     return response
+
+
+def _reset_session() -> None:
+    """Roll back the request's session, so that drawing the page (the signed-in user, in
+    the menu) starts on a fresh connection rather than the one that just failed."""
+    if "db_session" not in g:
+        return
+    try:
+        g.db_session.rollback()
+    except Exception:
+        log.warning("the session could not be rolled back after an error", exc_info=True)
 
 
 def _page(status: int, title: str, message: str) -> str:
@@ -98,4 +109,5 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> Response:
         log.error("unhandled error", exc_info=error.original_exception)
+        _reset_session()
         return _respond(500, _("The error has been logged. Please try again later."))
