@@ -44,11 +44,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Database(app.config["DATABASE_URL"]).init_app(app)
 
-    from booking import cli, errors_web, i18n, observability, security, static_files, templating
+    from booking import (
+        cli,
+        errors_web,
+        headers,
+        i18n,
+        observability,
+        security,
+        static_files,
+        templating,
+    )
     from booking.services import jobs, planning
     from booking.views import register_blueprints
 
     observability.init_app(app)
+    headers.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     errors_web.init_app(app)

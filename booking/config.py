@@ -239,6 +239,8 @@ def from_environment_without_files() -> dict[str, Any]:
         "DISPLAY_TIMEZONE": "Europe/Paris",
         "LANGUAGES": ["fr", "en"],
         "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": 100,
         "LOGIN_WINDOW_MINUTES": 15,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
