@@ -50,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         headers,
         i18n,
         observability,
+        routing,
         security,
         static_files,
         templating,
@@ -57,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from booking.services import jobs, planning
     from booking.views import register_blueprints
 
+    routing.init_app(app)
     observability.init_app(app)
     headers.init_app(app)
     i18n.init_app(app)

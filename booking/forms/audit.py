@@ -7,9 +7,10 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import Length, NumberRange, Optional
 
+from booking.forms.bounds import SaneDateField, SaneIntegerField
 from booking.services.audit import MAX_ID, MAX_TEXT, AuditFilters
 
 FILTER_FIELDS = (
@@ -23,7 +24,7 @@ FILTER_FIELDS = (
 )
 
 
-class LocalDateField(DateField):
+class LocalDateField(SaneDateField):
     """A date (YYYY-MM-DD) whose error message says which form is expected."""
 
     def process_formdata(self, valuelist: Sequence[Any]) -> None:
@@ -33,7 +34,7 @@ class LocalDateField(DateField):
             raise ValueError(_l("Give the date as YYYY-MM-DD, for example 2030-06-03.")) from error
 
 
-class WholeNumberField(IntegerField):
+class WholeNumberField(SaneIntegerField):
     """An integer whose error message names the expected form."""
 
     def process_formdata(self, valuelist: Sequence[Any]) -> None:
