@@ -25,7 +25,14 @@ from booking.models.loans import (
 )
 from booking.models.notifications import Notification, OutboxEmail, OutboxStatus
 from booking.models.people import Commune, LoginAttempt, Role, User
-from booking.models.plans import Assignment, AssignmentDraw, AssignmentUnit, Plan, PlanStatus
+from booking.models.plans import (
+    Assignment,
+    AssignmentDraw,
+    AssignmentUnit,
+    Plan,
+    PlanStatus,
+    UnitOccupation,
+)
 
 __all__ = [
     "LOCKED_STATUSES",
@@ -58,6 +65,7 @@ __all__ = [
     "SolverJob",
     "Unavailability",
     "Unit",
+    "UnitOccupation",
     "UnitStatus",
     "User",
     "type_substitutes",
