@@ -11,13 +11,13 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
-POSTGRES_TESTS ?= tests/services tests/views tests/browser
+POSTGRES_TESTS ?= tests/services tests/views tests/api tests/browser
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # Exact versions of every dependency, tested together (refresh with `make lock`).
 CONSTRAINTS := requirements/constraints.txt
 PIP_INSTALL = $(PY) -m pip install -q -c $(CONSTRAINTS)
 
-.PHONY: run test test-postgres install install-test translations messages db chromium lint clean help lock
+.PHONY: run test test-postgres install install-test translations messages db chromium lint typecheck clean help lock
 
 help:
 	@echo "make run            serve the application on http://$(HOST):$(PORT) (SQLite under instance/)"
@@ -91,12 +91,7 @@ db: translations
 	$(FLASK) init-db
 	@status=0; $(FLASK) db-empty >/dev/null || status=$$?; \
 	if [ $$status = 0 ]; then \
-	  if $(FLASK) --help 2>/dev/null | grep -q 'seed-demo'; then \
-	    $(FLASK) seed-demo --if-empty; \
-	  else \
-	    echo "Demo data loader not available yet: the database stays empty."; \
-	    echo "Create an account with: $(FLASK) create-user --email ... --name ... --role admin"; \
-	  fi; \
+	  $(FLASK) seed-demo --if-empty; \
 	elif [ $$status = 1 ]; then \
 	  echo "Keeping the existing data in the database."; \
 	  $(FLASK) demo-accounts || true; \
@@ -135,6 +130,10 @@ test-postgres: $(VENV)/.installed-postgres translations chromium
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Settings in pyproject.toml ([tool.mypy]): strict on solver/ and booking/services/.
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) test-artifacts

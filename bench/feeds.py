@@ -178,7 +178,7 @@ def populate(url: str, loans: int) -> str:
         session.execute(insert(AssignmentUnit), unit_rows)
         session.commit()
         _feed, token = feeds.create_feed(
-            session, user=manager, kind=FeedKind.MANAGER, target_id=None, name="Tout"
+            session, by=manager, kind=FeedKind.MANAGER, target_id=None, name="Tout"
         )
     database.engine.dispose()
     return token

@@ -45,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Database(app.config["DATABASE_URL"]).init_app(app)
 
     from booking import (
+        api,
         cli,
         errors_web,
         headers,
@@ -67,6 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     static_files.init_app(app)
     register_blueprints(app)
+    api.init_app(app)
     cli.init_app(app)
 
     jobs.init_app(app, run_job=planning.run_solver_job)

@@ -1,27 +1,23 @@
 """``flask`` commands: init-db, create-user, reset-password, db-empty.
 
-Other modules add their own commands with a ``register_cli(app)`` function; the
-modules listed in ``COMMAND_MODULES`` are loaded when they exist.
+The demo data (``booking.demo``), the CSV inventory files (``booking.csv_io``) and the
+API tokens (``booking.api.cli``) add their own commands with their ``register_cli(app)``.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 
 import click
 from flask import Flask, current_app
 from sqlalchemy import func, inspect, select
 
-from booking import migrate
+from booking import csv_io, demo, migrate
+from booking.api import cli as api_cli
 from booking.db import get_session
 from booking.errors import BookingError
 from booking.models import Commune, Role, User
 from booking.services import users as user_service
-
-# Modules (owned by other parts of the application) that contribute commands.
-COMMAND_MODULES = ("booking.demo", "booking.csv_io", "booking.jobs_cli", "booking.planning_cli")
 
 
 @click.command("init-db")
@@ -117,7 +113,7 @@ def reset_password_command(email: str, password: str) -> None:
         click.echo(f"Error: no account with the e-mail {email!r}.", err=True)
         sys.exit(1)
     try:
-        user_service.reset_password(session, user_id, password, actor=None)
+        user_service.reset_password(session, user_id, password, by=None)
     except BookingError as error:
         _fail(error)
         return
@@ -132,10 +128,6 @@ def init_app(app: Flask) -> None:
         reset_password_command,
     ):
         app.cli.add_command(command)
-    for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        register = getattr(module, "register_cli", None)
-        if callable(register):
-            register(app)
+    demo.register_cli(app)
+    csv_io.register_cli(app)
+    api_cli.register_cli(app)

@@ -244,6 +244,10 @@ def from_environment_without_files() -> dict[str, Any]:
         "LOGIN_WINDOW_MINUTES": 15,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # How far ahead a recurring request may run (days).
+        "PLANNING_HORIZON_DAYS": _positive_int("PLANNING_HORIZON_DAYS", 365),
+        # Time limit of the quick re-plan offering freed capacity to the waiting list (s).
+        "WAITING_REPLAN_SECONDS": _positive_int("WAITING_REPLAN_SECONDS", 10),
         **mail_settings(),
         **deployment_settings(),
     }

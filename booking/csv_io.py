@@ -25,7 +25,7 @@ USER = click.option(
 )
 
 
-def _actor(email: str) -> User:
+def _user_by_email(email: str) -> User:
     user = get_session().scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
         click.echo(f"Error: no account with the e-mail {email!r}.", err=True)
@@ -41,7 +41,7 @@ def import_inventory_command(kind: str, path: Path, email: str) -> None:
     """Import KIND (types, units, pools or sites) from the CSV file PATH, all or nothing."""
     try:
         result = csv_inventory.import_csv(
-            get_session(), kind, path.read_bytes(), actor=_actor(email)
+            get_session(), kind, path.read_bytes(), by=_user_by_email(email)
         )
     except csv_inventory.CsvImportError as error:
         click.echo(f"Nothing imported from {path}:", err=True)
@@ -66,7 +66,7 @@ def import_inventory_command(kind: str, path: Path, email: str) -> None:
 def export_inventory_command(kind: str, path: Path, email: str) -> None:
     """Write KIND (types, units, pools or sites) to the CSV file PATH."""
     try:
-        data = csv_inventory.export_csv(get_session(), kind, actor=_actor(email))
+        data = csv_inventory.export_csv(get_session(), kind, by=_user_by_email(email))
     except BookingError as error:
         click.echo(f"Error: {error.message}", err=True)
         sys.exit(1)

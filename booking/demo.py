@@ -396,7 +396,7 @@ def _seed_depots(session: Session, communes: dict[str, Commune], manager: User) 
             inventory_service.SiteData(
                 name, SiteKind.DEPOT, lat, lon, communes[slug].id, address=address
             ),
-            actor=manager,
+            by=manager,
             commit=False,
         )
 
@@ -415,7 +415,7 @@ def _seed_town_halls(
                 commune.lon or 0.0,
                 commune.id,
             ),
-            actor=manager,
+            by=manager,
             commit=False,
         )
         for slug, commune in communes.items()
@@ -425,7 +425,7 @@ def _seed_town_halls(
 def _import_demo_inventory(session: Session, kind: str, manager: User) -> int:
     """Imports ``data/demo/<kind>.csv`` as the inventory page would; the number created."""
     result = csv_inventory.import_csv(
-        session, kind, (DATA / "demo" / f"{kind}.csv").read_bytes(), actor=manager, commit=False
+        session, kind, (DATA / "demo" / f"{kind}.csv").read_bytes(), by=manager, commit=False
     )
     return result.created
 
@@ -437,7 +437,7 @@ def _seed_maintenance(session: Session, today: date, manager: User) -> int:
     for code, start, end, reason in _maintenance(today):
         if start.date() > today:
             inventory_service.add_unavailability(
-                session, units[code].id, start, end, reason, actor=manager, commit=False
+                session, units[code].id, start, end, reason, by=manager, commit=False
             )
             added += 1
     return added

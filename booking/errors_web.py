@@ -23,7 +23,8 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
-def _titles() -> dict[int, str]:
+def status_titles() -> dict[int, str]:
+    """The short title of each HTTP error status the application answers with."""
     return {
         400: _("The request could not be understood"),
         401: _("Please sign in"),
@@ -31,13 +32,15 @@ def _titles() -> dict[int, str]:
         404: _("Page not found"),
         405: _("Method not allowed"),
         409: _("Conflict"),
+        422: _("The input breaks some rules"),
         429: _("Too many attempts"),
         500: _("Something went wrong"),
     }
 
 
 def _respond(status: int, message: str, errors: list[str] | None = None) -> Response:
-    title = _titles().get(status, _("Error"))
+    title = status_titles().get(status, _("Error"))
+    response: Response  # werkzeug's: jsonify gives Flask's subclass of it
     if _wants_json():
         body: dict[str, object] = {"error": title, "message": message}
         if errors:

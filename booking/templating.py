@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from booking.models import PlanStatus, RequestStatus, Role
@@ -17,6 +17,7 @@ NAV_LINKS: list[tuple[str, Any, frozenset[str]]] = [
     ("handovers.overdue", _l("Hand-overs"), frozenset({"technician", "manager"})),
     ("inventory.index", _l("Inventory"), frozenset({"manager"})),
     ("feeds.index", _l("Calendars"), frozenset({"technician", "manager", "admin"})),
+    ("api_tokens.index", _l("API tokens"), frozenset({"technician", "manager", "admin"})),
     ("audit.index", _l("Audit log"), frozenset({"manager", "admin"})),
     ("admin.users", _l("Accounts"), frozenset({"admin"})),
 ]
@@ -35,6 +36,7 @@ REQUEST_STATUS_LABELS = {
     RequestStatus.CANCELLED: _l("Cancelled"),
     RequestStatus.HANDED_OVER: _l("Handed over"),
     RequestStatus.RETURNED: _l("Returned"),
+    RequestStatus.WAITING: _l("Waiting list"),
 }
 
 PLAN_STATUS_LABELS = {
@@ -45,15 +47,9 @@ PLAN_STATUS_LABELS = {
 }
 
 
-def has_endpoint(endpoint: str) -> bool:
-    """Whether a view is registered under ``endpoint``."""
-    return endpoint in current_app.view_functions
-
-
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         nav_links=NAV_LINKS,
-        has_endpoint=has_endpoint,
         role_label=lambda role: ROLE_LABELS[role],
         status_label=lambda status: REQUEST_STATUS_LABELS[status],
         plan_status_label=lambda status: PLAN_STATUS_LABELS[status],

@@ -14,7 +14,7 @@ from solver.problem import Problem
 
 
 class InvalidPlanError(RuntimeError):
-    """A strategy produced a plan that breaks a rule of the spec (a bug)."""
+    """A strategy produced a plan that breaks a rule of ``solver.check`` (a bug)."""
 
 
 def build_plan(

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from solver.dates import DatesModel
 from solver.decompose import Part
-from solver.instance import Instance
+from solver.instance import Instance, ReqData
 from solver.options import SolveOptions
+from solver.problem import Unit
 from solver.stopping import solve_stoppable
 
 BUCKETS = 12  # buckets per request window
@@ -55,8 +56,9 @@ def part_bound(inst: Instance, request_ids: Sequence[str], seconds: float = 60.0
     solver = pywraplp.Solver.CreateSolver("GLOP")
     if solver is None:  # pragma: no cover - GLOP ships with OR-Tools
         return float(sum(inst.reqs[r].value for r in request_ids))
-    unit_items: dict[str, list[tuple[int, int, object]]] = {}  # type -> (start, end, var)
-    pool_items: dict[str, list[tuple[int, int, object]]] = {}
+    # (start, end, var) of the sure occupations, per unit type and per pool.
+    unit_items: dict[str, list[tuple[int, int, pywraplp.Variable]]] = {}
+    pool_items: dict[str, list[tuple[int, int, pywraplp.Variable]]] = {}
     objective = solver.Objective()
     for rid in request_ids:
         rd = inst.reqs[rid]
@@ -96,16 +98,10 @@ def part_bound(inst: Instance, request_ids: Sequence[str], seconds: float = 60.0
             total.SetCoefficient(y, 1.0)
     for t, items in unit_items.items():
         units = inst.units_by_type[t]
-        _capacity(
-            solver,
-            items,
-            lambda m, us=units: sum(
-                1 for u in us if not any(b0 <= m < b1 for b0, b1 in inst.blackouts[u.id])
-            ),
-        )
+        _capacity(solver, items, _units_up(inst, units))
     for pool_id, items in pool_items.items():
         quantity = inst.problem.pool_by_id[pool_id].quantity
-        _capacity(solver, items, lambda m, q=quantity: q)
+        _capacity(solver, items, _always(quantity))
     objective.SetMaximization()
     solver.SetTimeLimit(max(1, int(seconds * 1000)))
     if solver.Solve() != pywraplp.Solver.OPTIMAL:
@@ -114,7 +110,23 @@ def part_bound(inst: Instance, request_ids: Sequence[str], seconds: float = 60.0
     return float(math.floor(objective.Value() + 1e-6))
 
 
-def _enough(inst: Instance, rd) -> bool:
+def _units_up(inst: Instance, units: Sequence[Unit]) -> Callable[[int], int]:
+    """How many of ``units`` are outside their blackouts at a given minute."""
+
+    def available(minute: int) -> int:
+        return sum(
+            1 for u in units if not any(b0 <= minute < b1 for b0, b1 in inst.blackouts[u.id])
+        )
+
+    return available
+
+
+def _always(quantity: int) -> Callable[[int], int]:
+    """A pool's capacity: its whole quantity at every minute."""
+    return lambda _minute: quantity
+
+
+def _enough(inst: Instance, rd: ReqData) -> bool:
     """Whether every line's quantity is at most what all its sources hold."""
     for line in rd.request.lines:
         if inst.problem.is_pooled(line.type):
@@ -126,10 +138,17 @@ def _enough(inst: Instance, rd) -> bool:
     return True
 
 
-def _capacity(solver, items: list[tuple[int, int, object]], available) -> None:
-    """At each start of a sure occupation, the occupations covering it fit."""
+def _capacity(
+    solver: pywraplp.Solver,
+    items: list[tuple[int, int, pywraplp.Variable]],
+    available: Callable[[int], int],
+) -> None:
+    """At each start of a sure occupation, the occupations covering it fit.
+
+    ``available(minute)`` is the capacity at that minute (units or quantity).
+    """
     items.sort(key=lambda it: it[0])
-    active: list[tuple[int, int, object]] = []
+    active: list[tuple[int, int, pywraplp.Variable]] = []
     i, n = 0, len(items)
     while i < n:
         start = items[i][0]
@@ -180,7 +199,7 @@ def relaxation_bound(
         The bound, or None when CP-SAT proved nothing in ``seconds``.
     """
     dates = DatesModel(inst, request_ids, {})
-    dates.model.Maximize(sum(dates.value_terms))
+    dates.model.maximize(sum(dates.value_terms))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = max(1, options.workers)
     solver.parameters.random_seed = options.seed

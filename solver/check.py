@@ -1,16 +1,17 @@
 """The independent plan checker, and the metrics of a plan.
 
-Written from ``spec/loan-problem.md`` alone: it knows nothing of how a plan was
+Written from ``docs/file-formats.md`` alone: it knows nothing of how a plan was
 made, so it is what proves a strategy right. ``check_assignments`` checks the
-feasibility rules 1-5 of the spec, ``check_plan`` a whole ``loan-plan/1``
+feasibility rules 1-5, ``check_plan`` a whole ``loan-plan/1``
 document, ``compute_metrics`` recomputes the objective's figures.
 
-Rules are numbered as in the spec's "Feasibility" section; ``"plan"`` marks a
-structural fault (a request missing or listed twice, lines that do not match
-the request, bad status...), ``"metrics"`` a figure that differs from the
-recomputation. A unit named twice in one request breaks rule 2; a unit whose
-loans of two requests overlap (with turnaround) breaks rule 3. Times in
-messages are local times of ``problem.timezone``.
+Rules are numbered as in "What a valid plan respects" of
+``docs/file-formats.md``; ``"plan"`` marks a structural fault (a request
+missing or listed twice, lines that do not match the request, bad status...),
+``"metrics"`` a figure that differs from the recomputation. A unit named
+twice in one request breaks rule 2; a unit whose loans of two requests
+overlap (with turnaround) breaks rule 3. Times in messages are local times of
+``problem.timezone``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ _MINUTE = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken rule: ``rule`` is "1".."5" (spec feasibility), "plan" or "metrics"."""
+    """One broken rule: ``rule`` is "1".."5" (feasibility), "plan" or "metrics"."""
 
     rule: str
     message: str
@@ -50,7 +51,7 @@ class Violation:
 def check_assignments(
     problem: Problem, assignments: Sequence[RequestAssignment]
 ) -> list[Violation]:
-    """Checks the feasibility rules 1-5 of the spec on the given assignments.
+    """Checks the feasibility rules 1-5 on the given assignments.
 
     Requests absent from ``assignments`` are not reported (locked assignments
     can be checked alone); use ``check_plan`` for a whole plan. Also reports

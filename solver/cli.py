@@ -1,4 +1,4 @@
-"""The command line: ``python -m solver solve | baseline | check``.
+"""The command line: ``python -m solver solve | baseline | check | rounds``.
 
 Exit codes: 0 done (or the plan is valid), 1 the plan breaks a rule
 (``check``), 2 an input cannot be read or is invalid, or the plan cannot be
@@ -26,6 +26,7 @@ from solver.io import FormatError, plan_to_json, read_plan, read_problem
 from solver.options import Progress, SolveOptions
 from solver.plan import Plan, Status
 from solver.problem import Problem
+from solver.rounds.cli import add_rounds_parser
 
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("problem", metavar="PROBLEM.json")
     check_cmd.add_argument("plan", metavar="PLAN.json")
     check_cmd.set_defaults(run=_run_check)
+    add_rounds_parser(commands)
     return parser
 
 

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from solver.assemble import InvalidPlanError, build_plan
 from solver.bound import part_bounds, tighten_bounds
 from solver.dates import Dated, DatesModel
-from solver.decompose import batch_parts, decompose, share_time, unit_type_groups
+from solver.decompose import Part, TypeGroup, batch_parts, decompose, share_time, unit_type_groups
 from solver.exact import EXACT_LIMIT, ExactUnits, exact_literals
 from solver.instance import Instance
 from solver.lexsolve import solve_levels
@@ -182,7 +182,7 @@ def _greedy_plan(problem: Problem, options: SolveOptions, sha: str, clock: _Cloc
 
 def _solve_dates(
     inst: Instance,
-    parts: list,
+    parts: list[Part],
     bounds: list[float],
     hints: Mapping[str, RequestAssignment],
     options: SolveOptions,
@@ -271,11 +271,11 @@ def _value(inst: Instance, dated: Mapping[str, Dated]) -> int:
     return sum(inst.reqs[r].value for r in dated)
 
 
-def _weight(inst: Instance, rids) -> int:
+def _weight(inst: Instance, rids: Iterable[str]) -> int:
     return sum(1 + len(inst.reqs[r].request.lines) for r in rids)
 
 
-def _pads(inst: Instance, batch: list) -> dict[str, int]:
+def _pads(inst: Instance, batch: Iterable[Part]) -> dict[str, int]:
     """Travel padding of every request of the batch's parts (``solver.padding``)."""
     pads: dict[str, int] = {}
     for part in batch:
@@ -299,7 +299,7 @@ def _kept(inst: Instance, starts: Mapping[str, int]) -> dict[str, list[tuple[str
 
 def _quick_units(
     inst: Instance,
-    groups: list,
+    groups: list[TypeGroup],
     starts: Mapping[str, int],
     exact_units: Mapping[tuple[str, int], tuple[str, ...]],
     splits: Mapping[str, list[dict[str, int]]],
@@ -338,7 +338,7 @@ def _local_units(
 
 def _final_units(
     inst: Instance,
-    groups: list,
+    groups: list[TypeGroup],
     assignments: list[RequestAssignment],
     options: SolveOptions,
     clock: _Clock,
@@ -449,7 +449,7 @@ def _frozen(inst: Instance, assignments: list[RequestAssignment]) -> set[str]:
     return frozen
 
 
-def _metrics(problem: Problem, assignments: list[RequestAssignment]):
+def _metrics(problem: Problem, assignments: list[RequestAssignment]) -> Metrics | None:
     """The metrics of valid assignments, or None when they break a rule."""
     from solver.check import check_assignments, compute_metrics
 
@@ -552,7 +552,9 @@ def _better(plan: Plan | None, greedy: Plan | None) -> Plan | None:
     return greedy
 
 
-def _report(options: SolveOptions, clock: _Clock, plan: Plan | None, bound, message: str) -> None:
+def _report(
+    options: SolveOptions, clock: _Clock, plan: Plan | None, bound: float | None, message: str
+) -> None:
     if options.on_progress is None or plan is None:
         return
     options.on_progress(

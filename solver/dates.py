@@ -22,7 +22,7 @@ from ortools.sat.python import cp_model
 
 from solver.instance import Instance, ReqData
 from solver.lexsolve import Level
-from solver.plan import RequestAssignment
+from solver.plan import LineAssignment, RequestAssignment
 
 
 @dataclass
@@ -68,13 +68,18 @@ class DatesModel:
         self.inst = inst
         self.model = cp_model.CpModel()
         self.vars: dict[str, _ReqVars] = {}
-        self._unit_intervals: dict[str, list[tuple[cp_model.IntervalVar, object]]] = {}
-        self._pool_intervals: dict[str, list[tuple[cp_model.IntervalVar, object]]] = {}
+        # (interval, demand): the demand is a fixed quantity or a count variable.
+        self._unit_intervals: dict[
+            str, list[tuple[cp_model.IntervalVar, cp_model.LinearExprT]]
+        ] = {}
+        self._pool_intervals: dict[
+            str, list[tuple[cp_model.IntervalVar, cp_model.LinearExprT]]
+        ] = {}
         self.value_terms: list[cp_model.LinearExprT] = []
         self.keep_terms: list[cp_model.IntVar] = []
         self.shift_terms: list[cp_model.IntVar] = []
         self.km_terms: list[cp_model.LinearExprT] = []
-        span = [None, None]
+        span: list[int | None] = [None, None]  # earliest start, latest end (minutes)
         fixed = fixed or {}
         for rid in [*request_ids, *(r for r in fixed if r not in set(request_ids))]:
             rd = inst.reqs[rid]
@@ -96,10 +101,10 @@ class DatesModel:
         m = self.model
         inst = self.inst
         locked = rd.request.locked
-        x = m.NewBoolVar(f"x[{rd.id}]")
-        s = m.NewIntVar(rd.lo, rd.hi, f"s[{rd.id}]")
+        x = m.new_bool_var(f"x[{rd.id}]")
+        s = m.new_int_var(rd.lo, rd.hi, f"s[{rd.id}]")
         if locked is not None:
-            m.Add(x == 1)
+            m.add(x == 1)
             pad = 0  # locked loans are known to fit as they are
         lines: list[_LineVars] = []
         for index, line in enumerate(rd.request.lines):
@@ -113,25 +118,35 @@ class DatesModel:
         self.vars[rd.id] = _ReqVars(x, s, lines)
         self.value_terms.append(rd.value * x)
         span = max(rd.start - rd.lo, rd.hi - rd.start, 0)
-        a = m.NewIntVar(0, span, f"shift[{rd.id}]")
-        m.Add(a >= s - rd.start).OnlyEnforceIf(x)
-        m.Add(a >= rd.start - s).OnlyEnforceIf(x)
+        a = m.new_int_var(0, span, f"shift[{rd.id}]")
+        m.add(a >= s - rd.start).OnlyEnforceIf(x)
+        m.add(a >= rd.start - s).OnlyEnforceIf(x)
         self.shift_terms.append(a)
 
     def _fix(self, rid: str, dated: Dated) -> None:
         """Keeps a request served as ``dated`` says (a neighbour outside the window)."""
         m = self.model
         rv = self.vars[rid]
-        m.Add(rv.served == 1)
-        m.Add(rv.start == dated.start)
+        m.add(rv.served == 1)
+        m.add(rv.start == dated.start)
         for lv, counts, draws in zip(rv.lines, dated.unit_types, dated.draws, strict=True):
             for t, (var, mult) in lv.counts.items():
-                m.Add(mult * var == counts.get(t, 0))
+                m.add(mult * var == counts.get(t, 0))
             given = dict(draws)
             for pool_id, (var, mult) in lv.draws.items():
-                m.Add(mult * var == given.get(pool_id, 0))
+                m.add(mult * var == given.get(pool_id, 0))
 
-    def _add_unit_line(self, rd, type_id, qty, x, s, pad, lv, lock) -> None:
+    def _add_unit_line(
+        self,
+        rd: ReqData,
+        type_id: str,
+        qty: int,
+        x: cp_model.IntVar,
+        s: cp_model.IntVar,
+        pad: int,
+        lv: _LineVars,
+        lock: LineAssignment | None,
+    ) -> None:
         """A line of ``qty`` units split over its eligible types' cumulatives."""
         m = self.model
         types = self.inst.eligible_unit_types(type_id)
@@ -141,7 +156,7 @@ class DatesModel:
                 t = self.inst.problem.unit_by_id[unit_id].type
                 locked_counts[t] = locked_counts.get(t, 0) + 1
         if not types or qty > sum(len(self.inst.units_by_type[t]) for t in types):
-            m.Add(x == 0)
+            m.add(x == 0)
             return
         site = rd.request.site
         for t in types:
@@ -155,32 +170,41 @@ class DatesModel:
                 for u in self.inst.units_by_type[t]
             )
             if len(types) == 1:
-                interval = m.NewOptionalFixedSizeIntervalVar(s, size, x, f"u[{rd.id},{t}]")
+                interval = m.new_optional_fixed_size_interval_var(s, size, x, f"u[{rd.id},{t}]")
                 lv.counts[t] = (x, qty)
                 self.km_terms.append(trip * qty * x)
                 self._unit_intervals.setdefault(t, []).append((interval, qty))
                 continue
-            q = m.NewIntVar(0, cap, f"q[{rd.id},{t}]")
-            p = m.NewBoolVar(f"p[{rd.id},{t}]")
-            m.Add(q <= cap * p)
-            m.Add(q >= p)
-            m.AddImplication(p, x)
-            interval = m.NewOptionalFixedSizeIntervalVar(s, size, p, f"u[{rd.id},{t}]")
+            q = m.new_int_var(0, cap, f"q[{rd.id},{t}]")
+            p = m.new_bool_var(f"p[{rd.id},{t}]")
+            m.add(q <= cap * p)
+            m.add(q >= p)
+            m.add_implication(p, x)
+            interval = m.new_optional_fixed_size_interval_var(s, size, p, f"u[{rd.id},{t}]")
             self._unit_intervals.setdefault(t, []).append((interval, q))
             lv.counts[t] = (q, 1)
             self.km_terms.append(trip * q)
             if lock is not None:
-                m.Add(q == locked_counts.get(t, 0))
+                m.add(q == locked_counts.get(t, 0))
         if len(types) > 1:
-            m.Add(sum(v for v, _ in lv.counts.values()) == qty * x)
+            m.add(sum(v for v, _ in lv.counts.values()) == qty * x)
 
-    def _add_pooled_line(self, rd, type_id, qty, x, s, lv, lock) -> None:
+    def _add_pooled_line(
+        self,
+        rd: ReqData,
+        type_id: str,
+        qty: int,
+        x: cp_model.IntVar,
+        s: cp_model.IntVar,
+        lv: _LineVars,
+        lock: LineAssignment | None,
+    ) -> None:
         """A line of ``qty`` items drawn from one or more pools of its type."""
         m = self.model
         inst = self.inst
         pools = inst.pools_by_type.get(type_id, [])
         if not pools or qty > sum(p.quantity for p in pools):
-            m.Add(x == 0)
+            m.add(x == 0)
             return
         size = rd.duration + inst.turnaround(type_id)
         locked = {d.pool: d.quantity for d in lock.pools} if lock is not None else None
@@ -188,27 +212,29 @@ class DatesModel:
         for pool in pools:
             km = 2 * inst.km100(pool.site, site)
             if len(pools) == 1:
-                interval = m.NewOptionalFixedSizeIntervalVar(s, size, x, f"d[{rd.id},{pool.id}]")
+                interval = m.new_optional_fixed_size_interval_var(
+                    s, size, x, f"d[{rd.id},{pool.id}]"
+                )
                 self._pool_intervals.setdefault(pool.id, []).append((interval, qty))
                 lv.draws[pool.id] = (x, qty)
                 lv.uses[pool.id] = x
                 self.km_terms.append(km * x)
                 continue
             cap = min(qty, pool.quantity)
-            q = m.NewIntVar(0, cap, f"q[{rd.id},{pool.id}]")
-            u = m.NewBoolVar(f"use[{rd.id},{pool.id}]")
-            m.Add(q <= cap * u)
-            m.Add(q >= u)
-            m.AddImplication(u, x)
-            interval = m.NewOptionalFixedSizeIntervalVar(s, size, u, f"d[{rd.id},{pool.id}]")
+            q = m.new_int_var(0, cap, f"q[{rd.id},{pool.id}]")
+            u = m.new_bool_var(f"use[{rd.id},{pool.id}]")
+            m.add(q <= cap * u)
+            m.add(q >= u)
+            m.add_implication(u, x)
+            interval = m.new_optional_fixed_size_interval_var(s, size, u, f"d[{rd.id},{pool.id}]")
             self._pool_intervals.setdefault(pool.id, []).append((interval, q))
             lv.draws[pool.id] = (q, 1)
             lv.uses[pool.id] = u
             self.km_terms.append(km * u)
             if locked is not None:
-                m.Add(q == locked.get(pool.id, 0))
+                m.add(q == locked.get(pool.id, 0))
         if len(pools) > 1:
-            m.Add(sum(v for v, _ in lv.draws.values()) == qty * x)
+            m.add(sum(v for v, _ in lv.draws.values()) == qty * x)
 
     def add_unit_capacity(self) -> None:
         """At every instant a type's loans use at most its units not blacked out."""
@@ -221,9 +247,11 @@ class DatesModel:
                 for b0, b1 in self.inst.blackouts[unit.id]:
                     b0, b1 = max(b0, lo), min(b1, hi)
                     if b0 < b1:
-                        intervals.append(m.NewFixedSizeIntervalVar(b0, b1 - b0, f"off[{unit.id}]"))
+                        intervals.append(
+                            m.new_fixed_size_interval_var(b0, b1 - b0, f"off[{unit.id}]")
+                        )
                         demands.append(1)
-            m.AddCumulative(intervals, demands, len(self.inst.units_by_type[t]))
+            m.add_cumulative(intervals, demands, len(self.inst.units_by_type[t]))
 
     def add_pool_capacity(self) -> None:
         """At every instant the draws on a pool sum to at most its quantity."""
@@ -231,7 +259,7 @@ class DatesModel:
             quantity = self.inst.problem.pool_by_id[pool_id].quantity
             if sum(d if isinstance(d, int) else quantity for _, d in items) <= quantity:
                 continue
-            self.model.AddCumulative([iv for iv, _ in items], [d for _, d in items], quantity)
+            self.model.add_cumulative([iv for iv, _ in items], [d for _, d in items], quantity)
 
     def add_keep_previous(self) -> None:
         """Rewards serving a previously served request at the same time and sources."""
@@ -245,9 +273,9 @@ class DatesModel:
             start = inst.timebase.to_minutes(prev.start)
             if not rd.lo <= start <= rd.hi or len(prev.lines) != len(rd.request.lines):
                 continue
-            k = m.NewBoolVar(f"keep[{rid}]")
-            m.AddImplication(k, rv.served)
-            m.Add(rv.start == start).OnlyEnforceIf(k)
+            k = m.new_bool_var(f"keep[{rid}]")
+            m.add_implication(k, rv.served)
+            m.add(rv.start == start).OnlyEnforceIf(k)
             ok = True
             for lv, pl in zip(rv.lines, prev.lines, strict=True):
                 if lv.counts:
@@ -260,7 +288,7 @@ class DatesModel:
                         ok = False
                         break
                     for t, (var, mult) in lv.counts.items():
-                        m.Add(mult * var == counts.get(t, 0)).OnlyEnforceIf(k)
+                        m.add(mult * var == counts.get(t, 0)).OnlyEnforceIf(k)
                 elif lv.draws:
                     draws = {d.pool: d.quantity for d in pl.pools}
                     if not set(draws) <= set(lv.draws):
@@ -269,9 +297,9 @@ class DatesModel:
                     # ``changed`` compares which pools are drawn from, not quantities.
                     for pool_id, (_, mult) in lv.draws.items():
                         if mult == 1:
-                            m.Add(lv.uses[pool_id] == int(pool_id in draws)).OnlyEnforceIf(k)
+                            m.add(lv.uses[pool_id] == int(pool_id in draws)).OnlyEnforceIf(k)
             if not ok:
-                m.Add(k == 0)
+                m.add(k == 0)
             self.keep_terms.append(k)
 
     def hint(self, assignments: Mapping[str, RequestAssignment]) -> None:
@@ -281,14 +309,14 @@ class DatesModel:
         for rid, rv in self.vars.items():
             a = assignments.get(rid)
             if a is None or not a.served or a.start is None:
-                m.AddHint(rv.served, 0)
+                m.add_hint(rv.served, 0)
                 continue
             start = inst.timebase.to_minutes(a.start)
             rd = inst.reqs[rid]
             if not rd.lo <= start <= rd.hi or len(a.lines) != len(rv.lines):
                 continue
-            m.AddHint(rv.served, 1)
-            m.AddHint(rv.start, start)
+            m.add_hint(rv.served, 1)
+            m.add_hint(rv.start, start)
             for lv, la in zip(rv.lines, a.lines, strict=True):
                 counts: dict[str, int] = {}
                 for unit_id in la.units:
@@ -298,32 +326,32 @@ class DatesModel:
                 own = rv.served.Index()
                 for t, (var, _) in lv.counts.items():
                     if var.Index() != own:
-                        m.AddHint(var, counts.get(t, 0))
+                        m.add_hint(var, counts.get(t, 0))
                 draws = {d.pool: d.quantity for d in la.pools}
                 for pool_id, (var, _) in lv.draws.items():
                     if var.Index() != own:
-                        m.AddHint(var, draws.get(pool_id, 0))
-                        m.AddHint(lv.uses[pool_id], int(draws.get(pool_id, 0) > 0))
+                        m.add_hint(var, draws.get(pool_id, 0))
+                        m.add_hint(lv.uses[pool_id], int(draws.get(pool_id, 0) > 0))
 
     def hint_dated(self, current: Mapping[str, Dated]) -> None:
         """Hints the current solution of these requests (absent ones unserved)."""
         m = self.model
         for rid, rv in self.vars.items():
             dated = current.get(rid)
-            m.AddHint(rv.served, int(dated is not None))
+            m.add_hint(rv.served, int(dated is not None))
             if dated is None:
                 continue
-            m.AddHint(rv.start, dated.start)
+            m.add_hint(rv.start, dated.start)
             own = rv.served.Index()
             for lv, counts, draws in zip(rv.lines, dated.unit_types, dated.draws, strict=True):
                 for t, (var, _) in lv.counts.items():
                     if var.Index() != own:
-                        m.AddHint(var, counts.get(t, 0))
+                        m.add_hint(var, counts.get(t, 0))
                 given = dict(draws)
                 for pool_id, (var, _) in lv.draws.items():
                     if var.Index() != own:
-                        m.AddHint(var, given.get(pool_id, 0))
-                        m.AddHint(lv.uses[pool_id], int(given.get(pool_id, 0) > 0))
+                        m.add_hint(var, given.get(pool_id, 0))
+                        m.add_hint(lv.uses[pool_id], int(given.get(pool_id, 0) > 0))
 
     def levels(self) -> list[Level]:
         levels = [Level("value", sum(self.value_terms), True, 0.45)]

@@ -48,14 +48,14 @@ class ExactUnits:
                 for t, (var, mult) in lv.counts.items():
                     lits = []
                     for unit in inst.units_by_type[t]:
-                        a = m.NewBoolVar(f"a[{rid},{i},{unit.id}]")
+                        a = m.new_bool_var(f"a[{rid},{i},{unit.id}]")
                         self.assign[(rid, i, unit.id)] = a
-                        m.AddImplication(a, rv.served)
+                        m.add_implication(a, rv.served)
                         lits.append(a)
                         per_unit.setdefault(unit.id, []).append((rid, i))
                         if locked is not None:
-                            m.Add(a == int(unit.id in locked.lines[i].units))
-                    m.Add(sum(lits) == mult * var)
+                            m.add(a == int(unit.id in locked.lines[i].units))
+                    m.add(sum(lits) == mult * var)
         for unit_id, items in per_unit.items():
             self._add_unit(unit_id, items)
 
@@ -69,10 +69,10 @@ class ExactUnits:
             rd = inst.reqs[rid]
             a = self.assign[(rid, i, unit_id)]
             s = dm.vars[rid].start
-            intervals.append(m.NewOptionalFixedSizeIntervalVar(s, rd.duration + ta, a, ""))
+            intervals.append(m.new_optional_fixed_size_interval_var(s, rd.duration + ta, a, ""))
         for b0, b1 in inst.blackouts[unit_id]:
-            intervals.append(m.NewFixedSizeIntervalVar(b0, b1 - b0, ""))
-        m.AddNoOverlap(intervals)
+            intervals.append(m.new_fixed_size_interval_var(b0, b1 - b0, ""))
+        m.add_no_overlap(intervals)
         for pos, (r1, i1) in enumerate(items):
             d1 = inst.reqs[r1]
             for r2, i2 in items[pos + 1 :]:
@@ -89,9 +89,9 @@ class ExactUnits:
                 a1 = self.assign[(r1, i1, unit_id)]
                 a2 = self.assign[(r2, i2, unit_id)]
                 s1, s2 = dm.vars[r1].start, dm.vars[r2].start
-                first = m.NewBoolVar("")
-                m.Add(s2 >= s1 + d1.duration + ta + t12).OnlyEnforceIf([a1, a2, first])
-                m.Add(s1 >= s2 + d2.duration + ta + t21).OnlyEnforceIf([a1, a2, first.Not()])
+                first = m.new_bool_var("")
+                m.add(s2 >= s1 + d1.duration + ta + t12).OnlyEnforceIf([a1, a2, first])
+                m.add(s1 >= s2 + d2.duration + ta + t21).OnlyEnforceIf([a1, a2, first.Not()])
 
     def hint(self, assignments: Mapping[str, RequestAssignment]) -> None:
         """Hints the units of earlier plans where the dates model hinted the request."""
@@ -104,20 +104,20 @@ class ExactUnits:
                 and i < len(prev.lines)
                 and unit_id in prev.lines[i].units
             )
-            m.AddHint(a, int(on))
+            m.add_hint(a, int(on))
 
     def fix_units(self, units: Mapping[tuple[str, int], tuple[str, ...]], rids: set[str]) -> None:
         """Keeps the units of requests ``rids`` (neighbours outside a window)."""
         m = self.dm.model
         for (rid, i, unit_id), a in self.assign.items():
             if rid in rids:
-                m.Add(a == int(unit_id in units.get((rid, i), ())))
+                m.add(a == int(unit_id in units.get((rid, i), ())))
 
     def hint_units(self, units: Mapping[tuple[str, int], tuple[str, ...]]) -> None:
         """Hints the units of a current solution."""
         m = self.dm.model
         for (rid, i, unit_id), a in self.assign.items():
-            m.AddHint(a, int(unit_id in units.get((rid, i), ())))
+            m.add_hint(a, int(unit_id in units.get((rid, i), ())))
 
     def read(self, values: list[int]) -> dict[tuple[str, int], tuple[str, ...]]:
         """Units per (request, line) in a solution."""

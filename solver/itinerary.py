@@ -1,4 +1,5 @@
-"""Transport distances of a plan, computed exactly as the spec's objective says.
+"""Transport distances of a plan, computed exactly as the objective says
+(``docs/file-formats.md``).
 
 The checker and every strategy compute km with these functions, so that a
 plan's ``metrics.km`` and an optimiser's own figure agree to the last leg.
@@ -22,7 +23,7 @@ class UnitLoan:
     """One unit serving one line of one served request, in the problem's minutes.
 
     Ordered by ``(start, end, request, line)`` so that sorting a unit's loans
-    gives the spec's "time order" deterministically.
+    gives the objective's "time order" deterministically.
     """
 
     start: int

@@ -90,8 +90,11 @@ def _unit_costs(
         ),
         key=lambda item: (item[0].lo, item[0].id, item[1]),
     )
-    arrive = [min(inst.km100(u.home, rd.request.site) for u in units) for rd, _ in mine]
-    leave = [min(inst.km100(rd.request.site, u.home) for u in units) for rd, _ in mine]
+    # km100 per line: to reach its site, and to leave it (half a transfer at best).
+    arrive: list[float] = [
+        min(inst.km100(u.home, rd.request.site) for u in units) for rd, _ in mine
+    ]
+    leave: list[float] = [min(inst.km100(rd.request.site, u.home) for u in units) for rd, _ in mine]
     los = [rd.lo for rd, _ in mine]
     widest = max((rd.hi - rd.lo for rd, _ in mine), default=0)
     for i, (a, _) in enumerate(mine):

@@ -88,15 +88,15 @@ def solve_levels(
         solver.parameters.random_seed = options.seed
         solver.parameters.max_time_in_seconds = max(0.05, left * share)
         if level.maximize:
-            model.Maximize(level.expr)
+            model.maximize(level.expr)
         else:
-            model.Minimize(level.expr)
+            model.minimize(level.expr)
         status = solve_stoppable(
             solver, model, options.should_stop, _StopOnRequest(options.should_stop)
         )
         if status == cp_model.MODEL_INVALID and model.Proto().solution_hint.vars:
             # A hint that is not a valid assignment must not cost the solve.
-            model.ClearHints()
+            model.clear_hints()
             status = solve_stoppable(
                 solver, model, options.should_stop, _StopOnRequest(options.should_stop)
             )
@@ -111,13 +111,13 @@ def solve_levels(
         best = list(solver.ResponseProto().solution)
         reached = round(value)
         if optimal:
-            model.Add(level.expr == reached)
+            model.add(level.expr == reached)
         elif level.maximize:
-            model.Add(level.expr >= reached)
+            model.add(level.expr >= reached)
         else:
-            model.Add(level.expr <= reached)
+            model.add(level.expr <= reached)
         _hint_from(model, best)
-    model.ClearObjective()
+    model.clear_objective()
     return best, results
 
 

@@ -1,10 +1,10 @@
-"""Occupation of units and pools, with the spec's feasibility rules as queries.
+"""Occupation of units and pools, with the plan's feasibility rules as queries.
 
 The building blocks of the greedy strategies (``solver.baseline``) and of any
 strategy that places loans one at a time (warm starts, repairs):
 
 - ``UnitCalendar``: the loans of one unit, sorted by start, with the unit's
-  blackouts. ``fits`` applies rule 3 of the spec exactly: the unit is
+  blackouts. ``fits`` applies rule 3 of ``solver.check`` exactly: the unit is
   occupied over ``[s, e + turnaround)`` (turnaround of the unit's own type),
   two successive loans at sites A then B need
   ``e_A + turnaround + travel_minutes(A, B) <= s_B``, and no occupation

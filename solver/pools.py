@@ -106,19 +106,19 @@ class DrawsModel:
             current = dict(line.draws)
             for pool in self.pools:
                 cap = min(line.quantity, pool.quantity)
-                q = self.qty[(i, pool.id)] = m.NewIntVar(0, cap, "")
-                u = self.use[(i, pool.id)] = m.NewBoolVar("")
-                m.Add(q <= cap * u)
-                m.Add(q >= u)
+                q = self.qty[(i, pool.id)] = m.new_int_var(0, cap, "")
+                u = self.use[(i, pool.id)] = m.new_bool_var("")
+                m.add(q <= cap * u)
+                m.add(q >= u)
                 if line.fixed:
-                    m.Add(q == current.get(pool.id, 0))
+                    m.add(q == current.get(pool.id, 0))
                 elif line.pools_kept:
-                    m.Add(u == int(pool.id in current))
+                    m.add(u == int(pool.id in current))
                 km_terms.append(2 * inst.km100(pool.site, line.site) * u)
-            m.Add(sum(self.qty[(i, p.id)] for p in self.pools) == line.quantity)
+            m.add(sum(self.qty[(i, p.id)] for p in self.pools) == line.quantity)
         self._add_capacity()
         self.km = sum(km_terms)
-        m.Minimize(self.km)
+        m.minimize(self.km)
 
     def _add_capacity(self) -> None:
         """Per pool, at each distinct start, the draws occupying it fit its quantity."""
@@ -134,7 +134,7 @@ class DrawsModel:
                 active = [i for i in active if self.lines[i].until > t]
                 most = sum(min(self.lines[i].quantity, pool.quantity) for i in active)
                 if most > pool.quantity:
-                    self.model.Add(sum(self.qty[(i, pool.id)] for i in active) <= pool.quantity)
+                    self.model.add(sum(self.qty[(i, pool.id)] for i in active) <= pool.quantity)
 
     def current_km(self) -> int:
         return sum(
@@ -147,8 +147,8 @@ class DrawsModel:
         for i, line in enumerate(self.lines):
             current = dict(line.draws)
             for pool in self.pools:
-                self.model.AddHint(self.qty[(i, pool.id)], current.get(pool.id, 0))
-                self.model.AddHint(self.use[(i, pool.id)], int(pool.id in current))
+                self.model.add_hint(self.qty[(i, pool.id)], current.get(pool.id, 0))
+                self.model.add_hint(self.use[(i, pool.id)], int(pool.id in current))
 
     def solve(
         self, seconds: float, options: SolveOptions

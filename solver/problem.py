@@ -1,6 +1,6 @@
 """The scheduling problem (`loan-problem/1`), as frozen dataclasses.
 
-The field names follow ``spec/loan-problem.md``; ``solver.io`` reads and writes
+The field names follow ``docs/file-formats.md``; ``solver.io`` reads and writes
 them. Datetimes are timezone-aware, exactly as in the file. The solver's own
 time base is integer minutes since ``horizon.start`` (see ``TimeBase``).
 """

@@ -78,7 +78,7 @@ def make_loans(
                         eligible.append(unit.id)
             lock = tuple(locked.lines[index].units) if locked is not None else None
             prev = tuple(kept[rid][index]) if rid in kept else None
-            split = ()
+            split: tuple[tuple[str, int], ...] = ()
             if splits is not None and rid in splits:
                 split = tuple(sorted(splits[rid][index].items()))
             loans.append(
@@ -222,34 +222,37 @@ class UnitsModel:
         self.arcs: dict[tuple[int, int, str], cp_model.IntVar] = {}
         value_terms, keep_terms, km_terms = [], [], []
         for rid in sorted({ln.request for ln in loans}):
-            y = self.served[rid] = m.NewBoolVar(f"y[{rid}]")
+            y = self.served[rid] = m.new_bool_var(f"y[{rid}]")
             if serve_all or self.inst.is_locked(rid):
-                m.Add(y == 1)
+                m.add(y == 1)
             value_terms.append(inst.reqs[rid].value * y)
         per_unit: dict[str, list[int]] = {}
         for i, loan in enumerate(self.loans):
             units = loan.locked if loan.locked is not None else loan.units
             lits = []
             for u in units:
-                a = self.assign[(i, u)] = m.NewBoolVar(f"a[{i},{u}]")
+                a = self.assign[(i, u)] = m.new_bool_var(f"a[{i},{u}]")
                 lits.append(a)
                 per_unit.setdefault(u, []).append(i)
-            m.Add(sum(lits) == loan.quantity * self.served[loan.request])
+            m.add(sum(lits) == loan.quantity * self.served[loan.request])
             if loan.locked is not None:
                 for a in lits:
-                    m.Add(a == 1)
-        kept_requests: dict[str, list[cp_model.IntVar]] = {}
+                    m.add(a == 1)
+        # Per request, the literals of its previous units; None for a previous
+        # unit no longer eligible, which keeps the request from being kept.
+        kept_requests: dict[str, list[cp_model.IntVar | None]] = {}
         for i, loan in enumerate(self.loans):
             if loan.previous is not None and loan.locked is None:
-                lits = [self.assign.get((i, u)) for u in loan.previous]
-                kept_requests.setdefault(loan.request, []).extend(lits)  # type: ignore[arg-type]
-        for rid, lits in kept_requests.items():
-            k = m.NewBoolVar(f"keep[{rid}]")
-            if any(a is None for a in lits):
-                m.Add(k == 0)
+                previous = [self.assign.get((i, u)) for u in loan.previous]
+                kept_requests.setdefault(loan.request, []).extend(previous)
+        for rid, kept_lits in kept_requests.items():
+            k = m.new_bool_var(f"keep[{rid}]")
+            present = [a for a in kept_lits if a is not None]
+            if len(present) < len(kept_lits):
+                m.add(k == 0)
             else:
-                for a in lits:
-                    m.AddImplication(k, a)
+                for a in present:
+                    m.add_implication(k, a)
             keep_terms.append(k)
         self._out: dict[int, list[cp_model.IntVar]] = {}
         self._in: dict[int, list[cp_model.IntVar]] = {}
@@ -261,7 +264,7 @@ class UnitsModel:
         for ends in (self._out, self._in):
             for i, arcs in ends.items():
                 if len(arcs) > self.loans[i].quantity:
-                    m.Add(sum(arcs) <= self.loans[i].quantity)
+                    m.add(sum(arcs) <= self.loans[i].quantity)
         self.levels = [] if serve_all else [Level("value", sum(value_terms), True, 0.4)]
         if keep_terms:
             self.levels.append(Level("kept", sum(keep_terms), True, 0.1))
@@ -277,9 +280,9 @@ class UnitsModel:
             loan = self.loans[i]
             a = self.assign[(i, unit.id)]
             size = loan.end - loan.start + ut.turnaround
-            intervals.append(m.NewOptionalFixedSizeIntervalVar(loan.start, size, a, ""))
+            intervals.append(m.new_optional_fixed_size_interval_var(loan.start, size, a, ""))
             km_terms.append(ut.round_trip(loan) * a)
-        m.AddNoOverlap(intervals)
+        m.add_no_overlap(intervals)
         self._add_cliques(unit, ut, idx)
         sites = sorted({self.loans[i].site for i in idx})
         max_travel = max(self.inst.travel.minutes(p, q) for p in sites for q in sites)
@@ -296,26 +299,26 @@ class UnitsModel:
                 b = self.assign[(j, unit.id)]
                 overlap = b_loan.start < a_loan.end + ut.turnaround
                 if not overlap and not ut.fits_before(a_loan, b_loan):
-                    m.AddBoolOr([a.Not(), b.Not()])
+                    m.add_bool_or([a.Not(), b.Not()])
                     continue
                 if overlap or b_loan.start == a_loan.start:
                     continue
                 sav = ut.saving(a_loan, b_loan)
                 if sav is None:
                     continue
-                z = m.NewBoolVar("")
+                z = m.new_bool_var("")
                 self.arcs[(i, j, unit.id)] = z
-                m.AddImplication(z, a)
-                m.AddImplication(z, b)
+                m.add_implication(z, a)
+                m.add_implication(z, b)
                 between = [
                     self.assign[(k, unit.id)]
                     for k in idx[pos + 1 :]
                     if a_loan.start < self.loans[k].start < b_loan.start
                 ]
                 for c in between:
-                    m.AddBoolOr([z.Not(), c.Not()])
+                    m.add_bool_or([z.Not(), c.Not()])
                 if sav < 0:
-                    m.Add(z >= a + b - 1 - sum(between))
+                    m.add(z >= a + b - 1 - sum(between))
                 km_terms.append(-sav * z)
                 outgoing.setdefault(i, []).append(z)
                 incoming.setdefault(j, []).append(z)
@@ -326,7 +329,7 @@ class UnitsModel:
         for ends in (outgoing, incoming):
             for i, arcs in ends.items():
                 if len(arcs) > 1:
-                    m.Add(sum(arcs) <= self.assign[(i, unit.id)])
+                    m.add(sum(arcs) <= self.assign[(i, unit.id)])
         return km_terms
 
     def _add_cliques(self, unit: Unit, ut: UnitTimes, idx: list[int]) -> None:
@@ -341,26 +344,26 @@ class UnitsModel:
             active = [k for k in active if self.loans[k].end + ut.turnaround > start]
             active.append(i)
             if len(active) > 1:
-                self.model.AddAtMostOne(self.assign[(k, unit.id)] for k in active)
+                self.model.add_at_most_one(self.assign[(k, unit.id)] for k in active)
 
     def hint(self, units: Mapping[tuple[str, int], tuple[str, ...]]) -> None:
         """Hints a complete assignment (e.g. ``greedy_units``'), with its arcs."""
         m = self.model
         served = {rid for rid, _ in units}
         for rid, y in self.served.items():
-            m.AddHint(y, int(rid in served))
+            m.add_hint(y, int(rid in served))
         on: set[tuple[int, str]] = set()
         for i, loan in enumerate(self.loans):
             for u in units.get((loan.request, loan.line), ()):
                 on.add((i, u))
         for key, a in self.assign.items():
-            m.AddHint(a, int(key in on))
+            m.add_hint(a, int(key in on))
         seq: dict[str, list[int]] = {}
         for i, u in sorted(on, key=lambda k: (self.loans[k[0]].start, k[0])):
             seq.setdefault(u, []).append(i)
         succ = {(i, j, u) for u, lst in seq.items() for i, j in itertools.pairwise(lst)}
-        for key, z in self.arcs.items():
-            m.AddHint(z, int(key in succ))
+        for arc, z in self.arcs.items():
+            m.add_hint(z, int(arc in succ))
 
     def solve(
         self, seconds: float, options: SolveOptions

@@ -127,7 +127,7 @@ def solve_by_windows(
             if shifts_only:
                 for rid in free:
                     if rid in model.vars:
-                        model.model.Add(model.vars[rid].served == int(rid in best))
+                        model.model.add(model.vars[rid].served == int(rid in best))
                 levels = [lv for lv in levels if lv.name != "value"]
             values, _ = solve_levels(model.model, levels, budget, options)
             if values is None:

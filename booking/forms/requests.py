@@ -11,6 +11,7 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
@@ -22,6 +23,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from booking.forms.bounds import SaneDateField, SaneDateTimeLocalField, SaneIntegerField
 from booking.models import RequestStatus
 from booking.services.request_rules import MAX_FLEX_DAYS, MAX_ID
+from booking.services.series import Frequency, Recurrence, Scope, parse_dates
 from booking.templating import REQUEST_STATUS_LABELS
 
 # Blank rows offered without JavaScript; "add a row" adds one more per click.
@@ -60,8 +62,32 @@ class LineForm(Form):
         return not self.type_id.data and self.quantity.data is None and not self.quantity.errors
 
 
+REPEAT_LABELS = {
+    "": _l("Does not repeat"),
+    Frequency.WEEKLY.value: _l("Every week"),
+    Frequency.MONTHLY.value: _l("Every month, on the same day"),
+    Frequency.DATES.value: _l("On the dates I list"),
+}
+SCOPE_LABELS = {
+    Scope.ONE.value: _l("Only this one"),
+    Scope.FOLLOWING.value: _l("This one and the following ones"),
+    Scope.ALL.value: _l("Every request of the series"),
+}
+
+
+def _scope_field(label: Any) -> RadioField:
+    return RadioField(
+        label,
+        choices=[SelectChoice(k, v) for k, v in SCOPE_LABELS.items()],
+        default=Scope.ONE.value,
+    )
+
+
 class RequestForm(FlaskForm):
-    """The request form; the commune selector is removed for technicians."""
+    """The request form; the commune selector is removed for technicians.
+
+    The repeat fields exist on a new request only; ``scope`` on an occurrence of a series.
+    """
 
     commune_id = SelectField(_l("Commune"), coerce=_optional_int, choices=[], validate_choice=False)
     site_id = SelectField(
@@ -98,6 +124,17 @@ class RequestForm(FlaskForm):
     notes = TextAreaField(
         _l("Notes for the fleet manager"), validators=[Optional(), Length(max=2000)]
     )
+    repeat = SelectField(
+        _l("Repeat"), choices=[SelectChoice(k, v) for k, v in REPEAT_LABELS.items()], default=""
+    )
+    repeat_until = SaneDateField(_l("Repeat until (included)"), validators=[Optional()])
+    repeat_dates = TextAreaField(
+        _l("Other dates (dd/mm/yyyy, one per line)"), validators=[Optional(), Length(max=4000)]
+    )
+    repeat_except = TextAreaField(
+        _l("Except on (dd/mm/yyyy, one per line)"), validators=[Optional(), Length(max=4000)]
+    )
+    scope = _scope_field(_l("Apply the change to"))
     version = HiddenField()
     add_row = SubmitField(_l("Add a row"))
     check = SubmitField(_l("Check availability"))
@@ -136,10 +173,32 @@ class RequestForm(FlaskForm):
         ):
             self.end_dt.errors = [*self.end_dt.errors, _l("The loan must end after it starts.")]
             ok = False
+        if self.repeat is not None:
+            for name in ("repeat_dates", "repeat_except"):
+                bad = parse_dates(getattr(self, name).data)[1]
+                if bad:
+                    field = getattr(self, name)
+                    message = _l("These are not dates (dd/mm/yyyy): %(words)s")
+                    field.errors = [*field.errors, message % {"words": ", ".join(bad[:5])}]
+                    ok = False
         return ok
+
+    def recurrence(self) -> Recurrence | None:
+        """How the request repeats, ``None`` when it does not (or has no repeat fields)."""
+        if self.repeat is None or not self.repeat.data:
+            return None
+        return Recurrence(
+            frequency=Frequency(self.repeat.data),
+            until=self.repeat_until.data,
+            dates=tuple(parse_dates(self.repeat_dates.data)[0]),
+            exceptions=tuple(parse_dates(self.repeat_except.data)[0]),
+        )
 
 
 class CancelForm(FlaskForm):
+    """Cancel a request; ``scope`` is removed unless it belongs to a series."""
+
+    scope = _scope_field(_l("Cancel"))
     reason = TextAreaField(_l("Why (optional)"), validators=[Optional(), Length(max=1000)])
     submit = SubmitField(_l("Cancel the request"))
 

@@ -1,5 +1,6 @@
 """The ORM models; importing this package registers every table on ``Base.metadata``."""
 
+from booking.models.api import ApiRateWindow, ApiToken
 from booking.models.audit import AuditEvent
 from booking.models.feeds import FeedKind, FeedToken
 from booking.models.inventory import (
@@ -33,10 +34,13 @@ from booking.models.plans import (
     PlanStatus,
     UnitOccupation,
 )
+from booking.models.series import RequestSeries
 
 __all__ = [
     "LOCKED_STATUSES",
     "OPEN_STATUSES",
+    "ApiRateWindow",
+    "ApiToken",
     "Assignment",
     "AssignmentDraw",
     "AssignmentUnit",
@@ -58,6 +62,7 @@ __all__ = [
     "PlanStatus",
     "Pool",
     "RequestLine",
+    "RequestSeries",
     "RequestStatus",
     "Role",
     "Site",

@@ -14,13 +14,16 @@ from booking.db import Base, UTCDateTime, utcnow
 if TYPE_CHECKING:
     from booking.models.inventory import EquipmentType, Site, Unit
     from booking.models.people import Commune, User
+    from booking.models.series import RequestSeries
 
 
 class RequestStatus(enum.Enum):
     """Life cycle of a request.
 
-    SUBMITTED -> PLANNED (in a proposed plan) -> APPROVED or DECLINED when a plan is
-    approved; APPROVED -> HANDED_OVER -> RETURNED; CANCELLED at any point before hand-over.
+    SUBMITTED -> PLANNED (in a proposed plan) -> APPROVED or WAITING when a plan is
+    approved; WAITING stays plannable until a later plan serves it (APPROVED) or its dates
+    pass (DECLINED); the manager may also decline it; APPROVED -> HANDED_OVER -> RETURNED;
+    CANCELLED at any point before hand-over.
     """
 
     SUBMITTED = "submitted"
@@ -30,10 +33,12 @@ class RequestStatus(enum.Enum):
     CANCELLED = "cancelled"
     HANDED_OVER = "handed_over"
     RETURNED = "returned"
+    # Left unserved by the approved plan, on the waiting list until its dates pass.
+    WAITING = "waiting"
 
 
 # Requests the optimiser may place, and approved loans it must keep as they are.
-OPEN_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.PLANNED)
+OPEN_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.PLANNED, RequestStatus.WAITING)
 LOCKED_STATUSES = (RequestStatus.APPROVED, RequestStatus.HANDED_OVER)
 
 
@@ -89,12 +94,17 @@ class LoanRequest(Base):
     sequence: Mapped[int] = mapped_column(default=0)
     # Optimistic lock: a concurrent edit of the same row raises StaleDataError.
     version: Mapped[int] = mapped_column(default=1)
+    # The recurring request this one is an occurrence of, if any.
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("request_series.id"), index=True)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    # SQLAlchemy's typing declares __mapper_args__ as an instance attribute; it is a class
+    # setting, and ruff (RUF012) wants mutable class attributes marked ClassVar.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}  # type: ignore[misc]
 
     commune: Mapped[Commune] = relationship()
     site: Mapped[Site] = relationship()
     submitted_by: Mapped[User | None] = relationship()
+    series: Mapped[RequestSeries | None] = relationship(back_populates="requests")
     lines: Mapped[list[RequestLine]] = relationship(
         back_populates="request", cascade="all, delete-orphan", order_by="RequestLine.id"
     )

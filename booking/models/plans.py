@@ -40,7 +40,7 @@ class Plan(Base):
     )
     # "cpsat" or "baseline" (first-come-first-served).
     strategy: Mapped[str] = mapped_column(String(40))
-    # The solver problem and plan documents, as in spec/loan-problem.md.
+    # The solver problem and plan documents, as in docs/file-formats.md.
     problem_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     plan_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     problem_sha: Mapped[str] = mapped_column(String(64), index=True)

@@ -52,7 +52,7 @@ BOM = "\ufeff"
 def record_event(
     session: Session,
     *,
-    actor: User | None,
+    by: User | None,
     action: str,
     object_type: str,
     object_id: int | None,
@@ -63,7 +63,7 @@ def record_event(
 
     Args:
         session: the session carrying the change.
-        actor: who made it; ``None`` for the system (CLI, jobs).
+        by: who made it; ``None`` for the system (CLI, jobs).
         action: a dotted verb such as ``"user.create"``.
         object_type: the kind of object, such as ``"user"``.
         object_id: its primary key.
@@ -71,7 +71,7 @@ def record_event(
         after: JSON-serialisable values after it.
     """
     event = AuditEvent(
-        actor_id=actor.id if actor is not None else None,
+        actor_id=by.id if by is not None else None,
         action=action,
         object_type=object_type,
         object_id=object_id,
@@ -161,7 +161,7 @@ def _commune_clause(commune_id: int) -> ColumnElement[bool]:
     )
 
 
-def _query(filters: AuditFilters) -> Select[tuple[AuditEvent]]:
+def _query(filters: AuditFilters) -> Select[AuditEvent]:
     query = select(AuditEvent)
     if filters.action:
         query = query.where(AuditEvent.action.startswith(filters.action, autoescape=True))
@@ -362,7 +362,7 @@ def export_csv(session: Session, filters: AuditFilters | None = None, *, by: Use
     return _csv_chunks(session, query)
 
 
-def _csv_chunks(session: Session, query: Select[tuple[AuditEvent]]) -> Iterator[str]:
+def _csv_chunks(session: Session, query: Select[AuditEvent]) -> Iterator[str]:
     buffer = io.StringIO()
     buffer.write(BOM)
     writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")

@@ -270,6 +270,8 @@ def _lent_units(
         .join(Unit, AssignmentUnit.unit_id == Unit.id)
         .where(Unit.type_id.in_(list(turnaround)), *held)
     ):
+        if loan_end is None:
+            continue  # never: an assignment that names units is served, so it has times
         if loan_end + turnaround[type_id] > start_dt:
             units[type_id].add(unit_id)
     return units
@@ -292,6 +294,8 @@ def _pooled_draws(
         .join(Pool, AssignmentDraw.pool_id == Pool.id)
         .where(Pool.type_id.in_(list(turnaround)), *held)
     ):
+        if loan_start is None or loan_end is None:
+            continue  # never: an assignment that draws from pools is served, so it has times
         held_until = loan_end + turnaround[type_id]
         if held_until > start_dt:
             draws[type_id].append((max(loan_start, start_dt), min(held_until, end_dt), quantity))

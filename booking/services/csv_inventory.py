@@ -28,6 +28,7 @@ from booking.models import Commune, EquipmentType, Pool, Site, SiteKind, Unit, U
 from booking.services import inventory
 from booking.services.access import require_staff
 from booking.services.audit import FORMULA_STARTS, safe_cell
+from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.inventory import SiteData, TypeData, UnitData
 
 KINDS = ("types", "units", "pools", "sites")
@@ -363,7 +364,7 @@ def _depot_by_name(session: Session) -> dict[str, Site]:
 
 
 def import_csv(
-    session: Session, kind: str, data: bytes, *, actor: User, commit: bool = True
+    session: Session, kind: str, data: bytes, *, by: User, commit: bool = True
 ) -> ImportResult:
     """Imports one kind of inventory from CSV bytes, all or nothing.
 
@@ -374,11 +375,12 @@ def import_csv(
     problem found is reported.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         ValidationError: ``kind`` is not one of ``KINDS``.
         CsvImportError: the file is too large or unreadable, or some lines are wrong.
+        Conflict: another transaction changed the inventory at the same moment.
     """
-    require_staff(actor)
+    require_staff(by)
     if kind not in KINDS:
         raise ValidationError(_("Unknown kind of inventory file: %(kind)s.", kind=kind))
     if len(data) > MAX_BYTES:
@@ -394,14 +396,15 @@ def import_csv(
     }[kind]
     problems: list[CsvProblem] = []
     counts = _Counts()
-    importer(session, actor, rows, problems, counts)
+    importer(session, by, rows, problems, counts)
     if problems:
         session.rollback()
         raise CsvImportError(sorted(problems, key=lambda p: (p.line or 0, p.column or "")))
-    if commit:
-        session.commit()
-    else:
-        session.flush()
+    with conflict_on_concurrent_write(session):
+        if commit:
+            session.commit()
+        else:
+            session.flush()
     return ImportResult(kind, counts.created, counts.updated, counts.unchanged)
 
 
@@ -481,7 +484,7 @@ def _apply(line: int, problems: list[CsvProblem], call: Callable[[], Any]) -> An
 
 def _create_or_update(
     session: Session,
-    actor: User,
+    by: User,
     parsed: list[tuple[int, Any]],
     problems: list[CsvProblem],
     counts: _Counts,
@@ -498,16 +501,16 @@ def _create_or_update(
     for line, (current, data) in parsed:
         before = snapshot(current) if current else None
         if current is None:
-            call = partial(create, session, data, actor=actor, commit=False)
+            call = partial(create, session, data, by=by, commit=False)
         else:
-            call = partial(update, session, current.id, data, actor=actor, commit=False)
+            call = partial(update, session, current.id, data, by=by, commit=False)
         record = _apply(line, problems, call)
         if record is not None:
             counts.count(current is None, before, snapshot(record))
 
 
 def _import_types(
-    session: Session, actor: User, rows: Rows, problems: list[CsvProblem], counts: _Counts
+    session: Session, by: User, rows: Rows, problems: list[CsvProblem], counts: _Counts
 ) -> None:
     existing = {t.code: t for t in session.scalars(select(EquipmentType))}
     file_codes = {cells.get("code", "") for _line, cells in rows}
@@ -534,7 +537,7 @@ def _import_types(
             t = _apply(
                 line,
                 problems,
-                partial(inventory.create_type, session, bare, actor=actor, commit=False),
+                partial(inventory.create_type, session, bare, by=by, commit=False),
             )
             if t is not None:
                 ids[line] = t.id
@@ -547,14 +550,14 @@ def _import_types(
         t = _apply(
             line,
             problems,
-            partial(inventory.update_type, session, type_id, data, actor=actor, commit=False),
+            partial(inventory.update_type, session, type_id, data, by=by, commit=False),
         )
         if t is not None and current is not None:
             counts.count(False, before, inventory.type_snapshot(t))
 
 
 def _import_units(
-    session: Session, actor: User, rows: Rows, problems: list[CsvProblem], counts: _Counts
+    session: Session, by: User, rows: Rows, problems: list[CsvProblem], counts: _Counts
 ) -> None:
     existing = {u.code: u for u in session.scalars(select(Unit))}
     types = {t.code: t for t in session.scalars(select(EquipmentType))}
@@ -590,7 +593,7 @@ def _import_units(
         return
     _create_or_update(
         session,
-        actor,
+        by,
         parsed,
         problems,
         counts,
@@ -601,7 +604,7 @@ def _import_units(
 
 
 def _import_pools(
-    session: Session, actor: User, rows: Rows, problems: list[CsvProblem], counts: _Counts
+    session: Session, by: User, rows: Rows, problems: list[CsvProblem], counts: _Counts
 ) -> None:
     types = {t.code: t for t in session.scalars(select(EquipmentType))}
     depots = _depot_by_name(session)
@@ -641,7 +644,7 @@ def _import_pools(
                     type_id,
                     depot_id,
                     quantity,
-                    actor=actor,
+                    by=by,
                     commit=False,
                 ),
             )
@@ -651,7 +654,7 @@ def _import_pools(
 
 
 def _import_sites(
-    session: Session, actor: User, rows: Rows, problems: list[CsvProblem], counts: _Counts
+    session: Session, by: User, rows: Rows, problems: list[CsvProblem], counts: _Counts
 ) -> None:
     existing = {s.name.lower(): s for s in session.scalars(select(Site))}
     communes = {c.slug: c for c in session.scalars(select(Commune))}
@@ -685,7 +688,7 @@ def _import_sites(
         return
     _create_or_update(
         session,
-        actor,
+        by,
         parsed,
         problems,
         counts,
@@ -702,9 +705,9 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def _export_rows(session: Session, actor: User, kind: str) -> Iterator[list[Any]]:
+def _export_rows(session: Session, by: User, kind: str) -> Iterator[list[Any]]:
     if kind == "types":
-        for t in inventory.list_types(session, actor=actor):
+        for t in inventory.list_types(session, by=by):
             yield [
                 t.code,
                 t.name,
@@ -717,13 +720,13 @@ def _export_rows(session: Session, actor: User, kind: str) -> Iterator[list[Any]
                 t.description or "",
             ]
     elif kind == "units":
-        for u in inventory.list_units(session, actor=actor):
+        for u in inventory.list_units(session, by=by):
             yield [u.code, u.name, u.type.code, u.home_depot.name, u.status.value, u.notes or ""]
     elif kind == "pools":
-        for p in inventory.list_pools(session, actor=actor):
+        for p in inventory.list_pools(session, by=by):
             yield [p.type.code, p.depot.name, p.quantity]
     else:
-        for s in inventory.list_sites(session, actor=actor):
+        for s in inventory.list_sites(session, by=by):
             yield [
                 s.name,
                 s.kind.value,
@@ -747,7 +750,7 @@ def _inert(row: list[Any]) -> list[Any]:
     return [safe_cell(cell) if isinstance(cell, str) else cell for cell in row]
 
 
-def export_csv(session: Session, kind: str, *, actor: User) -> bytes:
+def export_csv(session: Session, kind: str, *, by: User) -> bytes:
     """One kind of inventory as CSV bytes that ``import_csv`` reads back unchanged.
 
     UTF-8 with a byte-order mark and ';' separators, so that Excel in French opens
@@ -756,14 +759,14 @@ def export_csv(session: Session, kind: str, *, actor: User) -> bytes:
     quote, which the import removes.
 
     Raises:
-        PermissionDenied: ``actor`` is not a manager.
+        PermissionDenied: ``by`` is not a manager.
         ValidationError: ``kind`` is not one of ``KINDS``.
     """
-    require_staff(actor)
+    require_staff(by)
     if kind not in KINDS:
         raise ValidationError(_("Unknown kind of inventory file: %(kind)s.", kind=kind))
     out = io.StringIO()
     writer = csv.writer(out, delimiter=EXPORT_DELIMITER, lineterminator="\r\n")
     writer.writerow([c.name for c in COLUMNS[kind]])
-    writer.writerows(_inert(row) for row in _export_rows(session, actor, kind))
+    writer.writerows(_inert(row) for row in _export_rows(session, by, kind))
     return out.getvalue().encode("utf-8-sig")

@@ -50,18 +50,18 @@ class HandoverBoard:
     shows_maintenance: bool = False
 
 
-def handover_board(session: Session, *, user: User, now: datetime | None = None) -> HandoverBoard:
-    """``user``'s hand-overs to come and late returns (their commune's, for a
+def handover_board(session: Session, *, by: User, now: datetime | None = None) -> HandoverBoard:
+    """``by``'s hand-overs to come and late returns (their commune's, for a
     technician), at the approved plan's dates; units out of service for staff.
 
     Raises:
-        Forbidden: if ``user`` may not hand equipment over.
+        Forbidden: if ``by`` may not hand equipment over.
     """
-    staff = user.role in STAFF_ROLES
+    staff = by.role in STAFF_ROLES
     return HandoverBoard(
-        upcoming=upcoming_handovers(session, by=user, now=now),
-        overdue=list_overdue(session, by=user, now=now),
-        maintenance=units_in_maintenance(session, by=user, now=now) if staff else [],
+        upcoming=upcoming_handovers(session, by=by, now=now),
+        overdue=list_overdue(session, by=by, now=now),
+        maintenance=units_in_maintenance(session, by=by, now=now) if staff else [],
         shows_maintenance=staff,
     )
 
@@ -104,34 +104,34 @@ def _requests_by_status(session: Session, commune_id: int | None) -> dict[Reques
     return counts
 
 
-def commune_summary(session: Session, *, user: User, now: datetime | None = None) -> CommuneSummary:
+def commune_summary(session: Session, *, by: User, now: datetime | None = None) -> CommuneSummary:
     """The home page of a technician: also the commune's hand-overs to come and late.
 
     Raises:
-        Forbidden: unless ``user`` is a technician bound to a commune.
+        Forbidden: unless ``by`` is a technician bound to a commune.
     """
-    require_role(user, Role.TECHNICIAN)
-    require_commune_access(user, user.commune_id)
-    assert user.commune is not None
+    require_role(by, Role.TECHNICIAN)
+    require_commune_access(by, by.commune_id)
+    assert by.commune is not None
     sites = list(
-        session.scalars(select(Site).where(Site.commune_id == user.commune_id).order_by(Site.name))
+        session.scalars(select(Site).where(Site.commune_id == by.commune_id).order_by(Site.name))
     )
     return CommuneSummary(
-        commune=user.commune,
+        commune=by.commune,
         sites=sites,
-        requests_by_status=_requests_by_status(session, user.commune_id),
-        handovers=handover_board(session, user=user, now=now),
+        requests_by_status=_requests_by_status(session, by.commune_id),
+        handovers=handover_board(session, by=by, now=now),
     )
 
 
-def fleet_counts(session: Session, *, user: User, now: datetime | None = None) -> FleetCounts:
+def fleet_counts(session: Session, *, by: User, now: datetime | None = None) -> FleetCounts:
     """The manager's dashboard: the fleet, what waits to be planned or approved, the
     hand-overs of the next days, late returns and units in maintenance.
 
     Raises:
-        Forbidden: unless ``user`` is a manager or an admin.
+        Forbidden: unless ``by`` is a manager or an admin.
     """
-    require_staff(user)
+    require_staff(by)
 
     def count(model: type) -> int:
         return session.scalar(select(func.count()).select_from(model)) or 0
@@ -156,5 +156,5 @@ def fleet_counts(session: Session, *, user: User, now: datetime | None = None) -
         approved_plan_id=approved,
         waiting_requests=sum(by_status[s] for s in OPEN_STATUSES),
         proposed_plan_ids=proposed,
-        handovers=handover_board(session, user=user, now=now),
+        handovers=handover_board(session, by=by, now=now),
     )

@@ -56,6 +56,7 @@ from booking.models import Commune, EquipmentType, FeedKind, FeedToken, Role, Un
 from booking.models.feeds import FeedWatermark
 from booking.services.access import STAFF_ROLES, require_role
 from booking.services.audit import record_event
+from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.feeds_cache import (
     BODY_CACHE,
     VALIDATORS,
@@ -111,12 +112,17 @@ def scope_for(user: User, kind: FeedKind, target_id: int | None) -> FeedScope:
 
 def _target_name(session: Session, kind: FeedKind, target_id: int | None) -> str | None:
     """The name of the feed's commune, unit or type; None when it does not exist."""
-    model = {FeedKind.COMMUNE: Commune, FeedKind.UNIT: Unit, FeedKind.TYPE: EquipmentType}.get(kind)
-    if model is None:
+    if kind not in (FeedKind.COMMUNE, FeedKind.UNIT, FeedKind.TYPE):
         return "" if target_id is None else None
     if target_id is None:
         return None
-    obj = session.get(model, target_id)
+    obj: Commune | Unit | EquipmentType | None
+    if kind is FeedKind.COMMUNE:
+        obj = session.get(Commune, target_id)
+    elif kind is FeedKind.UNIT:
+        obj = session.get(Unit, target_id)
+    else:
+        obj = session.get(EquipmentType, target_id)
     return None if obj is None else obj.name
 
 
@@ -129,23 +135,23 @@ class FeedChoice:
     group: str
 
 
-def feed_choices(session: Session, *, user: User) -> list[FeedChoice]:
-    """Every feed ``user`` may subscribe to, grouped for a select list.
+def feed_choices(session: Session, *, by: User) -> list[FeedChoice]:
+    """Every feed ``by`` may subscribe to, grouped for a select list.
 
     Raises:
         Forbidden: if the user is not signed in or is disabled.
     """
-    require_role(user)
+    require_role(by)
     choices: list[FeedChoice] = []
     communes = session.scalars(select(Commune).order_by(Commune.name)).all()
     for commune in communes:
-        if may_subscribe(user, FeedKind.COMMUNE, commune.id):
+        if may_subscribe(by, FeedKind.COMMUNE, commune.id):
             choices.append(FeedChoice(f"commune:{commune.id}", commune.name, _("Commune")))
     for unit in session.scalars(select(Unit).order_by(Unit.name)):
         choices.append(FeedChoice(f"unit:{unit.id}", f"{unit.name} ({unit.code})", _("Unit")))
     for etype in session.scalars(select(EquipmentType).order_by(EquipmentType.name)):
         choices.append(FeedChoice(f"type:{etype.id}", etype.name, _("Equipment type")))
-    if user.role in STAFF_ROLES:
+    if by.role in STAFF_ROLES:
         choices.append(FeedChoice("round", _("Delivery and collection round"), _("Staff")))
         choices.append(FeedChoice("manager", _("Whole schedule"), _("Staff")))
     return choices
@@ -181,46 +187,47 @@ def _clean_name(name: str) -> str:
 
 
 def create_feed(
-    session: Session, *, user: User, kind: FeedKind, target_id: int | None, name: str
+    session: Session, *, by: User, kind: FeedKind, target_id: int | None, name: str
 ) -> tuple[FeedToken, str]:
-    """Make a feed for ``user`` and return it with its secret token (shown once).
+    """Make a feed for ``by`` and return it with its secret token (shown once).
 
     Raises:
-        Forbidden: if ``user``'s role does not allow this feed.
+        Forbidden: if ``by``'s role does not allow this feed.
         NotFound: if the commune, unit or type does not exist.
         ValidationError: if the name is empty or too long.
     """
-    require_role(user)
-    if not may_subscribe(user, kind, target_id):
+    require_role(by)
+    if not may_subscribe(by, kind, target_id):
         raise Forbidden(_("Your account may not subscribe to this calendar."))
     if _target_name(session, kind, target_id) is None:
         raise NotFound(_("This calendar's subject does not exist."))
     token = new_token()
     feed = FeedToken(
-        owner_id=user.id,
+        owner_id=by.id,
         kind=kind,
         target_id=target_id,
         name=_clean_name(name),
         token_hash=hash_token(token),
     )
-    session.add(feed)
-    session.flush()
-    _audit(session, user, "feed.create", feed, None)
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        session.add(feed)
+        session.flush()
+        _audit(session, by, "feed.create", feed, None)
+        session.commit()
     return feed, token
 
 
-def list_feeds(session: Session, *, user: User) -> list[FeedToken]:
-    """``user``'s feeds that are not revoked, oldest first.
+def list_feeds(session: Session, *, by: User) -> list[FeedToken]:
+    """``by``'s feeds that are not revoked, oldest first.
 
     Raises:
         Forbidden: if the user is not signed in or is disabled.
     """
-    require_role(user)
+    require_role(by)
     return list(
         session.scalars(
             select(FeedToken)
-            .where(FeedToken.owner_id == user.id, FeedToken.revoked_at.is_(None))
+            .where(FeedToken.owner_id == by.id, FeedToken.revoked_at.is_(None))
             .order_by(FeedToken.id)
         )
     )
@@ -246,7 +253,7 @@ def _audit(
 ) -> None:
     record_event(
         session,
-        actor=user,
+        by=user,
         action=action,
         object_type="feed",
         object_id=feed.id,
@@ -264,48 +271,51 @@ def _own_feed(session: Session, feed_id: int, user: User) -> FeedToken:
     return feed
 
 
-def rename_feed(session: Session, feed_id: int, *, user: User, name: str) -> FeedToken:
-    """Rename one of ``user``'s feeds (the link stays the same).
+def rename_feed(session: Session, feed_id: int, *, by: User, name: str) -> FeedToken:
+    """Rename one of ``by``'s feeds (the link stays the same).
 
     Raises:
-        NotFound: if the feed is not ``user``'s or is revoked.
+        NotFound: if the feed is not ``by``'s or is revoked.
         ValidationError: if the name is empty or too long.
     """
-    feed = _own_feed(session, feed_id, user)
+    feed = _own_feed(session, feed_id, by)
     before = _snapshot(feed)
     feed.name = _clean_name(name)
-    _audit(session, user, "feed.rename", feed, before)
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        _audit(session, by, "feed.rename", feed, before)
+        session.commit()
     return feed
 
 
-def revoke_feed(session: Session, feed_id: int, *, user: User, now: datetime | None = None) -> None:
-    """Revoke one of ``user``'s feeds: its link answers 404 from now on.
+def revoke_feed(session: Session, feed_id: int, *, by: User, now: datetime | None = None) -> None:
+    """Revoke one of ``by``'s feeds: its link answers 404 from now on.
 
     Raises:
-        NotFound: if the feed is not ``user``'s or is already revoked.
+        NotFound: if the feed is not ``by``'s or is already revoked.
     """
-    feed = _own_feed(session, feed_id, user)
+    feed = _own_feed(session, feed_id, by)
     before = _snapshot(feed)
     feed.revoked_at = now or utcnow()
-    _audit(session, user, "feed.revoke", feed, before)
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        _audit(session, by, "feed.revoke", feed, before)
+        session.commit()
 
 
-def regenerate_feed(session: Session, feed_id: int, *, user: User) -> tuple[FeedToken, str]:
-    """Give one of ``user``'s feeds a new secret; the old link stops working at once.
+def regenerate_feed(session: Session, feed_id: int, *, by: User) -> tuple[FeedToken, str]:
+    """Give one of ``by``'s feeds a new secret; the old link stops working at once.
 
     Raises:
-        NotFound: if the feed is not ``user``'s or is revoked.
-        Forbidden: if ``user``'s role no longer allows this feed.
+        NotFound: if the feed is not ``by``'s or is revoked.
+        Forbidden: if ``by``'s role no longer allows this feed.
     """
-    feed = _own_feed(session, feed_id, user)
-    if not may_subscribe(user, feed.kind, feed.target_id):
+    feed = _own_feed(session, feed_id, by)
+    if not may_subscribe(by, feed.kind, feed.target_id):
         raise Forbidden(_("Your account may not subscribe to this calendar."))
     token = new_token()
     feed.token_hash = hash_token(token)
-    _audit(session, user, "feed.regenerate", feed, None)
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        _audit(session, by, "feed.regenerate", feed, None)
+        session.commit()
     return feed, token
 
 

@@ -23,9 +23,9 @@ import tempfile
 import threading
 from collections.abc import Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, event, select, update
+from sqlalchemy import Connection, Engine, Table, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -91,7 +91,7 @@ def read_generation(connection: Connection) -> int:
 def bump_generation(session: Session) -> None:
     """Raise the feed generation inside the session's transaction."""
     connection = session.connection()
-    table = FeedGeneration.__table__
+    table = cast(Table, FeedGeneration.__table__)  # declared as a FromClause
     result = connection.execute(
         update(table).where(table.c.id == GENERATION_ROW).values(generation=table.c.generation + 1)
     )
@@ -191,7 +191,7 @@ class GenerationReader:
     @staticmethod
     def _connect(engine: Engine) -> Any:
         pooled = engine.raw_connection()
-        driver = pooled.driver_connection
+        driver: Any = pooled.driver_connection  # the DBAPI connection of whichever driver
         # Kept for the thread's life: out of the pool, and reading without a transaction.
         pooled.detach()
         if engine.dialect.name == "sqlite":

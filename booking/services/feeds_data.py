@@ -226,8 +226,9 @@ def collect_events(
     chosen = _choose(session, _event_rows(scope, params), approved_id)
     if not chosen:
         return []
-    assignment_ids = _candidates([Assignment.id], scope, **params).scalar_subquery()
-    loan_ids = _candidates([LoanRequest.id], scope, **params).scalar_subquery()
+    plans = {"approved_id": approved_id, "proposed_id": proposed_id}
+    assignment_ids = _candidates([Assignment.id], scope, **plans, today=today).scalar_subquery()
+    loan_ids = _candidates([LoanRequest.id], scope, **plans, today=today).scalar_subquery()
     units = _units_by_assignment(session, assignment_ids)
     draws = _draws_by_assignment(session, assignment_ids)
     lines = _lines_by_loan(session, loan_ids)

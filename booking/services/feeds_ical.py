@@ -92,7 +92,7 @@ def calendar_header(name: str, description: str) -> bytes:
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", vDuration(REFRESH))
     cal.add_component(paris_timezone())
-    text = cal.to_ical()
+    text: bytes = cal.to_ical()
     assert text.endswith(END_CALENDAR)
     return text[: -len(END_CALENDAR)]
 

@@ -29,7 +29,6 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from booking.db import utcnow
 from booking.errors import Conflict, NotFound, ValidationError
@@ -53,8 +52,10 @@ from booking.models import (
 )
 from booking.services.access import STAFF_ROLES, commune_filter, require_role
 from booking.services.audit import record_event
+from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.notifications import notify
 from booking.services.request_rules import is_valid_id
+from booking.services.waiting import offer_freed_capacity
 
 HANDOVER_ROLES = (Role.TECHNICIAN, *STAFF_ROLES)
 # A hand-over may be recorded a little ahead of the server's clock (a phone set fast).
@@ -294,18 +295,15 @@ def _write(session: Session, *, commit: bool) -> None:
     """Flush (or commit) the change; a concurrent hand-over of the same request loses.
 
     Raises:
-        Conflict: if the request's row version changed since it was read.
+        Conflict: if the request changed since it was read (row version, lock).
     """
-    try:
+    with conflict_on_concurrent_write(
+        session, _("Someone changed this request meanwhile: reload it and try again.")
+    ):
         if commit:
             session.commit()
         else:
             session.flush()
-    except StaleDataError as error:
-        session.rollback()
-        raise Conflict(
-            _("Someone changed this request meanwhile: reload it and try again.")
-        ) from error
 
 
 # --- recording a hand-over ---------------------------------------------------------------
@@ -372,7 +370,7 @@ def _record_transition(
     _write(session, commit=False)
     record_event(
         session,
-        actor=by,
+        by=by,
         action=action,
         object_type="loan_request",
         object_id=loan.id,
@@ -539,7 +537,7 @@ def _take_out_missing(session: Session, by: User, loan: LoanRequest, units: list
         unit.status = UnitStatus.MAINTENANCE
         record_event(
             session,
-            actor=by,
+            by=by,
             action="unit.missing",
             object_type="unit",
             object_id=unit.id,
@@ -629,7 +627,7 @@ def _open_maintenance(
         windows.append(window)
         record_event(
             session,
-            actor=by,
+            by=by,
             action="unit.maintenance",
             object_type="unit",
             object_id=unit.id,
@@ -733,8 +731,16 @@ def check_in(
         message=lambda: _returned_text(loan, at, problems),
         payload={"request_id": loan.id, "damaged_or_missing": problems},
     )
-    clashes = _clashes(session, wanted, at, maintenance_until, loan.id) if wanted else []
+    clashes = (
+        _clashes(session, wanted, at, maintenance_until, loan.id)
+        if wanted and maintenance_until is not None  # required with units, checked above
+        else []
+    )
     _write(session, commit=True)
+    if at < loan.requested_end_dt:
+        offer_freed_capacity(
+            session, by=by, cause=lambda: _("Request %(id)d came back early.", id=loan.id)
+        )
     return CheckInResult(
         handovers=rows, maintenance=windows, clashes=clashes, missing_units=missing
     )

@@ -1,6 +1,6 @@
 """Inventory management: equipment types, units and their windows, pools, sites.
 
-Every function takes a session and plain values, checks that the actor is a
+Every function takes a session and plain values, checks that ``by`` is a
 manager or an admin, validates the business rules (a ``ValidationError`` lists
 every problem with the field it concerns), records an audit event for each
 change and commits, unless ``commit=False``: the CSV import makes many changes
@@ -34,6 +34,8 @@ from booking.models import (
 )
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
+from booking.services.concurrency import changed_meanwhile, conflict_on_concurrent_write
+from booking.services.waiting import offer_freed_capacity
 from booking.timeutil import to_local
 
 # Codes appear in CSV files, calendar names and the solver's problem files.
@@ -137,7 +139,7 @@ def _window_snapshot(w: Unavailability) -> dict[str, Any]:
 
 def _record(
     session: Session,
-    actor: User,
+    by: User,
     action: str,
     obj: Any,
     before: dict[str, Any] | None,
@@ -148,7 +150,7 @@ def _record(
     if before is None or before != after:
         record_event(
             session,
-            actor=actor,
+            by=by,
             action=action,
             object_type=action.split(".")[0],
             object_id=obj.id,
@@ -161,16 +163,24 @@ def _record(
         session.flush()
 
 
+def _type_code_taken(code: str) -> str:
+    return _("Another equipment type already has the code %(code)s.", code=code)
+
+
+def _unit_code_taken(code: str) -> str:
+    return _("Another unit already has the code %(code)s.", code=code)
+
+
 # --- look-ups ---------------------------------------------------------------------------
 
 
-def list_types(session: Session, *, actor: User) -> list[EquipmentType]:
+def list_types(session: Session, *, by: User) -> list[EquipmentType]:
     """All equipment types by name.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
     """
-    require_staff(actor)
+    require_staff(by)
     stmt = select(EquipmentType).options(
         selectinload(EquipmentType.substitutes),
         selectinload(EquipmentType.units),
@@ -179,24 +189,24 @@ def list_types(session: Session, *, actor: User) -> list[EquipmentType]:
     return list(session.scalars(stmt.order_by(EquipmentType.name)))
 
 
-def get_type(session: Session, type_id: int, *, actor: User) -> EquipmentType:
+def get_type(session: Session, type_id: int, *, by: User) -> EquipmentType:
     """One equipment type.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         NotFound: no such type.
     """
-    require_staff(actor)
+    require_staff(by)
     return get_or_404(session, EquipmentType, type_id)
 
 
-def list_units(session: Session, *, actor: User) -> list[Unit]:
+def list_units(session: Session, *, by: User) -> list[Unit]:
     """All units, by type name then code.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
     """
-    require_staff(actor)
+    require_staff(by)
     stmt = (
         select(Unit)
         .join(Unit.type)
@@ -206,48 +216,48 @@ def list_units(session: Session, *, actor: User) -> list[Unit]:
     return list(session.scalars(stmt))
 
 
-def get_unit(session: Session, unit_id: int, *, actor: User) -> Unit:
+def get_unit(session: Session, unit_id: int, *, by: User) -> Unit:
     """One unit (its ``unavailabilities`` are the maintenance windows).
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         NotFound: no such unit.
     """
-    require_staff(actor)
+    require_staff(by)
     return get_or_404(session, Unit, unit_id)
 
 
-def list_sites(session: Session, *, actor: User, kind: SiteKind | None = None) -> list[Site]:
+def list_sites(session: Session, *, by: User, kind: SiteKind | None = None) -> list[Site]:
     """Sites, depots first then by name; only those of ``kind`` when given.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
     """
-    require_staff(actor)
+    require_staff(by)
     stmt = select(Site).options(selectinload(Site.commune)).order_by(Site.kind, Site.name)
     if kind is not None:
         stmt = stmt.where(Site.kind == kind)
     return list(session.scalars(stmt))
 
 
-def get_site(session: Session, site_id: int, *, actor: User) -> Site:
+def get_site(session: Session, site_id: int, *, by: User) -> Site:
     """One site.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         NotFound: no such site.
     """
-    require_staff(actor)
+    require_staff(by)
     return get_or_404(session, Site, site_id)
 
 
-def list_pools(session: Session, *, actor: User) -> list[Pool]:
+def list_pools(session: Session, *, by: User) -> list[Pool]:
     """All pools, by type name then depot name.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
     """
-    require_staff(actor)
+    require_staff(by)
     stmt = (
         select(Pool)
         .join(Pool.type)
@@ -390,7 +400,7 @@ def _check_type(
         raise ValidationError(errors=errors)
     same = session.scalar(select(EquipmentType).where(EquipmentType.code == code))
     if same is not None and same is not current:
-        raise Conflict(_("Another equipment type already has the code %(code)s.", code=code))
+        raise Conflict(_type_code_taken(code))
     return substitutes
 
 
@@ -407,43 +417,45 @@ def _fill_type(t: EquipmentType, data: TypeData, substitutes: list[EquipmentType
 
 
 def create_type(
-    session: Session, data: TypeData, *, actor: User, commit: bool = True
+    session: Session, data: TypeData, *, by: User, commit: bool = True
 ) -> EquipmentType:
     """Creates an equipment type.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         ValidationError: a field is missing or out of range, or a substitute is unknown,
             pooled or the type itself.
         Conflict: the code is taken.
     """
-    require_staff(actor)
+    require_staff(by)
     substitutes = _check_type(session, data, None)
     t = EquipmentType()
     _fill_type(t, data, substitutes)
-    session.add(t)
-    session.flush()
-    _record(session, actor, "type.create", t, None, type_snapshot(t), commit)
+    with conflict_on_concurrent_write(session, duplicate=_type_code_taken(t.code)):
+        session.add(t)
+        session.flush()
+        _record(session, by, "type.create", t, None, type_snapshot(t), commit)
     return t
 
 
 def update_type(
-    session: Session, type_id: int, data: TypeData, *, actor: User, commit: bool = True
+    session: Session, type_id: int, data: TypeData, *, by: User, commit: bool = True
 ) -> EquipmentType:
     """Changes an equipment type.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         NotFound: no such type.
         ValidationError: as ``create_type``, or the tracking mode cannot change because
             the type has units, stock, or substitutes for another type.
         Conflict: the code is taken.
     """
-    t = get_type(session, type_id, actor=actor)
+    t = get_type(session, type_id, by=by)
     substitutes = _check_type(session, data, t)
     before = type_snapshot(t)
     _fill_type(t, data, substitutes)
-    _record(session, actor, "type.update", t, before, type_snapshot(t), commit)
+    with conflict_on_concurrent_write(session, duplicate=_type_code_taken(t.code)):
+        _record(session, by, "type.update", t, before, type_snapshot(t), commit)
     return t
 
 
@@ -472,7 +484,7 @@ def _check_unit(session: Session, data: UnitData, current: Unit | None) -> None:
         raise ValidationError(errors=errors)
     same = session.scalar(select(Unit).where(Unit.code == code))
     if same is not None and same is not current:
-        raise Conflict(_("Another unit already has the code %(code)s.", code=code))
+        raise Conflict(_unit_code_taken(code))
 
 
 def _fill_unit(session: Session, u: Unit, data: UnitData) -> None:
@@ -485,41 +497,50 @@ def _fill_unit(session: Session, u: Unit, data: UnitData) -> None:
     u.notes = (data.notes or "").strip() or None
 
 
-def create_unit(session: Session, data: UnitData, *, actor: User, commit: bool = True) -> Unit:
+def create_unit(session: Session, data: UnitData, *, by: User, commit: bool = True) -> Unit:
     """Creates a unit of a unit-tracked type, kept at a depot.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         ValidationError: missing code or name, pooled or unknown type, home not a depot.
         Conflict: the code is taken.
     """
-    require_staff(actor)
+    require_staff(by)
     _check_unit(session, data, None)
     u = Unit()
     _fill_unit(session, u, data)
-    session.add(u)
-    session.flush()
-    _record(session, actor, "unit.create", u, None, unit_snapshot(u), commit)
+    with conflict_on_concurrent_write(session, duplicate=_unit_code_taken(u.code)):
+        session.add(u)
+        session.flush()
+        _record(session, by, "unit.create", u, None, unit_snapshot(u), commit)
+    if commit and u.status is UnitStatus.AVAILABLE:
+        offer_freed_capacity(session, by=by, cause=lambda: _("New unit %(code)s.", code=u.code))
     return u
 
 
 def update_unit(
-    session: Session, unit_id: int, data: UnitData, *, actor: User, commit: bool = True
+    session: Session, unit_id: int, data: UnitData, *, by: User, commit: bool = True
 ) -> Unit:
     """Changes a unit (code, name, type, home depot, status, notes).
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         NotFound: no such unit.
         ValidationError: as ``create_unit``.
         Conflict: the code is taken.
     """
-    u = get_unit(session, unit_id, actor=actor)
+    u = get_unit(session, unit_id, by=by)
     _check_unit(session, data, u)
     before = unit_snapshot(u)
+    was_available = u.status is UnitStatus.AVAILABLE
     _fill_unit(session, u, data)
-    session.flush()
-    _record(session, actor, "unit.update", u, before, unit_snapshot(u), commit)
+    with conflict_on_concurrent_write(session, duplicate=_unit_code_taken(u.code)):
+        session.flush()
+        _record(session, by, "unit.update", u, before, unit_snapshot(u), commit)
+    if commit and not was_available and u.status is UnitStatus.AVAILABLE:
+        offer_freed_capacity(
+            session, by=by, cause=lambda: _("Unit %(code)s is back in service.", code=u.code)
+        )
     return u
 
 
@@ -530,18 +551,18 @@ def add_unavailability(
     end_dt: datetime,
     reason: str | None = None,
     *,
-    actor: User,
+    by: User,
     commit: bool = True,
 ) -> Unavailability:
     """Blocks a unit over ``[start_dt, end_dt)`` (maintenance, inspection, repair).
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         NotFound: no such unit.
         ValidationError: a naive datetime, or the window does not end after it starts.
         Conflict: the window overlaps another window of the unit.
     """
-    u = get_unit(session, unit_id, actor=actor)
+    u = get_unit(session, unit_id, by=by)
     if start_dt.tzinfo is None or end_dt.tzinfo is None:
         raise ValidationError(_("Window times need a time zone."), field="start_dt")
     if end_dt <= start_dt:
@@ -560,27 +581,35 @@ def add_unavailability(
             )
     w = Unavailability(start_dt=start_dt, end_dt=end_dt, reason=(reason or "").strip() or None)
     u.unavailabilities.append(w)
-    session.flush()
-    _record(session, actor, "unavailability.create", w, None, _window_snapshot(w), commit)
+    with conflict_on_concurrent_write(session):
+        session.flush()
+        _record(session, by, "unavailability.create", w, None, _window_snapshot(w), commit)
     return w
 
 
 def remove_unavailability(
-    session: Session, window_id: int, *, actor: User, commit: bool = True
+    session: Session, window_id: int, *, by: User, commit: bool = True
 ) -> Unit:
     """Deletes an unavailability window; returns its unit.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         NotFound: no such window.
     """
-    require_staff(actor)
+    require_staff(by)
     w = get_or_404(session, Unavailability, window_id)
     unit = w.unit
     before = _window_snapshot(w)
     unit.unavailabilities.remove(w)
-    session.flush()
-    _record(session, actor, "unavailability.delete", w, before, None, commit)
+    with conflict_on_concurrent_write(session):
+        session.flush()
+        _record(session, by, "unavailability.delete", w, before, None, commit)
+    if commit:
+        offer_freed_capacity(
+            session,
+            by=by,
+            cause=lambda: _("A maintenance window of %(code)s was removed.", code=unit.code),
+        )
     return unit
 
 
@@ -593,18 +622,18 @@ def set_pool_quantity(
     depot_id: int,
     quantity: int,
     *,
-    actor: User,
+    by: User,
     commit: bool = True,
 ) -> Pool:
     """Sets how many items of a pooled type a depot holds, creating the pool if needed.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         NotFound: no such type or site.
         ValidationError: a negative quantity, a type tracked by unit, or a site that is
             not a depot.
     """
-    require_staff(actor)
+    require_staff(by)
     t = get_or_404(session, EquipmentType, type_id)
     depot = get_or_404(session, Site, depot_id)
     errors: Errors = []
@@ -622,13 +651,22 @@ def set_pool_quantity(
         raise ValidationError(errors=errors)
     pool = session.scalar(select(Pool).where(Pool.type_id == t.id, Pool.depot_id == depot.id))
     before = None if pool is None else {"quantity": pool.quantity}
+    added = quantity - (pool.quantity if pool is not None else 0)
     if pool is None:
         pool = Pool(type=t, depot=depot, quantity=quantity)
         session.add(pool)
     pool.quantity = quantity
-    session.flush()
     action = "pool.create" if before is None else "pool.update"
-    _record(session, actor, action, pool, before, {"quantity": quantity}, commit)
+    # Two first quantities for the same pool: the second one lost the race.
+    with conflict_on_concurrent_write(session, duplicate=changed_meanwhile()):
+        session.flush()
+        _record(session, by, action, pool, before, {"quantity": quantity}, commit)
+    if commit and added > 0:
+        offer_freed_capacity(
+            session,
+            by=by,
+            cause=lambda: _("%(count)d more %(type)s in stock.", count=added, type=t.name),
+        )
     return pool
 
 
@@ -673,41 +711,43 @@ def _fill_site(session: Session, s: Site, data: SiteData) -> None:
     s.is_active = data.is_active
 
 
-def create_site(session: Session, data: SiteData, *, actor: User, commit: bool = True) -> Site:
+def create_site(session: Session, data: SiteData, *, by: User, commit: bool = True) -> Site:
     """Creates a depot or a delivery site.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         ValidationError: coordinates out of range, unknown commune, or a delivery site
             without a commune.
         Conflict: another site has the same name (names identify sites in CSV files).
     """
-    require_staff(actor)
+    require_staff(by)
     _check_site(session, data, None)
     s = Site()
     _fill_site(session, s, data)
-    session.add(s)
-    session.flush()
-    _record(session, actor, "site.create", s, None, site_snapshot(s), commit)
+    with conflict_on_concurrent_write(session):
+        session.add(s)
+        session.flush()
+        _record(session, by, "site.create", s, None, site_snapshot(s), commit)
     return s
 
 
 def update_site(
-    session: Session, site_id: int, data: SiteData, *, actor: User, commit: bool = True
+    session: Session, site_id: int, data: SiteData, *, by: User, commit: bool = True
 ) -> Site:
     """Changes a site.
 
     Raises:
-        Forbidden: ``actor`` is not a manager or an admin.
+        Forbidden: ``by`` is not a manager or an admin.
         NotFound: no such site.
         ValidationError: as ``create_site``, or a depot holding equipment would stop
             being a depot.
         Conflict: another site has the same name.
     """
-    s = get_site(session, site_id, actor=actor)
+    s = get_site(session, site_id, by=by)
     _check_site(session, data, s)
     before = site_snapshot(s)
     _fill_site(session, s, data)
-    session.flush()
-    _record(session, actor, "site.update", s, before, site_snapshot(s), commit)
+    with conflict_on_concurrent_write(session):
+        session.flush()
+        _record(session, by, "site.update", s, before, site_snapshot(s), commit)
     return s

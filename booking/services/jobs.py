@@ -49,7 +49,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from booking.db import Database, get_db, utcnow
+from booking.db import Database, get_db, rows_matched, utcnow
 from booking.errors import Conflict, Unavailable
 from booking.models import JobStatus, SolverJob, User
 from booking.services.access import get_or_404, require_staff
@@ -389,13 +389,14 @@ def make_runner(app: Flask, body: JobBody) -> JobRunner:
 def get_runner(app: Flask | None = None) -> JobRunner:
     """The job runner of ``app`` (default: the current application), made on first use."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    runner = app.extensions.get("job_runner")
+    # Tests may put a runner of their own there.
+    runner: JobRunner | None = app.extensions.get("job_runner")
     if runner is None:
-        body = app.extensions.get("job_body")
+        body: JobBody | None = app.extensions.get("job_body")
         if body is None:
             raise RuntimeError("jobs.init_app(app, run_job=...) was not called")
         runner = app.extensions["job_runner"] = make_runner(app, body)
-    return runner  # type: ignore[no-any-return]
+    return runner
 
 
 def sweep_expired_jobs(
@@ -444,14 +445,13 @@ def sweep_expired_jobs(
                 "workers are running, then run the optimiser again."
             )
         # The condition again: a heartbeat written since the select keeps the job alive.
-        count += (
+        count += rows_matched(
             session.execute(
                 update(SolverJob)
                 .where(SolverJob.id == job_id, SolverJob.status.in_(ACTIVE), expired)
                 .values(status=JobStatus.FAILED, finished_at=now, message=message)
                 .execution_options(synchronize_session=False)
-            ).rowcount
-            or 0
+            )
         )
     session.commit()
     if count:
@@ -469,20 +469,22 @@ def cancel_job(session: Session, job_id: int, *, by: User) -> SolverJob:
     """
     require_staff(by)
     job = get_or_404(session, SolverJob, job_id)
-    changed = session.execute(
-        update(SolverJob)
-        .where(SolverJob.id == job_id, SolverJob.status.in_(ACTIVE))
-        .values(
-            status=JobStatus.CANCELLED,
-            finished_at=utcnow(),
-            message=_("Cancelled by %(name)s.", name=by.name),
+    changed = rows_matched(
+        session.execute(
+            update(SolverJob)
+            .where(SolverJob.id == job_id, SolverJob.status.in_(ACTIVE))
+            .values(
+                status=JobStatus.CANCELLED,
+                finished_at=utcnow(),
+                message=_("Cancelled by %(name)s.", name=by.name),
+            )
         )
-    ).rowcount
+    )
     if not changed:
         session.rollback()
         raise Conflict(_("This run has already ended; there is nothing to cancel."))
     record_event(
-        session, actor=by, action="plan.cancel_run", object_type="solver_job", object_id=job_id
+        session, by=by, action="plan.cancel_run", object_type="solver_job", object_id=job_id
     )
     session.commit()
     get_runner().cancel(job_id)

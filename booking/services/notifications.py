@@ -31,9 +31,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from booking.db import get_db, utcnow
+from booking.db import get_db, rows_matched, utcnow
 from booking.errors import NotFound
 from booking.models import Notification, OutboxEmail, OutboxStatus, User
+from booking.services.concurrency import conflict_on_concurrent_write
 from booking.urls import public_url_for
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ CLAIM_LEASE_SECONDS = 600
 SUBJECTS: dict[str, Any] = {
     "request.approved": _l("Your request is approved"),
     "request.declined": _l("Your request is declined"),
+    "request.waiting": _l("Your request is on the waiting list"),
     "request.changed": _l("Your approved loan has changed"),
     "request.cancelled": _l("A request was cancelled"),
 }
@@ -169,8 +171,9 @@ def mark_read(session: Session, notification_id: int, *, by: User) -> Notificati
     if note is None or note.user_id != by.id:
         raise NotFound(_("Notification %(id)s does not exist.", id=notification_id))
     if note.read_at is None:
-        note.read_at = utcnow()
-        session.commit()
+        with conflict_on_concurrent_write(session):
+            note.read_at = utcnow()
+            session.commit()
     return note
 
 
@@ -180,12 +183,15 @@ def mark_all_read(session: Session, *, by: User) -> int:
     Returns:
         How many were unread.
     """
-    count = session.execute(
-        update(Notification)
-        .where(Notification.user_id == by.id, Notification.read_at.is_(None))
-        .values(read_at=utcnow())
-    ).rowcount
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        count = rows_matched(
+            session.execute(
+                update(Notification)
+                .where(Notification.user_id == by.id, Notification.read_at.is_(None))
+                .values(read_at=utcnow())
+            )
+        )
+        session.commit()
     return int(count or 0)
 
 
@@ -264,16 +270,18 @@ def _claim(session: Session, email_id: int, lease: timedelta) -> OutboxEmail | N
     only one sees its UPDATE change the row.
     """
     now = utcnow()
-    claimed = session.execute(
-        update(OutboxEmail)
-        .where(
-            OutboxEmail.id == email_id,
-            OutboxEmail.status == OutboxStatus.PENDING,
-            or_(OutboxEmail.claimed_until.is_(None), OutboxEmail.claimed_until <= now),
+    claimed = rows_matched(
+        session.execute(
+            update(OutboxEmail)
+            .where(
+                OutboxEmail.id == email_id,
+                OutboxEmail.status == OutboxStatus.PENDING,
+                or_(OutboxEmail.claimed_until.is_(None), OutboxEmail.claimed_until <= now),
+            )
+            .values(claimed_until=now + lease)
+            .execution_options(synchronize_session=False)
         )
-        .values(claimed_until=now + lease)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     session.commit()
     if not claimed:
         return None
@@ -338,11 +346,13 @@ def _pending_ids(session: Session, limit: int | None) -> list[int]:
 def _keep_for_later(session: Session, ids: list[int], error: OSError) -> DeliveryReport:
     """The server cannot be reached: the messages still pending count an attempt and stay."""
     description = _describe(error)
-    count = session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.id.in_(ids), OutboxEmail.status == OutboxStatus.PENDING)
-        .values(attempts=OutboxEmail.attempts + 1, last_error=description)
-    ).rowcount
+    count = rows_matched(
+        session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id.in_(ids), OutboxEmail.status == OutboxStatus.PENDING)
+            .values(attempts=OutboxEmail.attempts + 1, last_error=description)
+        )
+    )
     session.commit()
     log.warning("mail server unreachable, %s message(s) kept: %s", count, description)
     return DeliveryReport(retried=int(count or 0), error=description)
@@ -464,10 +474,10 @@ class MailDispatcher:
 
 def get_dispatcher(app: Flask) -> MailDispatcher:
     """The dispatcher of ``app``, made on first use."""
-    dispatcher = app.extensions.get("mail_dispatcher")
+    dispatcher: MailDispatcher | None = app.extensions.get("mail_dispatcher")
     if dispatcher is None:
         dispatcher = app.extensions["mail_dispatcher"] = MailDispatcher(app)
-    return dispatcher  # type: ignore[no-any-return]
+    return dispatcher
 
 
 @event.listens_for(Session, "after_commit")

@@ -46,7 +46,7 @@ class RequestFilters:
     date_to: datetime | None = None  # loans starting before this time
 
 
-def _requests_query(by: User, filters: RequestFilters) -> Select[tuple[LoanRequest]]:
+def _requests_query(by: User, filters: RequestFilters) -> Select[LoanRequest]:
     """The requests ``by`` may see that match ``filters``, unordered."""
     query = select(LoanRequest).where(commune_filter(by, LoanRequest.commune_id))
     if filters.commune_id is not None:
@@ -62,7 +62,7 @@ def _requests_query(by: User, filters: RequestFilters) -> Select[tuple[LoanReque
     return query
 
 
-def _listed(query: Select[tuple[LoanRequest]]) -> Select[tuple[LoanRequest]]:
+def _listed(query: Select[LoanRequest]) -> Select[LoanRequest]:
     """``query`` soonest first, with what a list shows loaded alongside."""
     return query.options(
         selectinload(LoanRequest.lines).selectinload(RequestLine.type),

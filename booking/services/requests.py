@@ -19,9 +19,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from booking.db import utcnow
 from booking.errors import Conflict, NotFound, ValidationError
@@ -35,6 +33,7 @@ from booking.models import (
 )
 from booking.services.access import commune_filter, require_role
 from booking.services.audit import record_event
+from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.notifications import notify
 from booking.services.request_rules import (
     PRIORITY_NORMAL,
@@ -44,13 +43,21 @@ from booking.services.request_rules import (
     merge_lines,
     validate_request,
 )
+from booking.services.waiting import offer_freed_capacity
 from booking.templating import REQUEST_STATUS_LABELS
 from booking.timeutil import to_local
 
 # States in which the commune may still change its mind about the details.
-EDITABLE = frozenset({RequestStatus.SUBMITTED, RequestStatus.PLANNED})
+EDITABLE = frozenset({RequestStatus.SUBMITTED, RequestStatus.PLANNED, RequestStatus.WAITING})
 # States in which the request can still be withdrawn (the equipment has not left).
-CANCELLABLE = frozenset({RequestStatus.SUBMITTED, RequestStatus.PLANNED, RequestStatus.APPROVED})
+CANCELLABLE = frozenset(
+    {
+        RequestStatus.SUBMITTED,
+        RequestStatus.PLANNED,
+        RequestStatus.WAITING,
+        RequestStatus.APPROVED,
+    }
+)
 
 
 # --- snapshots ---------------------------------------------------------------------------
@@ -189,7 +196,7 @@ def _record_change(
     """Audit ``action`` on ``loan``, its values now as the after-state."""
     record_event(
         session,
-        actor=by,
+        by=by,
         action=action,
         object_type="loan_request",
         object_id=loan.id,
@@ -359,11 +366,14 @@ def update_request(
     _require_valid(session, by=by, commune_id=loan.commune_id, details=details, now=now)
     before = request_snapshot(loan)
     _apply(loan, details)
-    loan.status = RequestStatus.SUBMITTED
-    loan.sequence += 1
-    session.flush()
-    _record_change(session, by=by, action="request.update", loan=loan, before=before)
-    session.commit()
+    with conflict_on_concurrent_write(
+        session, _("Someone changed this request meanwhile: reload it and try again.")
+    ):
+        loan.status = RequestStatus.SUBMITTED
+        loan.sequence += 1
+        session.flush()
+        _record_change(session, by=by, action="request.update", loan=loan, before=before)
+        session.commit()
     return loan
 
 
@@ -403,7 +413,9 @@ def cancel_request(
     before = request_snapshot(loan)
     was_approved = loan.status is RequestStatus.APPROVED
     reason = (reason or "").strip() or None
-    try:
+    with conflict_on_concurrent_write(
+        session, _("This request was changed at the same time; reload it and try again.")
+    ):
         loan.status = RequestStatus.CANCELLED
         loan.sequence += 1
         # The units it held are free again.
@@ -412,7 +424,7 @@ def cancel_request(
         after = request_snapshot(loan) | {"cancel_reason": reason}
         record_event(
             session,
-            actor=by,
+            by=by,
             action="request.cancel",
             object_type="loan_request",
             object_id=loan.id,
@@ -421,28 +433,13 @@ def cancel_request(
         )
         _notify_cancelled(session, loan, by=by, was_approved=was_approved, reason=reason)
         session.commit()
-    except (StaleDataError, OperationalError) as error:
-        session.rollback()
-        if isinstance(error, OperationalError) and not is_concurrent_write(error):
-            raise
-        raise Conflict(
-            _("This request was changed at the same time; reload it and try again.")
-        ) from error
+    if was_approved:
+        offer_freed_capacity(
+            session,
+            by=by,
+            cause=lambda: _("Approved request %(id)d was cancelled.", id=loan.id),
+        )
     return loan
-
-
-def is_concurrent_write(error: OperationalError) -> bool:
-    """Whether a database error means another transaction got in the way.
-
-    SQLite reports a write it could not get the lock for (or whose snapshot is out of
-    date) as "database is locked"; PostgreSQL reports serialization failures, deadlocks
-    and lock timeouts with their SQLSTATE.
-    """
-    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    if code in {"40001", "40P01", "55P03"}:
-        return True
-    message = str(error.orig).lower()
-    return "database is locked" in message or "database is busy" in message
 
 
 def _notify_cancelled(

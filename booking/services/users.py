@@ -18,6 +18,7 @@ from booking.errors import Conflict, NotFound, TooManyAttempts, ValidationError
 from booking.models import Commune, LoginAttempt, Role, User
 from booking.services.access import require_role
 from booking.services.audit import record_event
+from booking.services.concurrency import conflict_on_concurrent_write
 
 MIN_PASSWORD_LENGTH = 8
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -84,7 +85,7 @@ def create_user(
     password: str,
     role: Role,
     commune_id: int | None = None,
-    actor: User | None = None,
+    by: User | None = None,
 ) -> User:
     """Create an account and commit it.
 
@@ -95,15 +96,15 @@ def create_user(
         password: at least ``MIN_PASSWORD_LENGTH`` characters; only its hash is stored.
         role: technician, manager or admin.
         commune_id: required for technicians, refused for other roles.
-        actor: the admin creating it, or ``None`` from the command line.
+        by: the admin creating it, or ``None`` from the command line.
 
     Raises:
-        Forbidden: if ``actor`` is given and is not an admin.
+        Forbidden: if ``by`` is given and is not an admin.
         ValidationError: listing every problem with the input.
         Conflict: if the e-mail is already used.
     """
-    if actor is not None:
-        require_role(actor, Role.ADMIN)
+    if by is not None:
+        require_role(by, Role.ADMIN)
     email = normalise_email(email)
     name = name.strip()
     errors: list[tuple[str | None, str]] = []
@@ -121,31 +122,33 @@ def create_user(
         errors.append(("commune_id", _("Only technicians belong to a commune.")))
     if errors:
         raise ValidationError(errors=errors)
+    taken = _("An account with the e-mail %(email)s already exists.", email=email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict(_("An account with the e-mail %(email)s already exists.", email=email))
+        raise Conflict(taken)
     user = User(email=email, name=name, role=role, commune_id=commune_id)
     user.set_password(password)
-    session.add(user)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="user.create",
-        object_type="user",
-        object_id=user.id,
-        after=_user_snapshot(user),
-    )
-    session.commit()
+    with conflict_on_concurrent_write(session, duplicate=taken):
+        session.add(user)
+        session.flush()
+        record_event(
+            session,
+            by=by,
+            action="user.create",
+            object_type="user",
+            object_id=user.id,
+            after=_user_snapshot(user),
+        )
+        session.commit()
     return user
 
 
-def list_users(session: Session, *, actor: User) -> list[User]:
+def list_users(session: Session, *, by: User) -> list[User]:
     """Every account, by name.
 
     Raises:
-        Forbidden: unless ``actor`` is an admin.
+        Forbidden: unless ``by`` is an admin.
     """
-    require_role(actor, Role.ADMIN)
+    require_role(by, Role.ADMIN)
     return list(session.scalars(select(User).order_by(User.name, User.id)))
 
 
@@ -156,62 +159,64 @@ def _get_user(session: Session, user_id: int) -> User:
     return user
 
 
-def set_user_active(session: Session, user_id: int, active: bool, *, actor: User) -> User:
+def set_user_active(session: Session, user_id: int, active: bool, *, by: User) -> User:
     """Enable or disable an account and commit.
 
     Raises:
-        Forbidden: unless ``actor`` is an admin.
+        Forbidden: unless ``by`` is an admin.
         NotFound: if there is no such user.
         ValidationError: if an admin tries to disable their own account.
     """
-    require_role(actor, Role.ADMIN)
+    require_role(by, Role.ADMIN)
     user = _get_user(session, user_id)
-    if not active and user.id == actor.id:
+    if not active and user.id == by.id:
         raise ValidationError(_("You cannot disable your own account."))
     before = _user_snapshot(user)
-    user.is_active_account = active
-    if not active:
-        user.end_sessions()
-    record_event(
-        session,
-        actor=actor,
-        action="user.enable" if active else "user.disable",
-        object_type="user",
-        object_id=user.id,
-        before=before,
-        after=_user_snapshot(user),
-    )
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        user.is_active_account = active
+        if not active:
+            user.end_sessions()
+        record_event(
+            session,
+            by=by,
+            action="user.enable" if active else "user.disable",
+            object_type="user",
+            object_id=user.id,
+            before=before,
+            after=_user_snapshot(user),
+        )
+        session.commit()
     return user
 
 
-def reset_password(session: Session, user_id: int, password: str, *, actor: User | None) -> User:
+def reset_password(session: Session, user_id: int, password: str, *, by: User | None) -> User:
     """Give an account a new password, end its sessions, lift its throttling, and commit.
 
     Raises:
-        Forbidden: if ``actor`` is given and is not an admin.
+        Forbidden: if ``by`` is given and is not an admin.
         NotFound: if there is no such user.
         ValidationError: if the password is too short.
     """
-    if actor is not None:
-        require_role(actor, Role.ADMIN)
+    if by is not None:
+        require_role(by, Role.ADMIN)
     user = _get_user(session, user_id)
     errors = _validate_password(password)
     if errors:
         raise ValidationError(errors=errors)
-    user.set_password(password)
-    # Whoever knew the old password is signed out.
-    user.end_sessions()
-    session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
-    # The password itself never reaches the audit trail.
-    record_event(
-        session,
-        actor=actor,
-        action="user.reset_password",
-        object_type="user",
-        object_id=user.id,
-    )
-    session.commit()
+    with conflict_on_concurrent_write(session):
+        user.set_password(password)
+        # Whoever knew the old password is signed out.
+        user.end_sessions()
+        session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
+        # The password itself never reaches the audit trail.
+        record_event(
+            session,
+            by=by,
+            action="user.reset_password",
+            object_type="user",
+            object_id=user.id,
+        )
+        session.commit()
     return user
 
 

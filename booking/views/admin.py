@@ -30,7 +30,7 @@ def _create_form() -> UserCreateForm:
 
 
 def _render(form: UserCreateForm, status: int = 200) -> tuple[str, int]:
-    users = user_service.list_users(get_session(), actor=current())
+    users = user_service.list_users(get_session(), by=current())
     return (
         render_template(
             "admin/users.html",
@@ -67,7 +67,7 @@ def create_user() -> Response | tuple[str, int]:
             password=form.password.data or "",
             role=Role(form.role.data),
             commune_id=form.commune_id.data or None,
-            actor=current(),
+            by=current(),
         )
     except BookingError as error:
         flash_error(error, form)
@@ -97,7 +97,7 @@ def _set_active(user_id: int, active: bool) -> Response:
         flash(_("The form has expired; please try again."), "error")
         return redirect(url_for("admin.users"))
     try:
-        user = user_service.set_user_active(get_session(), user_id, active, actor=current())
+        user = user_service.set_user_active(get_session(), user_id, active, by=current())
     except BookingError as error:
         if error.status_code == 404:
             raise
@@ -123,7 +123,7 @@ def reset_password(user_id: int) -> Response:
         return redirect(url_for("admin.users"))
     try:
         user = user_service.reset_password(
-            get_session(), user_id, form.password.data or "", actor=current()
+            get_session(), user_id, form.password.data or "", by=current()
         )
     except BookingError as error:
         if error.status_code == 404:

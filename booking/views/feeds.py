@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from flask import (
@@ -39,7 +39,7 @@ from booking.forms.feeds import FeedCreateForm, FeedRenameForm
 from booking.models import FeedKind
 from booking.services import feeds as service
 from booking.services.feeds_cache import GENERATION_READER, BodyStore, read_generation
-from booking.urls import public_base_url, public_host, public_url_for
+from booking.urls import public_host, public_url_for
 from booking.views.helpers import current, flash_error
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
@@ -93,7 +93,8 @@ def install_log_filter() -> None:
 @bp.record_once
 def _on_register(state: BlueprintSetupState) -> None:
     install_log_filter()
-    state.app.wsgi_app = ConditionalPolls(state.app.wsgi_app, state.app)  # type: ignore[method-assign]
+    app = cast(Flask, state.app)  # typed as Flask's base App; blueprints register on a Flask
+    app.wsgi_app = ConditionalPolls(app.wsgi_app, app)  # type: ignore[method-assign]
 
 
 # --- rate limit -----------------------------------------------------------------------------
@@ -127,19 +128,19 @@ class RateLimiter:
 
 
 def _store(app: Flask) -> BodyStore:
-    store = app.extensions.get("feeds_body_store")
+    store: BodyStore | None = app.extensions.get("feeds_body_store")
     if store is None:
         folder = app.config.get("FEED_CACHE_DIR") or Path(app.instance_path) / "feed-cache"
         store = app.extensions["feeds_body_store"] = BodyStore(Path(folder))
-    return store  # type: ignore[no-any-return]
+    return store
 
 
 def _limiter(app: Flask) -> RateLimiter:
-    limiter = app.extensions.get("feeds_rate_limiter")
+    limiter: RateLimiter | None = app.extensions.get("feeds_rate_limiter")
     if limiter is None:
         limit, period = app.config.get("FEED_RATE_LIMIT", (60, 60))
         limiter = app.extensions["feeds_rate_limiter"] = RateLimiter(int(limit), float(period))
-    return limiter  # type: ignore[no-any-return]
+    return limiter
 
 
 # --- the calendar URL -----------------------------------------------------------------------
@@ -153,13 +154,9 @@ def _plain(status: int, text: str) -> Response:
 
 def _request_url() -> str:
     """The request page with ``{id}`` for the request id."""
-    rules = list(current_app.url_map.iter_rules("requests.detail"))
-    if rules and len(rules[0].arguments) == 1:
-        (argument,) = rules[0].arguments
-        marker = 987654321
-        url = public_url_for("requests.detail", **{argument: marker})
-        return url.replace(str(marker), "{id}")
-    return public_base_url() + "/requests/{id}"
+    marker = 987654321
+    url = public_url_for("requests.detail", request_id=marker)
+    return url.replace(str(marker), "{id}")
 
 
 def client_has(
@@ -323,9 +320,9 @@ def index() -> Response:
 def _index_page() -> str:
     db, user = get_session(), current()
     form = FeedCreateForm()
-    choices = service.feed_choices(db, user=user)
+    choices = service.feed_choices(db, by=user)
     form.what.choices = [SelectChoice(c.value, f"{c.group} · {c.label}") for c in choices]
-    feeds = service.list_feeds(db, user=user)
+    feeds = service.list_feeds(db, by=user)
     fresh = session.pop("feed_new", None)
     links = None
     if isinstance(fresh, dict) and "token" in fresh:
@@ -353,9 +350,7 @@ def create() -> Response:
     """Make a new calendar link."""
     db, user = get_session(), current()
     form = FeedCreateForm()
-    form.what.choices = [
-        SelectChoice(c.value, c.label) for c in service.feed_choices(db, user=user)
-    ]
+    form.what.choices = [SelectChoice(c.value, c.label) for c in service.feed_choices(db, by=user)]
     # A technician's list lacks other communes: say "not allowed" rather than "not a choice".
     form.what.validate_choice = False
     if not form.validate_on_submit():
@@ -366,7 +361,7 @@ def create() -> Response:
     try:
         kind, target_id = service.parse_choice(form.what.data or "")
         feed, token = service.create_feed(
-            db, user=user, kind=kind, target_id=target_id, name=form.name.data or ""
+            db, by=user, kind=kind, target_id=target_id, name=form.name.data or ""
         )
     except BookingError as error:
         flash_error(error)
@@ -385,7 +380,7 @@ def rename(feed_id: int) -> Response:
         flash(_("Give the calendar a name."), "error")
         return redirect(url_for("feeds.index"))
     try:
-        service.rename_feed(get_session(), feed_id, user=current(), name=form.name.data or "")
+        service.rename_feed(get_session(), feed_id, by=current(), name=form.name.data or "")
     except BookingError as error:
         flash_error(error)
     else:
@@ -401,7 +396,7 @@ def revoke(feed_id: int) -> Response:
         flash(_("The form has expired; try again."), "error")
         return redirect(url_for("feeds.index"))
     try:
-        service.revoke_feed(get_session(), feed_id, user=current())
+        service.revoke_feed(get_session(), feed_id, by=current())
     except BookingError as error:
         flash_error(error)
     else:
@@ -417,7 +412,7 @@ def regenerate(feed_id: int) -> Response:
         flash(_("The form has expired; try again."), "error")
         return redirect(url_for("feeds.index"))
     try:
-        feed, token = service.regenerate_feed(get_session(), feed_id, user=current())
+        feed, token = service.regenerate_feed(get_session(), feed_id, by=current())
     except BookingError as error:
         flash_error(error)
         return redirect(url_for("feeds.index"))

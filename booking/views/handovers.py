@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from werkzeug.wrappers import Response as BaseResponse
 
 from booking.db import get_session, utcnow
 from booking.errors import BookingError, ValidationError
@@ -20,7 +21,8 @@ from booking.views.helpers import current
 
 bp = Blueprint("handovers", __name__, url_prefix="/handovers")
 
-Page = str | tuple[str, int] | Response
+# What a page returns: a redirect is werkzeug's Response, of which Flask's is a subclass.
+Page = str | tuple[str, int] | BaseResponse
 
 
 @bp.before_request

@@ -12,7 +12,8 @@ from booking.models import User
 
 def current() -> User:
     """The signed-in user (views are behind ``login_required``)."""
-    return current_user._get_current_object()  # type: ignore[no-any-return]
+    user: User = current_user._get_current_object()
+    return user
 
 
 def flash_error(error: BookingError, form: FlaskForm | None = None) -> None:

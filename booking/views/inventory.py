@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from werkzeug.wrappers import Response as BaseResponse
 
 from booking.db import get_session
 from booking.errors import BookingError, NotFound
@@ -30,7 +31,8 @@ from booking.views.helpers import current, flash_error
 
 bp = Blueprint("inventory", __name__, url_prefix="/inventory")
 
-Page = str | tuple[str, int] | Response
+# What a page returns: a redirect is werkzeug's Response, of which Flask's is a subclass.
+Page = str | tuple[str, int] | BaseResponse
 
 
 @bp.before_request
@@ -52,11 +54,11 @@ def _labels() -> dict[str, object]:
 @bp.route("/")
 def index() -> str:
     """The inventory at a glance, with CSV export and import."""
-    session, actor = get_session(), current()
+    session, by = get_session(), current()
     return render_template(
         "inventory/index.html",
-        types=service.list_types(session, actor=actor),
-        sites=service.list_sites(session, actor=actor),
+        types=service.list_types(session, by=by),
+        sites=service.list_sites(session, by=by),
         form=ImportForm(),
         columns=csv_inventory.COLUMNS,
     )
@@ -67,7 +69,7 @@ def index() -> str:
 
 def _type_form(t: EquipmentType | None) -> TypeForm:
     form = TypeForm(unit_count=len(t.units) if t else 0)
-    others = service.list_types(get_session(), actor=current())
+    others = service.list_types(get_session(), by=current())
     form.substitutes.choices = [
         (o.code, f"{o.name} ({o.code})") for o in others if not o.is_pooled and o is not t
     ]
@@ -92,7 +94,7 @@ def _type_data(form: TypeForm) -> service.TypeData:
 def types() -> str:
     """Equipment types."""
     return render_template(
-        "inventory/types.html", types=service.list_types(get_session(), actor=current())
+        "inventory/types.html", types=service.list_types(get_session(), by=current())
     )
 
 
@@ -102,7 +104,7 @@ def type_new() -> Page:
     form = _type_form(None)
     if form.validate_on_submit():
         try:
-            t = service.create_type(get_session(), _type_data(form), actor=current())
+            t = service.create_type(get_session(), _type_data(form), by=current())
         except BookingError as error:
             flash_error(error, form)
         else:
@@ -115,7 +117,7 @@ def type_new() -> Page:
 @bp.route("/types/<int:type_id>", methods=["GET", "POST"])
 def type_edit(type_id: int) -> Page:
     """Edit an equipment type."""
-    t = service.get_type(get_session(), type_id, actor=current())
+    t = service.get_type(get_session(), type_id, by=current())
     form = _type_form(t)
     if not form.is_submitted():
         form.code.data, form.name.data, form.description.data = t.code, t.name, t.description
@@ -127,7 +129,7 @@ def type_edit(type_id: int) -> Page:
         form.substitutes.data = [s.code for s in t.substitutes]
     elif form.validate():
         try:
-            service.update_type(get_session(), type_id, _type_data(form), actor=current())
+            service.update_type(get_session(), type_id, _type_data(form), by=current())
         except BookingError as error:
             flash_error(error, form)
         else:
@@ -141,13 +143,13 @@ def type_edit(type_id: int) -> Page:
 
 
 def _unit_form() -> UnitForm:
-    session, actor = get_session(), current()
+    session, by = get_session(), current()
     form = UnitForm()
     form.type_id.choices = [
-        (t.id, t.name) for t in service.list_types(session, actor=actor) if not t.is_pooled
+        (t.id, t.name) for t in service.list_types(session, by=by) if not t.is_pooled
     ]
     form.home_depot_id.choices = [
-        (s.id, s.name) for s in service.list_sites(session, actor=actor, kind=SiteKind.DEPOT)
+        (s.id, s.name) for s in service.list_sites(session, by=by, kind=SiteKind.DEPOT)
     ]
     return form
 
@@ -167,7 +169,7 @@ def _unit_data(form: UnitForm) -> service.UnitData:
 def units() -> str:
     """Units of the unit-tracked types."""
     return render_template(
-        "inventory/units.html", units=service.list_units(get_session(), actor=current())
+        "inventory/units.html", units=service.list_units(get_session(), by=current())
     )
 
 
@@ -177,7 +179,7 @@ def unit_new() -> Page:
     form = _unit_form()
     if form.validate_on_submit():
         try:
-            unit = service.create_unit(get_session(), _unit_data(form), actor=current())
+            unit = service.create_unit(get_session(), _unit_data(form), by=current())
         except BookingError as error:
             flash_error(error, form)
         else:
@@ -188,7 +190,7 @@ def unit_new() -> Page:
 
 
 def _render_unit(unit_id: int, form: UnitForm, window_form: WindowForm, status: int) -> Page:
-    unit = service.get_unit(get_session(), unit_id, actor=current())
+    unit = service.get_unit(get_session(), unit_id, by=current())
     return (
         render_template(
             "inventory/unit_form.html",
@@ -204,7 +206,7 @@ def _render_unit(unit_id: int, form: UnitForm, window_form: WindowForm, status: 
 @bp.route("/units/<int:unit_id>", methods=["GET", "POST"])
 def unit_edit(unit_id: int) -> Page:
     """Edit a unit and list its unavailability windows."""
-    unit = service.get_unit(get_session(), unit_id, actor=current())
+    unit = service.get_unit(get_session(), unit_id, by=current())
     form = _unit_form()
     if not form.is_submitted():
         form.code.data, form.name.data, form.notes.data = unit.code, unit.name, unit.notes
@@ -212,7 +214,7 @@ def unit_edit(unit_id: int) -> Page:
         form.status.data = unit.status.value
     elif form.validate():
         try:
-            service.update_unit(get_session(), unit_id, _unit_data(form), actor=current())
+            service.update_unit(get_session(), unit_id, _unit_data(form), by=current())
         except BookingError as error:
             flash_error(error, form)
         else:
@@ -234,7 +236,7 @@ def window_add(unit_id: int) -> Page:
                 from_local(form.start_dt.data),
                 from_local(form.end_dt.data),
                 form.reason.data,
-                actor=current(),
+                by=current(),
             )
         except BookingError as error:
             flash_error(error, form)
@@ -242,20 +244,20 @@ def window_add(unit_id: int) -> Page:
             flash(_("Window added."), "success")
             return redirect(url_for("inventory.unit_edit", unit_id=unit_id))
     unit_form = _unit_form()
-    unit = service.get_unit(get_session(), unit_id, actor=current())
+    unit = service.get_unit(get_session(), unit_id, by=current())
     unit_form.process(obj=unit, formdata=None)
     unit_form.status.data = unit.status.value
     return _render_unit(unit_id, unit_form, form, 400)
 
 
 @bp.route("/windows/<int:window_id>/delete", methods=["POST"])
-def window_remove(window_id: int) -> Response:
+def window_remove(window_id: int) -> Page:
     """Remove an unavailability window."""
     form = ActionForm()
     if not form.validate():
         flash(_("The form has expired; try again."), "error")
         return redirect(url_for("inventory.units"))
-    unit = service.remove_unavailability(get_session(), window_id, actor=current())
+    unit = service.remove_unavailability(get_session(), window_id, by=current())
     flash(_("Window removed."), "success")
     return redirect(url_for("inventory.unit_edit", unit_id=unit.id))
 
@@ -264,13 +266,13 @@ def window_remove(window_id: int) -> Response:
 
 
 def _pool_form() -> PoolForm:
-    session, actor = get_session(), current()
+    session, by = get_session(), current()
     form = PoolForm()
     form.type_id.choices = [
-        (t.id, t.name) for t in service.list_types(session, actor=actor) if t.is_pooled
+        (t.id, t.name) for t in service.list_types(session, by=by) if t.is_pooled
     ]
     form.depot_id.choices = [
-        (s.id, s.name) for s in service.list_sites(session, actor=actor, kind=SiteKind.DEPOT)
+        (s.id, s.name) for s in service.list_sites(session, by=by, kind=SiteKind.DEPOT)
     ]
     return form
 
@@ -286,7 +288,7 @@ def pools() -> Page:
                 form.type_id.data,
                 form.depot_id.data,
                 form.quantity.data,
-                actor=current(),
+                by=current(),
             )
         except BookingError as error:
             flash_error(error, form)
@@ -294,7 +296,7 @@ def pools() -> Page:
             flash(_("Quantity saved."), "success")
             return redirect(url_for("inventory.pools"))
     status = 400 if form.is_submitted() else 200
-    pool_list = service.list_pools(get_session(), actor=current())
+    pool_list = service.list_pools(get_session(), by=current())
     return render_template("inventory/pools.html", pools=pool_list, form=form), status
 
 
@@ -324,7 +326,7 @@ def _site_data(form: SiteForm) -> service.SiteData:
 def sites() -> str:
     """Depots and delivery sites."""
     return render_template(
-        "inventory/sites.html", sites=service.list_sites(get_session(), actor=current())
+        "inventory/sites.html", sites=service.list_sites(get_session(), by=current())
     )
 
 
@@ -334,7 +336,7 @@ def site_new() -> Page:
     form = _site_form()
     if form.validate_on_submit():
         try:
-            site = service.create_site(get_session(), _site_data(form), actor=current())
+            site = service.create_site(get_session(), _site_data(form), by=current())
         except BookingError as error:
             flash_error(error, form)
         else:
@@ -347,7 +349,7 @@ def site_new() -> Page:
 @bp.route("/sites/<int:site_id>", methods=["GET", "POST"])
 def site_edit(site_id: int) -> Page:
     """Edit a site."""
-    site: Site = service.get_site(get_session(), site_id, actor=current())
+    site: Site = service.get_site(get_session(), site_id, by=current())
     form = _site_form()
     if not form.is_submitted():
         form.name.data, form.kind.data = site.name, site.kind.value
@@ -356,7 +358,7 @@ def site_edit(site_id: int) -> Page:
         form.is_active.data = site.is_active
     elif form.validate():
         try:
-            service.update_site(get_session(), site_id, _site_data(form), actor=current())
+            service.update_site(get_session(), site_id, _site_data(form), by=current())
         except BookingError as error:
             flash_error(error, form)
         else:
@@ -374,7 +376,7 @@ def export_csv(kind: str) -> Response:
     """Download one kind of inventory as CSV."""
     if kind not in csv_inventory.KINDS:
         raise NotFound(_("There is no %(kind)s export.", kind=kind))
-    data = csv_inventory.export_csv(get_session(), kind, actor=current())
+    data = csv_inventory.export_csv(get_session(), kind, by=current())
     return Response(
         data,
         mimetype="text/csv; charset=utf-8",
@@ -390,7 +392,7 @@ def import_csv() -> Page:
     if form.validate_on_submit():
         try:
             result = csv_inventory.import_csv(
-                get_session(), form.kind.data, form.file.data.read(), actor=current()
+                get_session(), form.kind.data, form.file.data.read(), by=current()
             )
         except csv_inventory.CsvImportError as error:
             problems = error.problems

@@ -20,9 +20,9 @@ def home() -> str | Response:
     """Technicians see their commune, managers the fleet, admins the accounts."""
     user = current()
     if user.role is Role.TECHNICIAN:
-        summary = dashboard.commune_summary(get_session(), user=user)
+        summary = dashboard.commune_summary(get_session(), by=user)
         return render_template("main/technician.html", summary=summary)
     if user.role is Role.MANAGER:
-        counts = dashboard.fleet_counts(get_session(), user=user)
+        counts = dashboard.fleet_counts(get_session(), by=user)
         return render_template("main/manager.html", counts=counts)
     return redirect(url_for("admin.users"))

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
+from werkzeug.wrappers import Response as BaseResponse
 
 from booking.db import get_session
 from booking.errors import BookingError
 from booking.forms.common import ActionForm
 from booking.forms.planning import DeclineForm, ForceUnitForm, RunForm
 from booking.models import JobStatus
-from booking.services import jobs, planning
+from booking.services import jobs, planning, waiting
 from booking.services.access import require_staff
 from booking.services.request_rules import is_valid_id
 from booking.views.helpers import current, flash_error
 
 bp = Blueprint("planning", __name__, url_prefix="/planning")
 
-Page = str | Response
+# What a page returns: a redirect is werkzeug's Response, of which Flask's is a subclass.
+Page = str | BaseResponse
 STAGE_LABELS = {
     "queued": _l("Waiting for a free worker"),
     "building": _l("Reading the requests and the inventory"),
@@ -136,9 +139,8 @@ def _day(name: str) -> date | None:
 def _review_url(plan_id: int, **changes: object) -> str:
     """This review page with some query values changed (``None`` removes one)."""
     args: dict[str, object] = {**request.args.to_dict(), **changes}
-    return url_for(
-        "planning.plan", plan_id=plan_id, **{k: v for k, v in args.items() if v is not None}
-    )
+    values: dict[str, Any] = {k: v for k, v in args.items() if v is not None}
+    return url_for("planning.plan", plan_id=plan_id, **values)
 
 
 def _plan_anchor(plan_id: int, request_id: int) -> str:
@@ -146,7 +148,7 @@ def _plan_anchor(plan_id: int, request_id: int) -> str:
     if not is_valid_id(request_id) or not is_valid_id(plan_id):
         return url_for("planning.plan", plan_id=plan_id)
     page = planning.loan_page(get_session(), plan_id, request_id, by=current())
-    query = {"page": page} if page > 1 else {}
+    query: dict[str, Any] = {"page": page} if page > 1 else {}
     return url_for("planning.plan", plan_id=plan_id, **query) + f"#r{request_id}"
 
 
@@ -180,6 +182,7 @@ def plan(plan_id: int) -> str:
         force_form=ForceUnitForm(),
         decline_form=DeclineForm(),
         JobStatus=JobStatus,
+        waiting_fit=waiting.waiting_served(session, data.plan),
     )
 
 

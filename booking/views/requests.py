@@ -5,27 +5,47 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_required
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectChoice
 
 from booking import limits
 from booking.db import get_session
 from booking.errors import BookingError, Conflict, ValidationError
-from booking.forms.requests import MAX_ROWS, PRIORITY_LABELS, CancelForm, FilterForm, RequestForm
+from booking.forms.requests import (
+    MAX_ROWS,
+    PRIORITY_LABELS,
+    REPEAT_LABELS,
+    CancelForm,
+    FilterForm,
+    RequestForm,
+)
 from booking.models import LoanRequest, User
 from booking.services import availability as availability_service
 from booking.services import request_lists as lists
 from booking.services import request_rules as rules
 from booking.services import requests as service
+from booking.services import series as series_service
 from booking.services.access import STAFF_ROLES
 from booking.timeutil import from_local, to_local
 from booking.views.helpers import current
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
-Page = str | tuple[str, int] | Response
+# What a page returns: a redirect is werkzeug's Response, of which Flask's is a subclass.
+Page = str | tuple[str, int] | BaseResponse
 FieldErrors = dict[str | None, list[str]]
 
 
@@ -37,7 +57,7 @@ def _signed_in() -> None:
 
 @bp.context_processor
 def _labels() -> dict[str, object]:
-    return {"priority_labels": PRIORITY_LABELS}
+    return {"priority_labels": PRIORITY_LABELS, "repeat_labels": REPEAT_LABELS}
 
 
 def _is_staff(user: User) -> bool:
@@ -74,6 +94,13 @@ def _build_form(loan: LoanRequest | None = None) -> tuple[RequestForm, lists.Req
             },
         )
         form.lines.append_entry()
+    if loan is not None:
+        # A series is described once, when it is asked for; its occurrences change alone
+        # or together.
+        for name in ("repeat", "repeat_until", "repeat_dates", "repeat_except"):
+            delattr(form, name)
+    if loan is None or loan.series_id is None:
+        del form.scope
     if _is_staff(user):
         form.commune_id.choices = [
             SelectChoice(0, "—"),
@@ -165,6 +192,10 @@ def _all_messages(form: RequestForm, extra: FieldErrors) -> list[str]:
         "end_dt",
         "flex_days_before",
         "flex_days_after",
+        "repeat",
+        "repeat_until",
+        "repeat_dates",
+        "repeat_except",
         "lines",
         "priority",
         "priority_reason",
@@ -250,7 +281,19 @@ def _handle_form(loan: LoanRequest | None) -> Page:
         "title": form.title.data or "",
     }
     session = get_session()
+    horizon_days = current_app.config["PLANNING_HORIZON_DAYS"]
     try:
+        recurrence = form.recurrence() if loan is None else None
+        if recurrence is not None:
+            series = series_service.submit_series(
+                session,
+                commune_id=_commune_id(form, None) or 0,
+                recurrence=recurrence,
+                horizon_days=horizon_days,
+                **values,
+            )
+            flash(_("Series of %(count)d requests sent.", count=len(series.requests)), "success")
+            return redirect(url_for("requests.series", series_id=series.id))
         if loan is None:
             saved = service.submit_request(
                 session, commune_id=_commune_id(form, None) or 0, **values
@@ -258,8 +301,17 @@ def _handle_form(loan: LoanRequest | None) -> Page:
             flash(_("Request %(id)d sent.", id=saved.id), "success")
         else:
             version = int(form.version.data) if (form.version.data or "").isdigit() else None
-            saved = service.update_request(session, loan.id, expected_version=version, **values)
-            flash(_("Request %(id)d saved.", id=saved.id), "success")
+            scope = _scope(form.scope.data if form.scope is not None else None)
+            change = series_service.update_occurrences(
+                session,
+                loan.id,
+                scope=scope,
+                expected_version=version,
+                horizon_days=horizon_days,
+                **values,
+            )
+            saved = loan
+            _flash_change(change, _("Request %(id)d saved.", id=loan.id), saved=True)
     except ValidationError as error:
         session.rollback()
         return _render_form(form, loan, _group(error.errors, form), 400)
@@ -286,6 +338,35 @@ def edit(request_id: int) -> Page:
         flash(_("This request can no longer be changed."), "error")
         return redirect(url_for("requests.detail", request_id=loan.id))
     return _handle_form(loan)
+
+
+def _scope(value: str | None) -> series_service.Scope:
+    try:
+        return series_service.Scope(value or "one")
+    except ValueError:
+        return series_service.Scope.ONE
+
+
+def _flash_change(change: series_service.SeriesChange, one: str, *, saved: bool) -> None:
+    """Say what a change to one or several occurrences did."""
+    if len(change.changed) == 1 and not change.skipped:
+        flash(one, "success")
+        return
+    if saved:
+        flash(_("%(count)d requests of the series saved.", count=len(change.changed)), "success")
+    else:
+        flash(
+            _("%(count)d requests of the series cancelled.", count=len(change.changed)),
+            "success",
+        )
+    if change.skipped:
+        flash(
+            _(
+                "Left as they are (already approved, handed over or closed): %(ids)s.",
+                ids=", ".join(f"n° {r.id}" for r in change.skipped),
+            ),
+            "info",
+        )
 
 
 # --- availability -----------------------------------------------------------------------
@@ -404,17 +485,42 @@ def cancel(request_id: int) -> Page:
     session = get_session()
     loan = service.get_request(session, request_id, by=current())
     form = CancelForm()
+    if loan.series_id is None:
+        del form.scope
     if form.validate_on_submit():
         try:
-            service.cancel_request(session, loan.id, by=current(), reason=form.reason.data)
+            if form.scope is None:
+                service.cancel_request(session, loan.id, by=current(), reason=form.reason.data)
+                flash(_("Request %(id)d cancelled.", id=loan.id), "success")
+            else:
+                change = series_service.cancel_occurrences(
+                    session,
+                    loan.id,
+                    by=current(),
+                    scope=_scope(form.scope.data),
+                    reason=form.reason.data,
+                )
+                _flash_change(change, _("Request %(id)d cancelled.", id=loan.id), saved=False)
         except BookingError as error:
             session.rollback()
             flash(error.message, "error")
-        else:
-            flash(_("Request %(id)d cancelled.", id=loan.id), "success")
         return redirect(url_for("requests.detail", request_id=loan.id))
     if loan.status not in service.CANCELLABLE:
         flash(_("This request can no longer be cancelled."), "error")
         return redirect(url_for("requests.detail", request_id=loan.id))
     status = 400 if form.is_submitted() else 200
     return render_template("requests/cancel.html", loan=loan, form=form), status
+
+
+@bp.route("/series/<int:series_id>")
+def series(series_id: int) -> str:
+    """The occurrences of a recurring request."""
+    user = current()
+    found = series_service.get_series(get_session(), series_id, by=user)
+    return render_template(
+        "requests/series.html",
+        series=found,
+        staff=_is_staff(user),
+        editable=service.EDITABLE,
+        cancellable=service.CANCELLABLE,
+    )

@@ -25,7 +25,7 @@ def _distinct_shifts(tables: Tables, specs: Sequence[LineSpec]) -> list[int]:
     """
     units = list(dict.fromkeys(u for spec in specs for u in spec.units))
     types = [t for t in tables.pool_free if any(s.type_id == t for s in specs)]
-    seen: set[tuple] = set()
+    seen: set[tuple[tuple[bool, ...], tuple[int, ...]]] = set()
     kept = []
     for c in range(len(tables.shifts)):
         key = (
@@ -38,7 +38,9 @@ def _distinct_shifts(tables: Tables, specs: Sequence[LineSpec]) -> list[int]:
     return kept
 
 
-def _build(tables: Tables, specs: Sequence[LineSpec]) -> tuple[cp_model.CpModel, list]:
+def _build(
+    tables: Tables, specs: Sequence[LineSpec]
+) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
     """The model; returns it with one assumption literal per line of ``specs``.
 
     A unit-tracked line whose units no other line may take needs only one
@@ -55,7 +57,7 @@ def _build(tables: Tables, specs: Sequence[LineSpec]) -> tuple[cp_model.CpModel,
     for spec in specs:
         for unit in spec.units:
             users[unit] = users.get(unit, 0) + 1
-    takes: dict[str, list] = {}
+    takes: dict[str, list[cp_model.IntVar]] = {}
     for spec, literal in zip(specs, served, strict=True):
         if spec.pooled:
             continue
@@ -86,7 +88,7 @@ def _build(tables: Tables, specs: Sequence[LineSpec]) -> tuple[cp_model.CpModel,
 
 
 def _infeasible(
-    model: cp_model.CpModel, literals: Sequence, seconds: float, seed: int
+    model: cp_model.CpModel, literals: Sequence[cp_model.IntVar], seconds: float, seed: int
 ) -> tuple[bool, list[int]] | None:
     """Solves under ``literals``; (True, core indices) if infeasible, None if unknown."""
     model.clear_assumptions()

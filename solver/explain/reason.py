@@ -116,7 +116,8 @@ class Reason:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (enums by name, datetimes in RFC 3339) for storage."""
-        return _plain(asdict(self))
+        plain: dict[str, Any] = _plain(asdict(self))
+        return plain
 
 
 def _plain(value: Any) -> Any:

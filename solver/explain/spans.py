@@ -69,12 +69,12 @@ def closest(spans: Spans) -> int:
     return min(points, key=lambda d: (abs(d), d))
 
 
-def best_shift(steps: Sequence[Steps], key: Callable[[tuple[int, ...]], tuple]) -> int:
+def best_shift(steps: Sequence[Steps], key: Callable[[tuple[int, ...]], tuple[int, ...]]) -> int:
     """The shift maximising ``key`` of the step values, then closest to zero.
 
     All step functions must cover the same range.
     """
-    best: tuple | None = None
+    best: tuple[int, ...] | None = None
     shift = 0
     for first, last, values in merge(steps):
         d = nearest_zero(first, last)

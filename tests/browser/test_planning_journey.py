@@ -118,5 +118,5 @@ def test_manager_runs_the_optimiser_reviews_and_approves(
     assert statuses == {
         "Élections": RequestStatus.APPROVED,
         "Marché": RequestStatus.APPROVED,
-        "Brocante": RequestStatus.DECLINED,
+        "Brocante": RequestStatus.WAITING,
     }

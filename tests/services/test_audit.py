@@ -246,11 +246,11 @@ def test_export_csv_defuses_formulas(db_session, manager, make_user, make_event,
 
 def test_feed_changes_are_audited_without_the_token(db_session, technician, commune):
     feed, token = feeds.create_feed(
-        db_session, user=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="Mairie"
+        db_session, by=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="Mairie"
     )
-    feeds.rename_feed(db_session, feed.id, user=technician, name="Services techniques")
-    _feed, new_token = feeds.regenerate_feed(db_session, feed.id, user=technician)
-    feeds.revoke_feed(db_session, feed.id, user=technician, now=T0)
+    feeds.rename_feed(db_session, feed.id, by=technician, name="Services techniques")
+    _feed, new_token = feeds.regenerate_feed(db_session, feed.id, by=technician)
+    feeds.revoke_feed(db_session, feed.id, by=technician, now=T0)
     events = db_session.scalars(
         select(AuditEvent).where(AuditEvent.object_type == "feed").order_by(AuditEvent.id)
     ).all()

@@ -29,9 +29,9 @@ def _count(session: Session, model: type) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-def _problems(session: Session, actor: User, kind: str, data: bytes) -> list[CsvProblem]:
+def _problems(session: Session, by: User, kind: str, data: bytes) -> list[CsvProblem]:
     with pytest.raises(CsvImportError) as caught:
-        import_csv(session, kind, data, actor=actor)
+        import_csv(session, kind, data, by=by)
     return caught.value.problems
 
 
@@ -49,7 +49,7 @@ def test_types_are_created_with_substitutes_defined_further_down(
         + "minibus-12,Minibus 12 places,unit,no,60,48,5,\n"
         + "chair,Chaise pliante,pool,oui,60,72,,\n"
     ).encode()
-    result = import_csv(db_session, "types", data, actor=manager)
+    result = import_csv(db_session, "types", data, by=manager)
     assert (result.created, result.updated, result.unchanged) == (3, 0, 0)
     nine = db_session.scalar(select(EquipmentType).where(EquipmentType.code == "minibus-9"))
     assert nine is not None and [s.code for s in nine.substitutes] == ["minibus-12"]
@@ -183,7 +183,7 @@ def test_french_excel_file_is_accepted(
         "Melun - Hôtel de ville;delivery;melun;16 rue Paul Doumer;48,5397;2,6603;oui\r\n"
         "Centre technique;depot;;Vaux-le-Pénil;48,5286;2,6831;oui\r\n"
     ).encode("utf-8")
-    result = import_csv(db_session, "sites", data, actor=manager)
+    result = import_csv(db_session, "sites", data, by=manager)
     assert result.created == 2
     town_hall = db_session.scalar(select(Site).where(Site.name == "Melun - Hôtel de ville"))
     assert town_hall is not None
@@ -196,7 +196,7 @@ def test_existing_records_are_updated_by_code(
 ) -> None:
     unit = make_unit(code="MB9-1", name="Minibus", notes="Attelage")
     data = f"code,type,home_depot,status\nMB9-1,{unit.type.code},{depot.name},maintenance\n"
-    result = import_csv(db_session, "units", data.encode(), actor=manager)
+    result = import_csv(db_session, "units", data.encode(), by=manager)
     assert (result.created, result.updated) == (0, 1)
     assert unit.status is UnitStatus.MAINTENANCE
     assert unit.home_depot is depot
@@ -221,28 +221,28 @@ def test_round_trip_export_import_changes_nothing(
     make_pool(type=make_type(code="chair", name="Chaise, pliante", is_pooled=True), depot=depot)
     make_site(name="Melun - Hôtel de ville", commune=commune, lat=48.53971234, lon=2.6603)
 
-    exported = {kind: export_csv(db_session, kind, actor=manager) for kind in ("sites", "types")}
-    exported |= {kind: export_csv(db_session, kind, actor=manager) for kind in ("units", "pools")}
+    exported = {kind: export_csv(db_session, kind, by=manager) for kind in ("sites", "types")}
+    exported |= {kind: export_csv(db_session, kind, by=manager) for kind in ("units", "pools")}
     assert exported["types"].startswith("\ufeff".encode())
     events_before = _count(db_session, AuditEvent)
 
     for kind in ("sites", "types", "units", "pools"):
-        result = import_csv(db_session, kind, exported[kind], actor=manager)
+        result = import_csv(db_session, kind, exported[kind], by=manager)
         assert (result.created, result.updated) == (0, 0), kind
         assert result.unchanged > 0
-        assert export_csv(db_session, kind, actor=manager) == exported[kind]
+        assert export_csv(db_session, kind, by=manager) == exported[kind]
     assert _count(db_session, AuditEvent) == events_before
 
     changed = exported["pools"].decode("utf-8-sig").replace(";10", ";12").encode()
-    assert import_csv(db_session, "pools", changed, actor=manager).updated == 1
+    assert import_csv(db_session, "pools", changed, by=manager).updated == 1
     assert db_session.scalars(select(Pool.quantity)).one() == 12
 
 
 def test_technician_can_neither_import_nor_export(db_session: Session, technician: User) -> None:
     with pytest.raises(Forbidden):
-        import_csv(db_session, "types", TYPES_HEADER.encode(), actor=technician)
+        import_csv(db_session, "types", TYPES_HEADER.encode(), by=technician)
     with pytest.raises(Forbidden):
-        export_csv(db_session, "types", actor=technician)
+        export_csv(db_session, "types", by=technician)
 
 
 def test_too_large_file_is_refused(db_session: Session, manager: User) -> None:
@@ -253,4 +253,4 @@ def test_too_large_file_is_refused(db_session: Session, manager: User) -> None:
 
 def test_unknown_kind_is_refused(db_session: Session, manager: User) -> None:
     with pytest.raises(ValidationError):
-        import_csv(db_session, "users", b"email\n", actor=manager)
+        import_csv(db_session, "users", b"email\n", by=manager)

@@ -19,7 +19,7 @@ def test_commune_summary_counts_only_the_commune(
     make_request(commune=commune)
     make_request(commune=commune, status=RequestStatus.APPROVED)
     make_request(commune=other_commune)
-    summary = dashboard.commune_summary(db_session, user=technician)
+    summary = dashboard.commune_summary(db_session, by=technician)
     assert summary.commune is commune
     assert summary.requests_by_status[RequestStatus.SUBMITTED] == 1
     assert summary.requests_by_status[RequestStatus.APPROVED] == 1
@@ -30,7 +30,7 @@ def test_commune_summary_counts_only_the_commune(
 
 def test_commune_summary_is_for_technicians(db_session, manager):
     with pytest.raises(Forbidden):
-        dashboard.commune_summary(db_session, user=manager)
+        dashboard.commune_summary(db_session, by=manager)
 
 
 def test_fleet_counts(db_session, make_unit, make_pool, make_request, manager, admin):
@@ -42,18 +42,18 @@ def test_fleet_counts(db_session, make_unit, make_pool, make_request, manager, a
         Plan(status=PlanStatus.PROPOSED, strategy="cpsat", problem_json={}, problem_sha="0" * 64)
     )
     db_session.commit()
-    counts = dashboard.fleet_counts(db_session, user=manager)
+    counts = dashboard.fleet_counts(db_session, by=manager)
     assert counts.units == 2
     assert counts.pools == 1
     assert counts.requests_by_status[RequestStatus.DECLINED] == 1
     assert counts.proposed_plans == 1
     assert counts.approved_plan_id is None
-    assert dashboard.fleet_counts(db_session, user=admin).units == 2
+    assert dashboard.fleet_counts(db_session, by=admin).units == 2
 
 
 def test_fleet_counts_are_for_staff(db_session, technician):
     with pytest.raises(Forbidden):
-        dashboard.fleet_counts(db_session, user=technician)
+        dashboard.fleet_counts(db_session, by=technician)
 
 
 # --- hand-overs on the home pages ----------------------------------------------------------
@@ -97,9 +97,7 @@ def loans(db_session, make_request, make_unit, commune, other_commune):
 
 def test_manager_sees_handovers_overdue_and_maintenance(db_session, loans, manager):
 
-    counts = dashboard.fleet_counts(
-        db_session, user=manager, now=DEFAULT_START - timedelta(hours=1)
-    )
+    counts = dashboard.fleet_counts(db_session, by=manager, now=DEFAULT_START - timedelta(hours=1))
     board = counts.handovers
     assert [(h.way, h.request) for h in board.upcoming] == [
         ("out", loans["soon"]),
@@ -117,7 +115,7 @@ def test_manager_sees_handovers_overdue_and_maintenance(db_session, loans, manag
 def test_technician_sees_only_their_communes_handovers(db_session, loans, technician):
 
     summary = dashboard.commune_summary(
-        db_session, user=technician, now=DEFAULT_START - timedelta(hours=1)
+        db_session, by=technician, now=DEFAULT_START - timedelta(hours=1)
     )
     assert [h.request for h in summary.handovers.overdue] == [loans["late"]]
     assert {h.request for h in summary.handovers.upcoming} == {loans["soon"]}
@@ -134,7 +132,7 @@ def test_waiting_requests_and_proposed_plans(db_session, make_request, manager):
     ]
     db_session.add_all(plans)
     db_session.commit()
-    counts = dashboard.fleet_counts(db_session, user=manager)
+    counts = dashboard.fleet_counts(db_session, by=manager)
     assert counts.waiting_requests == 2
     assert counts.proposed_plan_ids == [plans[1].id, plans[0].id]
 
@@ -146,6 +144,6 @@ def test_planning_dashboard_shows_the_same_handovers_at_the_served_dates(
     board = planning.dashboard(db_session, by=manager, now=now).handovers
     # "Late" was asked until after now but served until two days ago: it is overdue.
     assert loans["late"].requested_end_dt > now
-    assert board == dashboard.fleet_counts(db_session, user=manager, now=now).handovers
+    assert board == dashboard.fleet_counts(db_session, by=manager, now=now).handovers
     assert [h.request for h in board.overdue] == [loans["late"], loans["other"]]
     assert board.shows_maintenance

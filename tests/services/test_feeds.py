@@ -134,7 +134,7 @@ def make_loan(
 
 
 def feed_for(session: Session, user: User, kind: FeedKind, target: int | None) -> str:
-    _feed, token = feeds.create_feed(session, user=user, kind=kind, target_id=target, name="Test")
+    _feed, token = feeds.create_feed(session, by=user, kind=kind, target_id=target, name="Test")
     return token
 
 
@@ -395,7 +395,7 @@ def test_tokens_are_long_random_and_stored_hashed(
     db_session: Session, technician: User, commune: Commune
 ) -> None:
     feed, token = feeds.create_feed(
-        db_session, user=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="Melun"
+        db_session, by=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="Melun"
     )
     assert len(token) >= 43
     assert feed.token_hash == feeds.hash_token(token) != token
@@ -419,7 +419,7 @@ def test_technician_may_not_subscribe_beyond_their_commune(
 ) -> None:
     target_id = other_commune.id if target == "other" else None
     with pytest.raises(Forbidden):
-        feeds.create_feed(db_session, user=technician, kind=kind, target_id=target_id, name="Nope")
+        feeds.create_feed(db_session, by=technician, kind=kind, target_id=target_id, name="Nope")
     assert db_session.scalars(select(FeedToken)).all() == []
 
 
@@ -443,14 +443,14 @@ def test_revoked_regenerated_and_disabled_tokens_stop_working(
     db_session: Session, technician: User, commune: Commune
 ) -> None:
     feed, token = feeds.create_feed(
-        db_session, user=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="A"
+        db_session, by=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="A"
     )
     fetch(db_session, token)
-    _feed, new = feeds.regenerate_feed(db_session, feed.id, user=technician)
+    _feed, new = feeds.regenerate_feed(db_session, feed.id, by=technician)
     with pytest.raises(NotFound):
         fetch(db_session, token)
     fetch(db_session, new)
-    feeds.rename_feed(db_session, feed.id, user=technician, name="  Melun   mairie ")
+    feeds.rename_feed(db_session, feed.id, by=technician, name="  Melun   mairie ")
     assert feed.name == "Melun mairie"
     technician.is_active_account = False
     db_session.commit()
@@ -459,10 +459,10 @@ def test_revoked_regenerated_and_disabled_tokens_stop_working(
     technician.is_active_account = True
     db_session.commit()
     fetch(db_session, new)
-    feeds.revoke_feed(db_session, feed.id, user=technician)
+    feeds.revoke_feed(db_session, feed.id, by=technician)
     with pytest.raises(NotFound):
         fetch(db_session, new)
-    assert feeds.list_feeds(db_session, user=technician) == []
+    assert feeds.list_feeds(db_session, by=technician) == []
     with pytest.raises(NotFound):
         fetch(db_session, feeds.new_token())
 
@@ -482,13 +482,13 @@ def test_someone_elses_feed_cannot_be_managed(
     db_session: Session, technician: User, other_technician: User, commune: Commune
 ) -> None:
     feed, _token = feeds.create_feed(
-        db_session, user=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="A"
+        db_session, by=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="A"
     )
     for action in (feeds.revoke_feed, feeds.regenerate_feed):
         with pytest.raises(NotFound):
-            action(db_session, feed.id, user=other_technician)
+            action(db_session, feed.id, by=other_technician)
     with pytest.raises(NotFound):
-        feeds.rename_feed(db_session, feed.id, user=other_technician, name="B")
+        feeds.rename_feed(db_session, feed.id, by=other_technician, name="B")
 
 
 def test_feed_speaks_its_owners_language(

@@ -33,14 +33,14 @@ def test_changes_raise_the_generation_and_bookkeeping_does_not(
     db_session.commit()
     assert current_generation(db_session) == after_edit
     feed, _token = feeds.create_feed(
-        db_session, user=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="A"
+        db_session, by=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="A"
     )
     after_create = current_generation(db_session)
     assert after_create == after_edit + 1
     feed.last_used_at = utcnow()
     db_session.commit()
     assert current_generation(db_session) == after_create
-    feeds.revoke_feed(db_session, feed.id, user=technician)
+    feeds.revoke_feed(db_session, feed.id, by=technician)
     assert current_generation(db_session) == after_create + 1
 
 

@@ -29,11 +29,11 @@ def test_technician_may_not_change_or_list_anything(
     db_session: Session, technician: User, depot: Site
 ) -> None:
     with pytest.raises(Forbidden):
-        inventory.create_type(db_session, TypeData(code="x", name="X"), actor=technician)
+        inventory.create_type(db_session, TypeData(code="x", name="X"), by=technician)
     with pytest.raises(Forbidden):
-        inventory.list_units(db_session, actor=technician)
+        inventory.list_units(db_session, by=technician)
     with pytest.raises(Forbidden):
-        inventory.set_pool_quantity(db_session, 1, depot.id, 3, actor=technician)
+        inventory.set_pool_quantity(db_session, 1, depot.id, 3, by=technician)
     assert db_session.scalar(select(EquipmentType).where(EquipmentType.code == "x")) is None
 
 
@@ -49,7 +49,7 @@ def test_create_type_with_substitute_is_audited(
         max_loan_days=5,
         substitute_codes=("minibus-12",),
     )
-    created = inventory.create_type(db_session, data, actor=manager)
+    created = inventory.create_type(db_session, data, by=manager)
 
     assert [s.code for s in created.substitutes] == ["minibus-12"]
     assert twelve.substitutes == []
@@ -68,7 +68,7 @@ def test_type_errors_are_listed_by_field(db_session: Session, admin: User) -> No
         substitute_codes=("nope",),
     )
     with pytest.raises(ValidationError) as caught:
-        inventory.create_type(db_session, data, actor=admin)
+        inventory.create_type(db_session, data, by=admin)
     fields = {field for field, _message in caught.value.errors}
     assert fields == {"code", "name", "turnaround_minutes", "max_loan_days", "substitutes"}
 
@@ -78,7 +78,7 @@ def test_duplicate_type_code_is_a_conflict(
 ) -> None:
     make_type(code="chair")
     with pytest.raises(Conflict, match="chair"):
-        inventory.create_type(db_session, TypeData(code="chair", name="Chaise"), actor=manager)
+        inventory.create_type(db_session, TypeData(code="chair", name="Chaise"), by=manager)
 
 
 def test_type_with_units_cannot_become_pooled(
@@ -88,7 +88,7 @@ def test_type_with_units_cannot_become_pooled(
     t = unit.type
     with pytest.raises(ValidationError) as caught:
         inventory.update_type(
-            db_session, t.id, TypeData(code=t.code, name=t.name, is_pooled=True), actor=manager
+            db_session, t.id, TypeData(code=t.code, name=t.name, is_pooled=True), by=manager
         )
     assert caught.value.errors[0][0] == "is_pooled"
     db_session.refresh(t)
@@ -103,7 +103,7 @@ def test_pooled_type_cannot_substitute(
         inventory.create_type(
             db_session,
             TypeData(code="bench", name="Bench", substitute_codes=("chair",)),
-            actor=manager,
+            by=manager,
         )
 
 
@@ -112,13 +112,13 @@ def test_update_without_change_leaves_no_event(
 ) -> None:
     t = make_type(code="sweeper", name="Balayeuse", turnaround_minutes=120, min_notice_hours=72)
     same = TypeData(code="sweeper", name="Balayeuse", turnaround_minutes=120, min_notice_hours=72)
-    inventory.update_type(db_session, t.id, same, actor=manager)
+    inventory.update_type(db_session, t.id, same, by=manager)
     assert _events(db_session, "type.update") == []
     inventory.update_type(
         db_session,
         t.id,
         TypeData(code="sweeper", name="Balayeuse", turnaround_minutes=90, min_notice_hours=72),
-        actor=manager,
+        by=manager,
     )
     (event,) = _events(db_session, "type.update")
     assert (event.before or {})["turnaround_minutes"] == 120
@@ -138,7 +138,7 @@ def test_unit_must_be_of_a_tracked_type_at_a_depot(
         inventory.create_unit(
             db_session,
             UnitData(code="U-1", name="U 1", type_id=pooled.id, home_depot_id=delivery.id),
-            actor=manager,
+            by=manager,
         )
     assert {f for f, _m in caught.value.errors} == {"type_id", "home_depot_id"}
 
@@ -146,7 +146,7 @@ def test_unit_must_be_of_a_tracked_type_at_a_depot(
     unit = inventory.create_unit(
         db_session,
         UnitData(code="U-1", name="U 1", type_id=tracked.id, home_depot_id=depot.id),
-        actor=manager,
+        by=manager,
     )
     assert unit.home_depot is depot
     assert len(_events(db_session, "unit.create")) == 1
@@ -154,7 +154,7 @@ def test_unit_must_be_of_a_tracked_type_at_a_depot(
         inventory.create_unit(
             db_session,
             UnitData(code="U-1", name="Other", type_id=tracked.id, home_depot_id=depot.id),
-            actor=manager,
+            by=manager,
         )
 
 
@@ -170,7 +170,7 @@ def test_update_unit_status(
         status=UnitStatus.MAINTENANCE,
         notes="Pneu crevé",
     )
-    inventory.update_unit(db_session, unit.id, data, actor=manager)
+    inventory.update_unit(db_session, unit.id, data, by=manager)
     assert unit.status is UnitStatus.MAINTENANCE
     (event,) = _events(db_session, "unit.update")
     assert (event.after or {})["status"] == "maintenance"
@@ -182,31 +182,31 @@ def test_windows_are_added_checked_and_removed(
     unit = make_unit()
     start = DEFAULT_START
     window = inventory.add_unavailability(
-        db_session, unit.id, start, start + timedelta(days=2), "Révision", actor=manager
+        db_session, unit.id, start, start + timedelta(days=2), "Révision", by=manager
     )
     assert unit.unavailabilities == [window]
 
     with pytest.raises(ValidationError) as caught:
-        inventory.add_unavailability(db_session, unit.id, start, start, actor=manager)
+        inventory.add_unavailability(db_session, unit.id, start, start, by=manager)
     assert caught.value.errors[0][0] == "end_dt"
     with pytest.raises(ValidationError):
         inventory.add_unavailability(
-            db_session, unit.id, datetime(2030, 1, 1), datetime(2030, 1, 2), actor=manager
+            db_session, unit.id, datetime(2030, 1, 1), datetime(2030, 1, 2), by=manager
         )
     with pytest.raises(Conflict):
         inventory.add_unavailability(
-            db_session, unit.id, start + timedelta(days=1), start + timedelta(days=3), actor=manager
+            db_session, unit.id, start + timedelta(days=1), start + timedelta(days=3), by=manager
         )
     # Touching windows do not overlap: windows are half-open.
     inventory.add_unavailability(
-        db_session, unit.id, start + timedelta(days=2), start + timedelta(days=3), actor=manager
+        db_session, unit.id, start + timedelta(days=2), start + timedelta(days=3), by=manager
     )
 
-    inventory.remove_unavailability(db_session, window.id, actor=manager)
+    inventory.remove_unavailability(db_session, window.id, by=manager)
     assert len(unit.unavailabilities) == 1
     assert len(_events(db_session, "unavailability.delete")) == 1
     with pytest.raises(NotFound):
-        inventory.remove_unavailability(db_session, window.id, actor=manager)
+        inventory.remove_unavailability(db_session, window.id, by=manager)
 
 
 def test_pool_quantity_is_created_then_updated(
@@ -217,8 +217,8 @@ def test_pool_quantity_is_created_then_updated(
     depot: Site,
 ) -> None:
     chairs = make_type(code="chair", is_pooled=True)
-    pool = inventory.set_pool_quantity(db_session, chairs.id, depot.id, 300, actor=manager)
-    again = inventory.set_pool_quantity(db_session, chairs.id, depot.id, 250, actor=manager)
+    pool = inventory.set_pool_quantity(db_session, chairs.id, depot.id, 300, by=manager)
+    again = inventory.set_pool_quantity(db_session, chairs.id, depot.id, 250, by=manager)
     assert again.id == pool.id and again.quantity == 250
     assert len(list(db_session.scalars(select(Pool)))) == 1
     assert [e.action for e in db_session.scalars(select(AuditEvent).order_by(AuditEvent.id))] == [
@@ -227,7 +227,7 @@ def test_pool_quantity_is_created_then_updated(
     ]
 
     with pytest.raises(ValidationError) as caught:
-        inventory.set_pool_quantity(db_session, make_type().id, make_site().id, -1, actor=manager)
+        inventory.set_pool_quantity(db_session, make_type().id, make_site().id, -1, by=manager)
     assert {f for f, _m in caught.value.errors} == {"quantity", "type_id", "depot_id"}
 
 
@@ -238,7 +238,7 @@ def test_sites_validate_coordinates_and_commune(
         inventory.create_site(
             db_session,
             SiteData(name="Ailleurs", kind=SiteKind.DELIVERY, lat=91, lon=-181),
-            actor=manager,
+            by=manager,
         )
     assert {f for f, _m in caught.value.errors} == {"lat", "lon", "commune_id"}
 
@@ -251,14 +251,14 @@ def test_sites_validate_coordinates_and_commune(
             lon=2.6603,
             commune_id=commune.id,  # type: ignore[attr-defined]
         ),
-        actor=manager,
+        by=manager,
     )
     assert site.commune is commune
     with pytest.raises(Conflict):
         inventory.create_site(
             db_session,
             SiteData(name="melun - hôtel de ville", kind=SiteKind.DEPOT, lat=48.5, lon=2.6),
-            actor=manager,
+            by=manager,
         )
 
 
@@ -275,5 +275,5 @@ def test_depot_holding_stock_stays_a_depot(
         commune_id=commune.id,  # type: ignore[attr-defined]
     )
     with pytest.raises(ValidationError) as caught:
-        inventory.update_site(db_session, depot.id, data, actor=manager)
+        inventory.update_site(db_session, depot.id, data, by=manager)
     assert caught.value.errors[0][0] == "kind"

@@ -284,7 +284,7 @@ def notes_of(db_session: Session, user: User) -> list[Notification]:
     )
 
 
-def test_approval_says_what_and_when_and_a_decline_says_why(
+def test_approval_says_what_and_when_and_the_waiting_list_says_why(
     db_session, with_mail, fleet, make_request, commune, manager, technician
 ):
     ask(make_request, fleet, commune, "Fête", priority=4)
@@ -300,14 +300,14 @@ def test_approval_says_what_and_when_and_a_decline_says_why(
     assert fete.text.startswith("Approved: Fête from ")
     assert "Minibus 9 places (MB-" in fete.text
     assert fete.payload["units"] and fete.payload["start"] and fete.payload["end"]
-    declined = notes["request.declined"]
-    assert declined.text.startswith("Declined: Brocante. ")
-    assert len(declined.text) > len("Declined: Brocante. ")
-    assert declined.payload["reason"]
+    waiting = notes["request.waiting"]
+    assert waiting.text.startswith("On the waiting list: Brocante. ")
+    assert waiting.text.endswith("You will be told if equipment becomes free in time.")
+    assert waiting.payload["reason"]
     # One e-mail per notification, with the same text.
     rows = outbox(db_session)
     assert len(rows) == 3 and {r.to for r in rows} == {technician.email}
-    assert any(r.subject.endswith("Your request is declined") for r in rows)
+    assert any(r.subject.endswith("Your request is on the waiting list") for r in rows)
 
 
 def test_a_reapproved_loan_that_did_not_move_is_approved_not_changed(

@@ -285,7 +285,8 @@ def test_approve_moves_requests_notifies_and_audits(
         assert loan.status is RequestStatus.APPROVED
         assert loan.sequence == 1
     db_session.refresh(low)
-    assert low.status is RequestStatus.DECLINED
+    # Unserved: on the waiting list, with why, until its dates pass.
+    assert low.status is RequestStatus.WAITING
     assert low.sequence == 1
     assert "Élections" in low.decline_reason or "Marché" in low.decline_reason
     notes = db_session.scalars(select(Notification).order_by(Notification.id)).all()
@@ -293,13 +294,14 @@ def test_approve_moves_requests_notifies_and_audits(
     assert sorted(n.kind for n in notes) == [
         "request.approved",
         "request.approved",
-        "request.declined",
+        "request.waiting",
     ]
     approved_note = next(n for n in notes if n.payload["request_id"] == high[0].id)
     assert "Élections" in approved_note.text and approved_note.payload["units"]
     event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "plan.approve")).one()
     assert event.object_id == plan.id
-    assert event.after["declined"] == [low.id]
+    assert event.after["waiting"] == [low.id]
+    assert event.after["declined"] == []
 
 
 def test_a_new_approved_plan_supersedes_and_keeps_loans(db_session, fleet, ask, manager):
@@ -597,7 +599,9 @@ def test_dashboard_and_review_figures(db_session, fleet, ask, manager, make_requ
     planning.approve_plan(db_session, plan.id, by=manager)
     board = planning.dashboard(db_session, by=manager, now=DEFAULT_START - timedelta(days=1))
     assert board.approved is not None and board.approved.id == plan.id
-    assert board.waiting == [] and board.proposed == []
+    # The two unserved requests stay on the waiting list, still to be planned.
+    assert {r.status for r in board.waiting} == {RequestStatus.WAITING}
+    assert len(board.waiting) == 2 and board.proposed == []
     assert [h.way for h in board.handovers.upcoming].count("out") == 2
 
 

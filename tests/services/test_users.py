@@ -23,7 +23,7 @@ def test_create_user_stores_a_hash_and_an_audit_event(db_session, commune, admin
         password="s3cret-enough",
         role=Role.TECHNICIAN,
         commune_id=commune.id,
-        actor=admin,
+        by=admin,
     )
     assert user.email == "new.tech@melun.example"
     assert user.password_hash != "s3cret-enough"
@@ -92,7 +92,7 @@ def test_only_admins_create_accounts(db_session, manager):
             name="X",
             password="long enough",
             role=Role.ADMIN,
-            actor=manager,
+            by=manager,
         )
 
 
@@ -202,9 +202,9 @@ def test_custom_throttle(db_session, technician):
 
 
 def test_disable_and_enable(db_session, admin, technician):
-    users.set_user_active(db_session, technician.id, False, actor=admin)
+    users.set_user_active(db_session, technician.id, False, by=admin)
     assert not technician.is_active
-    users.set_user_active(db_session, technician.id, True, actor=admin)
+    users.set_user_active(db_session, technician.id, True, by=admin)
     assert technician.is_active
     actions = db_session.scalars(
         select(AuditEvent.action)
@@ -216,23 +216,23 @@ def test_disable_and_enable(db_session, admin, technician):
 
 def test_admin_cannot_disable_themselves(db_session, admin):
     with pytest.raises(ValidationError, match="your own account"):
-        users.set_user_active(db_session, admin.id, False, actor=admin)
+        users.set_user_active(db_session, admin.id, False, by=admin)
 
 
 def test_disable_unknown_user(db_session, admin):
     with pytest.raises(NotFound):
-        users.set_user_active(db_session, 424242, False, actor=admin)
+        users.set_user_active(db_session, 424242, False, by=admin)
 
 
 def test_manager_cannot_disable(db_session, manager, technician):
     with pytest.raises(Forbidden):
-        users.set_user_active(db_session, technician.id, False, actor=manager)
+        users.set_user_active(db_session, technician.id, False, by=manager)
 
 
 def test_reset_password_lifts_throttling(db_session, admin, technician):
     for minute in range(5):
         _fail(db_session, technician.email, "1.2.3.4", NOW + timedelta(minutes=minute))
-    users.reset_password(db_session, technician.id, "a brand new one", actor=admin)
+    users.reset_password(db_session, technician.id, "a brand new one", by=admin)
     user = users.authenticate(
         db_session, technician.email, "a brand new one", "1.2.3.4", now=NOW + timedelta(minutes=6)
     )
@@ -242,7 +242,7 @@ def test_reset_password_lifts_throttling(db_session, admin, technician):
 
 def test_reset_password_refuses_short_ones(db_session, admin, technician):
     with pytest.raises(ValidationError, match="at least 8"):
-        users.reset_password(db_session, technician.id, "short", actor=admin)
+        users.reset_password(db_session, technician.id, "short", by=admin)
 
 
 def test_set_locale(db_session, technician):

@@ -40,7 +40,7 @@ def feed_url(
 ) -> str:
     make_loan(commune, minibus)
     _feed, token = feeds.create_feed(
-        db_session, user=manager, kind=FeedKind.MANAGER, target_id=None, name="Tout"
+        db_session, by=manager, kind=FeedKind.MANAGER, target_id=None, name="Tout"
     )
     return f"/feeds/{token}.ics"
 
@@ -123,7 +123,7 @@ def test_unknown_revoked_and_disabled_tokens_all_get_the_same_404(
     manager.is_active_account = True
     db_session.commit()
     feed = db_session.scalars(select(FeedToken)).one()
-    feeds.revoke_feed(db_session, feed.id, user=manager)
+    feeds.revoke_feed(db_session, feed.id, by=manager)
     revoked = client.get(feed_url)
     for response in (disabled, revoked):
         assert response.status_code == 404
@@ -223,7 +223,7 @@ def test_rename_regenerate_and_revoke_from_the_page(
     client: FlaskClient, auth: Any, technician: User, commune: Commune, db_session: Session
 ) -> None:
     feed, token = feeds.create_feed(
-        db_session, user=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="A"
+        db_session, by=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="A"
     )
     auth.login(technician)
     assert client.post(f"/feeds/{feed.id}/rename", data={"name": "Mairie"}).status_code == 302
@@ -252,7 +252,7 @@ def test_forms_need_the_csrf_token(
     path: str,
 ) -> None:
     feed, _token = feeds.create_feed(
-        db_session, user=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="A"
+        db_session, by=technician, kind=FeedKind.COMMUNE, target_id=commune.id, name="A"
     )
     page = client.get("/login").text
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
@@ -272,7 +272,7 @@ def test_forms_need_the_csrf_token(
     )
     assert response.status_code == 400
     assert feed.name == "A" and feed.revoked_at is None
-    assert len(feeds.list_feeds(db_session, user=technician)) == 1
+    assert len(feeds.list_feeds(db_session, by=technician)) == 1
 
 
 def test_the_page_needs_a_sign_in(client: FlaskClient) -> None:
@@ -300,9 +300,9 @@ def test_a_remembered_etag_never_outlives_the_token(
     assert client.get(feed_url, headers={"If-None-Match": etag}).status_code == 304
     feed = db_session.scalars(select(FeedToken)).one()
     if change == "revoke":
-        feeds.revoke_feed(db_session, feed.id, user=manager)
+        feeds.revoke_feed(db_session, feed.id, by=manager)
     elif change == "regenerate":
-        feeds.regenerate_feed(db_session, feed.id, user=manager)
+        feeds.regenerate_feed(db_session, feed.id, by=manager)
     elif change == "disable":
         manager.is_active_account = False
         db_session.commit()

@@ -91,7 +91,7 @@ def test_a_password_reset_ends_the_sessions_of_the_account(
     )
     assert client.get("/requests/").status_code == 200
 
-    user_service.reset_password(db_session, technician.id, "a brand new passphrase", actor=admin)
+    user_service.reset_password(db_session, technician.id, "a brand new passphrase", by=admin)
 
     response = client.get("/requests/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
@@ -108,8 +108,8 @@ def test_deactivating_an_account_ends_its_sessions_even_once_reactivated(
     client: FlaskClient, db_session: Session, technician: User, admin: User
 ):
     client.post("/login", data={"email": technician.email, "password": DEFAULT_PASSWORD})
-    user_service.set_user_active(db_session, technician.id, False, actor=admin)
-    user_service.set_user_active(db_session, technician.id, True, actor=admin)
+    user_service.set_user_active(db_session, technician.id, False, by=admin)
+    user_service.set_user_active(db_session, technician.id, True, by=admin)
     assert client.get("/requests/").status_code == 302
 
 
@@ -127,11 +127,11 @@ def test_inventory_export_makes_formula_cells_inert_and_reads_them_back(
     make_type(code="barrier", name='=HYPERLINK("http://evil.example","Click")')
     make_type(code="tent", name="-2+3", description="@SUM(A1)")
 
-    exported = export_csv(db_session, "types", actor=manager).decode("utf-8-sig")
+    exported = export_csv(db_session, "types", by=manager).decode("utf-8-sig")
 
     assert ";'=HYPERLINK(" in exported.replace('"', "")
     assert "'-2+3" in exported and "'@SUM(A1)" in exported
-    result = import_csv(db_session, "types", exported.encode("utf-8-sig"), actor=manager)
+    result = import_csv(db_session, "types", exported.encode("utf-8-sig"), by=manager)
     assert (result.created, result.updated) == (0, 0)
     names = {t.code: t.name for t in db_session.scalars(select(EquipmentType))}
     assert names["tent"] == "-2+3"

@@ -105,7 +105,7 @@ def test_run_review_and_approve(client, auth, manager, ask, db_session):  # noqa
     assert [loan.status for loan in loans] == [
         RequestStatus.APPROVED,
         RequestStatus.APPROVED,
-        RequestStatus.DECLINED,
+        RequestStatus.WAITING,
     ]
 
 

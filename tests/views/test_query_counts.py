@@ -209,7 +209,7 @@ def test_commune_feed(app, client, technician, db_session, manager, grow):
     with app.app_context():
         _feed, token = feeds.create_feed(
             db_session,
-            user=technician,
+            by=technician,
             kind=FeedKind.COMMUNE,
             target_id=technician.commune_id,
             name="Commune",

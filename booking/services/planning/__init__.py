@@ -25,8 +25,6 @@ from booking.services.planning.approve import (
     unpin_assignment,
 )
 from booking.services.planning.data import (
-    LOCKED_STATUSES,
-    OPEN_STATUSES,
     current_fingerprint,
     data_fingerprint,
     notice_start,
@@ -64,10 +62,8 @@ from booking.services.planning.run import (
 )
 
 __all__ = [
-    "LOCKED_STATUSES",
     "MAX_TIME_LIMIT",
     "MIN_TIME_LIMIT",
-    "OPEN_STATUSES",
     "TIMEZONE",
     "Dashboard",
     "IdMaps",

@@ -10,15 +10,15 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, insert, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from booking import limits
 from booking.db import utcnow
 from booking.errors import Conflict, NotFound, ValidationError
 from booking.i18n import local_datetime
 from booking.models import (
+    LOCKED_STATUSES,
+    OPEN_STATUSES,
     Assignment,
     AssignmentDraw,
     AssignmentUnit,
@@ -33,13 +33,9 @@ from booking.models import (
 )
 from booking.services.access import get_or_404, require_staff
 from booking.services.audit import record_event
+from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.notifications import notify
-from booking.services.planning.data import (
-    LOCKED_STATUSES,
-    OPEN_STATUSES,
-    data_fingerprint,
-    stale_message,
-)
+from booking.services.planning.data import data_fingerprint, stale_message
 from booking.services.planning.ids import TIMEZONE, request_key
 from booking.services.planning.problem import km_per_served
 from booking.services.planning.reasons import describe_reason
@@ -47,7 +43,12 @@ from solver.check import Violation, check_assignments, compute_metrics
 from solver.io import plan_from_json, plan_to_json, problem_from_json
 from solver.plan import LineAssignment
 
-DECLINABLE = (RequestStatus.SUBMITTED, RequestStatus.PLANNED, RequestStatus.APPROVED)
+DECLINABLE = (
+    RequestStatus.SUBMITTED,
+    RequestStatus.PLANNED,
+    RequestStatus.WAITING,
+    RequestStatus.APPROVED,
+)
 
 
 def _lock_for_approval(session: Session, plan_id: int) -> None:
@@ -146,7 +147,8 @@ def approve_plan(session: Session, plan_id: int, *, by: User, now: datetime | No
     """Approve a proposed plan, in one transaction.
 
     The plan becomes APPROVED and the approved one SUPERSEDED (other proposals are
-    DISCARDED); its open requests become APPROVED (served) or DECLINED (with the reason);
+    DISCARDED); its open requests become APPROVED (served), WAITING (unserved, with the
+    reason; they stay plannable) or DECLINED (unserved because their dates have passed);
     the SEQUENCE of every request whose status, times or units change is raised; the
     commune's technicians are notified; an audit event is written.
 
@@ -158,67 +160,70 @@ def approve_plan(session: Session, plan_id: int, *, by: User, now: datetime | No
             ``now`` (time passed since it was proposed), or a concurrent change got in first.
     """
     require_staff(by)
+    lost_race = _("Someone changed the data at the same moment. %(hint)s", hint=stale_message())
     try:
-        _lock_for_approval(session, plan_id)
-        plan = session.scalars(
-            select(Plan).where(Plan.id == plan_id).execution_options(populate_existing=True)
-        ).first()
-        if plan is None:
-            raise NotFound(_("Plan %(id)s does not exist.", id=plan_id))
-        if plan.status is not PlanStatus.PROPOSED:
-            raise Conflict(_("This plan cannot be approved: it is no longer a proposal."))
-        if data_fingerprint(session, horizon=None) != plan.data_fingerprint:
-            raise Conflict(stale_message())
-        late = _started_since_proposed(session, plan, now or utcnow())
-        if late:
-            raise Conflict(
-                _(
-                    "This plan would approve loans whose start has passed since it was "
-                    "proposed (requests %(ids)s). Run the optimiser again and approve the "
-                    "new plan.",
-                    ids=", ".join(f"n° {i}" for i in late),
+        with conflict_on_concurrent_write(session, lost_race, duplicate=lost_race):
+            _lock_for_approval(session, plan_id)
+            plan = session.scalars(
+                select(Plan).where(Plan.id == plan_id).execution_options(populate_existing=True)
+            ).first()
+            if plan is None:
+                raise NotFound(_("Plan %(id)s does not exist.", id=plan_id))
+            if plan.status is not PlanStatus.PROPOSED:
+                raise Conflict(_("This plan cannot be approved: it is no longer a proposal."))
+            if data_fingerprint(session, horizon=None) != plan.data_fingerprint:
+                raise Conflict(stale_message())
+            late = _started_since_proposed(session, plan, now or utcnow())
+            if late:
+                raise Conflict(
+                    _(
+                        "This plan would approve loans whose start has passed since it was "
+                        "proposed (requests %(ids)s). Run the optimiser again and approve the "
+                        "new plan.",
+                        ids=", ".join(f"n° {i}" for i in late),
+                    )
                 )
+            summary = _apply(session, plan, by, now or utcnow())
+            record_event(
+                session,
+                by=by,
+                action="plan.approve",
+                object_type="plan",
+                object_id=plan.id,
+                before={"status": PlanStatus.PROPOSED.value},
+                after={"status": PlanStatus.APPROVED.value, **summary},
             )
-        summary = _apply(session, plan, by)
-        record_event(
-            session,
-            actor=by,
-            action="plan.approve",
-            object_type="plan",
-            object_id=plan.id,
-            before={"status": PlanStatus.PROPOSED.value},
-            after={"status": PlanStatus.APPROVED.value, **summary},
-        )
-        session.commit()
+            session.commit()
     except (Conflict, NotFound):
         session.rollback()
         raise
-    except (StaleDataError, IntegrityError, OperationalError) as error:
-        session.rollback()
-        raise Conflict(
-            _("Someone changed the data at the same moment. %(hint)s", hint=stale_message())
-        ) from error
     return plan
 
 
-def _apply(session: Session, plan: Plan, by: User) -> dict[str, Any]:
+def _apply(session: Session, plan: Plan, by: User, now: datetime) -> dict[str, Any]:
     """Make ``plan`` the approved one and settle each of its open requests.
 
     Returns:
-        The audit summary: ``{"approved", "declined", "changed"}``, lists of request ids
-        approved as before, declined, and approved with other times, units or draws.
+        The audit summary: ``{"approved", "declined", "waiting", "changed"}``, lists of
+        request ids approved as before, declined (dates passed), put on (or kept on) the
+        waiting list, and approved with other times, units or draws.
     """
     before = _retire_plans(session, plan, by)
     approved: list[int] = []
     declined: list[int] = []
+    waiting: list[int] = []
     changed: list[int] = []
     for assignment in plan.assignments:
         loan = assignment.request
         if loan.status not in OPEN_STATUSES:
             continue  # approved loans were locked: unchanged
         if not assignment.is_served:
-            _decline_unserved(session, plan, assignment)
-            declined.append(loan.id)
+            if _has_expired(assignment, now):
+                _decline_unserved(session, plan, assignment)
+                declined.append(loan.id)
+            else:
+                _wait_unserved(session, plan, assignment)
+                waiting.append(loan.id)
         elif _approve_served(session, plan, assignment, before.get(loan.id)):
             changed.append(loan.id)
         else:
@@ -226,7 +231,7 @@ def _apply(session: Session, plan: Plan, by: User) -> dict[str, Any]:
     _keep_left_out(plan, before)
     session.flush()
     _record_occupations(session, plan)
-    return {"approved": approved, "declined": declined, "changed": changed}
+    return {"approved": approved, "declined": declined, "waiting": waiting, "changed": changed}
 
 
 def _record_occupations(session: Session, plan: Plan) -> None:
@@ -374,6 +379,42 @@ def _decline_unserved(session: Session, plan: Plan, assignment: Assignment) -> N
     )
 
 
+def _has_expired(assignment: Assignment, now: datetime) -> bool:
+    """Whether an unserved request can no longer be served: its dates have passed."""
+    reason = assignment.reason
+    if isinstance(reason, dict) and reason.get("latest_start"):
+        return True
+    loan = assignment.request
+    return (loan.latest_end_dt or loan.requested_end_dt) <= now
+
+
+def _wait_unserved(session: Session, plan: Plan, assignment: Assignment) -> None:
+    """Put an open request the plan leaves unserved on the waiting list.
+
+    Its technicians are told why once, when it joins the list; a request already waiting
+    only gets the new reason.
+    """
+    loan = assignment.request
+    reason = describe_reason(session, assignment.reason)
+    loan.decline_reason = reason
+    if loan.status is RequestStatus.WAITING:
+        return
+    loan.status = RequestStatus.WAITING
+    loan.sequence += 1
+    _notify(
+        session,
+        loan,
+        "request.waiting",
+        lambda: _(
+            "On the waiting list: %(title)s. %(reason)s You will be told if equipment "
+            "becomes free in time.",
+            title=loan.title,
+            reason=describe_reason(session, assignment.reason),
+        ),
+        {"request_id": loan.id, "plan_id": plan.id, "reason": reason},
+    )
+
+
 def _decline(
     session: Session,
     loan: LoanRequest,
@@ -437,7 +478,7 @@ def _set_pin(session: Session, plan_id: int, request_id: int, pinned: bool, by: 
     assignment.is_pinned = pinned
     record_event(
         session,
-        actor=by,
+        by=by,
         action="plan.pin" if pinned else "plan.unpin",
         object_type="plan",
         object_id=plan_id,
@@ -552,7 +593,7 @@ def force_unit(
     plan.metrics = {**metrics, "km_per_served": km_per_served(metrics)}
     record_event(
         session,
-        actor=by,
+        by=by,
         action="plan.force_unit",
         object_type="plan",
         object_id=plan.id,
@@ -581,16 +622,15 @@ def decline_request(session: Session, request_id: int, reason: str, *, by: User)
     _decline(session, loan, reason, lambda: reason, {})
     record_event(
         session,
-        actor=by,
+        by=by,
         action="request.decline",
         object_type="loan_request",
         object_id=loan.id,
         before={"status": before},
         after={"status": loan.status.value, "reason": reason},
     )
-    try:
+    with conflict_on_concurrent_write(
+        session, _("The request changed meanwhile; reload and try again.")
+    ):
         session.commit()
-    except StaleDataError as error:
-        session.rollback()
-        raise Conflict(_("The request changed meanwhile; reload and try again.")) from error
     return loan

@@ -350,7 +350,11 @@ def _pins(
         assert loan is not None
         candidate = _locked_assignment(loan, assignment, types, used_units)
         # A pin that now starts too early (in the past) leaves the request free.
-        if candidate is not None and candidate.start >= plannable[request_id].earliest:
+        if (
+            candidate is not None
+            and candidate.start is not None
+            and candidate.start >= plannable[request_id].earliest
+        ):
             pinned[request_id] = candidate
     return pinned
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
 from booking.db import utcnow
 from booking.models import (
+    OPEN_STATUSES,
     Assignment,
     AssignmentDraw,
     AssignmentUnit,
@@ -29,11 +30,7 @@ from booking.models import (
 from booking.services.access import get_or_404, require_staff
 from booking.services.dashboard import HandoverBoard, handover_board
 from booking.services.paging import Pager, make_pager
-from booking.services.planning.data import (
-    OPEN_STATUSES,
-    current_fingerprint,
-    stale_message,
-)
+from booking.services.planning.data import current_fingerprint, stale_message
 from booking.services.planning.ids import request_id_of
 from booking.services.planning.reasons import describe_reason
 from booking.timeutil import from_local, to_local
@@ -76,7 +73,7 @@ def dashboard(session: Session, *, by: User, now: datetime | None = None) -> Das
             )
         ),
         approved=session.scalars(select(Plan).where(Plan.status == PlanStatus.APPROVED)).first(),
-        handovers=handover_board(session, user=by, now=now),
+        handovers=handover_board(session, by=by, now=now),
         jobs=list(session.scalars(select(SolverJob).order_by(SolverJob.id.desc()).limit(5))),
     )
 

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import solver
-from booking.db import Database, utcnow
+from booking.db import Database, rows_matched, utcnow
 from booking.errors import Unavailable, ValidationError
 from booking.models import (
     Assignment,
@@ -109,7 +109,7 @@ def propose_plan(
     session.flush()
     record_event(
         session,
-        actor=by,
+        by=by,
         action="plan.propose",
         object_type="solver_job",
         object_id=job.id,
@@ -234,11 +234,15 @@ def run_solver_job(
 def _claim(database: Database, job_id: int) -> _Claim | None:
     """Start the job if it is still queued; None if another worker (or a cancel) got it."""
     with database.session() as session:
-        claimed = session.execute(
-            update(SolverJob)
-            .where(SolverJob.id == job_id, SolverJob.status == JobStatus.QUEUED)
-            .values(status=JobStatus.RUNNING, started_at=utcnow(), stage="building", progress=0.02)
-        ).rowcount
+        claimed = rows_matched(
+            session.execute(
+                update(SolverJob)
+                .where(SolverJob.id == job_id, SolverJob.status == JobStatus.QUEUED)
+                .values(
+                    status=JobStatus.RUNNING, started_at=utcnow(), stage="building", progress=0.02
+                )
+            )
+        )
         session.commit()
         if not claimed:
             return None
@@ -352,19 +356,21 @@ def _fail_broken_rules(database: Database, job_id: int, violations: list[Violati
 
 def _succeed(session: Session, job_id: int, plan_id: int, plan: solver.Plan) -> None:
     """End the job SUCCEEDED with its stored plan, or drop the plan if it was cancelled."""
-    done = session.execute(
-        update(SolverJob)
-        .where(SolverJob.id == job_id, SolverJob.status == JobStatus.RUNNING)
-        .values(
-            status=JobStatus.SUCCEEDED,
-            plan_id=plan_id,
-            progress=1.0,
-            stage="done",
-            finished_at=utcnow(),
-            best_objective=plan.metrics.served_value,
-            message=None,
+    done = rows_matched(
+        session.execute(
+            update(SolverJob)
+            .where(SolverJob.id == job_id, SolverJob.status == JobStatus.RUNNING)
+            .values(
+                status=JobStatus.SUCCEEDED,
+                plan_id=plan_id,
+                progress=1.0,
+                stage="done",
+                finished_at=utcnow(),
+                best_objective=plan.metrics.served_value,
+                message=None,
+            )
         )
-    ).rowcount
+    )
     if not done:
         # Cancelled (or failed by a restart) while storing: keep nothing.
         session.rollback()
