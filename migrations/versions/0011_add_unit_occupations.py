@@ -54,20 +54,24 @@ def upgrade() -> None:
         )
     # The loans approved before this revision: the approved plan's served assignments
     # whose requests still hold equipment, each unit until the end plus its turnaround.
-    rows = op.get_bind().execute(
-        sa.text(
-            "SELECT au.unit_id, a.id, a.request_id, a.start_dt, a.end_dt, "
-            "t.turnaround_minutes FROM assignment_units au "
-            "JOIN assignments a ON a.id = au.assignment_id "
-            "JOIN plans p ON p.id = a.plan_id "
-            "JOIN loan_requests r ON r.id = a.request_id "
-            "JOIN units u ON u.id = au.unit_id "
-            "JOIN equipment_types t ON t.id = u.type_id "
-            "WHERE p.status = 'APPROVED' AND a.is_served "
-            "AND r.status IN ('APPROVED', 'HANDED_OVER') "
-            "AND a.start_dt IS NOT NULL AND a.end_dt IS NOT NULL"
+    rows = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT au.unit_id, a.id, a.request_id, a.start_dt, a.end_dt, "
+                "t.turnaround_minutes FROM assignment_units au "
+                "JOIN assignments a ON a.id = au.assignment_id "
+                "JOIN plans p ON p.id = a.plan_id "
+                "JOIN loan_requests r ON r.id = a.request_id "
+                "JOIN units u ON u.id = au.unit_id "
+                "JOIN equipment_types t ON t.id = u.type_id "
+                "WHERE p.status = 'APPROVED' AND a.is_served "
+                "AND r.status IN ('APPROVED', 'HANDED_OVER') "
+                "AND a.start_dt IS NOT NULL AND a.end_dt IS NOT NULL"
+            )
         )
-    ).all()
+        .all()
+    )
     if rows:
         from datetime import UTC, datetime, timedelta
 
