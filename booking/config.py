@@ -248,6 +248,10 @@ def from_environment_without_files() -> dict[str, Any]:
         "PLANNING_HORIZON_DAYS": _positive_int("PLANNING_HORIZON_DAYS", 365),
         # Time limit of the quick re-plan offering freed capacity to the waiting list (s).
         "WAITING_REPLAN_SECONDS": _positive_int("WAITING_REPLAN_SECONDS", 10),
+        # Delivery rounds: how many days ahead they are kept up to date, and the
+        # optimiser's time limit per day (s).
+        "ROUNDS_DAYS": _positive_int("ROUNDS_DAYS", 7),
+        "ROUNDS_SECONDS": _positive_int("ROUNDS_SECONDS", 2),
         **mail_settings(),
         **deployment_settings(),
     }

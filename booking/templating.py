@@ -16,6 +16,8 @@ NAV_LINKS: list[tuple[str, Any, frozenset[str]]] = [
     ("planning.index", _l("Planning"), frozenset({"manager"})),
     ("handovers.overdue", _l("Hand-overs"), frozenset({"technician", "manager"})),
     ("inventory.index", _l("Inventory"), frozenset({"manager"})),
+    ("rounds.index", _l("Rounds"), frozenset({"manager"})),
+    ("reports.index", _l("Reports"), frozenset({"technician", "manager"})),
     ("feeds.index", _l("Calendars"), frozenset({"technician", "manager", "admin"})),
     ("api_tokens.index", _l("API tokens"), frozenset({"technician", "manager", "admin"})),
     ("audit.index", _l("Audit log"), frozenset({"manager", "admin"})),

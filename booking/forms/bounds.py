@@ -32,7 +32,6 @@ class SaneDateField(DateField):
     def process_formdata(self, valuelist: Sequence[Any]) -> None:
         super().process_formdata(valuelist)
         if self.data is not None and not limits.FIRST_YEAR <= self.data.year <= limits.LAST_YEAR:
-            self.data = None
             raise _year_error()
 
 
@@ -42,7 +41,6 @@ class SaneDateTimeLocalField(DateTimeLocalField):
     def process_formdata(self, valuelist: Sequence[Any]) -> None:
         super().process_formdata(valuelist)
         if self.data is not None and not limits.FIRST_YEAR <= self.data.year <= limits.LAST_YEAR:
-            self.data = None
             raise _year_error()
 
 
@@ -52,5 +50,4 @@ class SaneIntegerField(IntegerField):
     def process_formdata(self, valuelist: Sequence[Any]) -> None:
         super().process_formdata(valuelist)
         if self.data is not None and abs(self.data) > limits.MAX_INT:
-            self.data = None
             raise ValueError(_l("Give a number of at most %(max)d.", max=limits.MAX_INT))

@@ -74,6 +74,10 @@ class TypeForm(FlaskForm):
         _l("Longest loan (days, empty: no limit)"), validators=[Optional(), NumberRange(min=1)]
     )
     substitutes = SelectMultipleField(_l("Substitutes (types that can replace it)"), choices=[])
+    load_per_item = CoordinateField(
+        _l("Load of one item on a truck (pallet places, empty: not set)"),
+        validators=[Optional(), NumberRange(min=0.01, max=100)],
+    )
     submit = SubmitField(_l("Save"))
 
     def __init__(self, *args: Any, unit_count: int = 0, **kwargs: Any) -> None:

@@ -34,9 +34,19 @@ from booking.models.plans import (
     PlanStatus,
     UnitOccupation,
 )
+from booking.models.rounds import (
+    LOAD_SCALE,
+    Round,
+    RoundDay,
+    RoundDayStatus,
+    RoundStop,
+    RoundStopLine,
+    Truck,
+)
 from booking.models.series import RequestSeries
 
 __all__ = [
+    "LOAD_SCALE",
     "LOCKED_STATUSES",
     "OPEN_STATUSES",
     "ApiRateWindow",
@@ -65,9 +75,15 @@ __all__ = [
     "RequestSeries",
     "RequestStatus",
     "Role",
+    "Round",
+    "RoundDay",
+    "RoundDayStatus",
+    "RoundStop",
+    "RoundStopLine",
     "Site",
     "SiteKind",
     "SolverJob",
+    "Truck",
     "Unavailability",
     "Unit",
     "UnitOccupation",

@@ -16,13 +16,15 @@ if TYPE_CHECKING:
 
 
 class FeedKind(enum.Enum):
-    """What a feed shows; ``target_id`` names the commune, unit or type (none for others)."""
+    """What a feed shows; ``target_id`` names the commune, unit, type or truck (none for others)."""
 
     COMMUNE = "commune"
     UNIT = "unit"
     TYPE = "type"
     ROUND = "round"
     MANAGER = "manager"
+    # The stops of one truck's rounds, for its driver.
+    TRUCK = "truck"
 
 
 class FeedToken(Base):

@@ -79,6 +79,8 @@ class EquipmentType(Base):
     is_pooled: Mapped[bool] = mapped_column(default=False)
     # Longest direct unit transfer between two loans without a return to the depot.
     max_direct_transfer_hours: Mapped[float | None]
+    # Pallet places one item takes on a truck (delivered types; None: not set yet).
+    load_per_item: Mapped[float | None]
 
     units: Mapped[list[Unit]] = relationship(back_populates="type")
     pools: Mapped[list[Pool]] = relationship(back_populates="type")

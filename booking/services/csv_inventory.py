@@ -61,6 +61,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("max_loan_days", False, _l("longest loan in days; empty for no limit")),
         Column("substitutes", False, _l("codes of types that may replace it, separated by |")),
         Column("description", False, _l("free text")),
+        Column("load_per_item", False, _l("pallet places one item takes on a truck, e.g. 0,5")),
     ),
     "units": (
         Column("code", True, _l("unique code, e.g. MB9-01")),
@@ -276,6 +277,19 @@ def _degrees(cells: dict[str, str], column: str, limit: int) -> float:
     return number
 
 
+def _number(cells: dict[str, str], column: str) -> float | None:
+    value = cells.get(column, "")
+    if not value:
+        return None
+    try:
+        number = float(value.replace(",", "."))  # French decimal comma
+    except ValueError:
+        raise _CellError(column, _("%(value)s is not a number.", value=value)) from None
+    if not math.isfinite(number) or number <= 0:
+        raise _CellError(column, _("%(value)s must be more than 0.", value=value))
+    return number
+
+
 def _bool(cells: dict[str, str], column: str) -> bool | None:
     value = cells.get(column, "").lower()
     if not value:
@@ -334,6 +348,7 @@ def _parse_type(cells: dict[str, str], current: EquipmentType | None) -> TypeDat
             is_pooled=current.is_pooled,
             substitute_codes=tuple(s.code for s in current.substitutes),
             description=current.description,
+            load_per_item=current.load_per_item,
         )
         if current
         else TypeData(code="", name="")
@@ -354,6 +369,9 @@ def _parse_type(cells: dict[str, str], current: EquipmentType | None) -> TypeDat
         ),
         substitute_codes=substitutes,
         description=cells.get("description", base.description),
+        load_per_item=(
+            _number(cells, "load_per_item") if "load_per_item" in cells else base.load_per_item
+        ),
     )
 
 
@@ -718,6 +736,7 @@ def _export_rows(session: Session, by: User, kind: str) -> Iterator[list[Any]]:
                 "" if t.max_loan_days is None else t.max_loan_days,
                 "|".join(sorted(s.code for s in t.substitutes)),
                 t.description or "",
+                "" if t.load_per_item is None else t.load_per_item,
             ]
     elif kind == "units":
         for u in inventory.list_units(session, by=by):

@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session
 
 from booking.db import utcnow
 from booking.errors import Forbidden, NotFound, ValidationError
-from booking.models import Commune, EquipmentType, FeedKind, FeedToken, Role, Unit, User
+from booking.models import Commune, EquipmentType, FeedKind, FeedToken, Role, Truck, Unit, User
 from booking.models.feeds import FeedWatermark
 from booking.services.access import STAFF_ROLES, require_role
 from booking.services.audit import record_event
@@ -70,7 +70,7 @@ TOKEN_BYTES = 32
 NAME_MAX = 120
 # Recording last use at every poll would turn reads into writes.
 LAST_USED_GRANULARITY = timedelta(hours=1)
-STAFF_ONLY_KINDS = frozenset({FeedKind.ROUND, FeedKind.MANAGER})
+STAFF_ONLY_KINDS = frozenset({FeedKind.ROUND, FeedKind.MANAGER, FeedKind.TRUCK})
 
 
 def hash_token(token: str) -> str:
@@ -111,16 +111,18 @@ def scope_for(user: User, kind: FeedKind, target_id: int | None) -> FeedScope:
 
 
 def _target_name(session: Session, kind: FeedKind, target_id: int | None) -> str | None:
-    """The name of the feed's commune, unit or type; None when it does not exist."""
-    if kind not in (FeedKind.COMMUNE, FeedKind.UNIT, FeedKind.TYPE):
+    """The name of the feed's commune, unit, type or truck; None when it does not exist."""
+    if kind not in (FeedKind.COMMUNE, FeedKind.UNIT, FeedKind.TYPE, FeedKind.TRUCK):
         return "" if target_id is None else None
     if target_id is None:
         return None
-    obj: Commune | Unit | EquipmentType | None
+    obj: Commune | Unit | EquipmentType | Truck | None
     if kind is FeedKind.COMMUNE:
         obj = session.get(Commune, target_id)
     elif kind is FeedKind.UNIT:
         obj = session.get(Unit, target_id)
+    elif kind is FeedKind.TRUCK:
+        obj = session.get(Truck, target_id)
     else:
         obj = session.get(EquipmentType, target_id)
     return None if obj is None else obj.name
@@ -154,6 +156,10 @@ def feed_choices(session: Session, *, by: User) -> list[FeedChoice]:
     if by.role in STAFF_ROLES:
         choices.append(FeedChoice("round", _("Delivery and collection round"), _("Staff")))
         choices.append(FeedChoice("manager", _("Whole schedule"), _("Staff")))
+        for truck in session.scalars(select(Truck).order_by(Truck.name)):
+            choices.append(
+                FeedChoice(f"truck:{truck.id}", _("Truck %(name)s", name=truck.name), _("Staff"))
+            )
     return choices
 
 
@@ -347,6 +353,11 @@ def _labels() -> Labels:
         tentative_status=_("tentative (proposed plan, not approved yet)"),
         cancelled_status=_("cancelled"),
         notes=_("Notes"),
+        truck=_("Truck"),
+        stop=_("Stop %(n)s", n="{n}"),
+        load=_("Load"),
+        pallet_places=_("%(n)s pallet places", n="{n}"),
+        address=_("Address"),
         # Placeholders become str.format fields: "%(label)s: %(value)s" -> "{label}: {value}".
         field=_("%(label)s: %(value)s", label="{label}", value="{value}"),
     )
@@ -359,6 +370,7 @@ def _describe(kind: FeedKind, target: str) -> str:
         FeedKind.TYPE: _("Loans of equipment of type %(name)s", name=target),
         FeedKind.ROUND: _("Deliveries and collections of equipment"),
         FeedKind.MANAGER: _("Every loan of the shared equipment"),
+        FeedKind.TRUCK: _("Stops of the truck %(name)s, in the order of its rounds", name=target),
     }[kind]
 
 

@@ -40,7 +40,11 @@ from booking.models import (
     Plan,
     Pool,
     RequestLine,
+    Round,
+    RoundDay,
+    RoundStop,
     Site,
+    Truck,
     Unit,
     User,
 )
@@ -62,6 +66,11 @@ WATCHED: tuple[type[Any], ...] = (
     User,
     # Revoking or regenerating a token must end the validators remembered for it.
     FeedToken,
+    # The round and truck feeds show the planned stops.
+    Truck,
+    RoundDay,
+    Round,
+    RoundStop,
 )
 WATCHED_TABLES = frozenset(model.__table__.name for model in WATCHED)
 # Columns that change without changing any calendar (sign-ins would rebuild every feed).

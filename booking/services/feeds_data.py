@@ -36,7 +36,11 @@ from booking.models import (
     Pool,
     RequestLine,
     RequestStatus,
+    Round,
+    RoundDay,
+    RoundStop,
     Site,
+    Truck,
     Unit,
     User,
 )
@@ -106,6 +110,11 @@ class EventData(NamedTuple):
     contact: str
     notes: str
     created_dt: datetime
+    # A stop planned in a truck's round: the truck, its place in the round (from 1) and
+    # its load in tenths of a pallet place ("" and 0 otherwise).
+    truck: str = ""
+    position: int = 0
+    load: int = 0
     stamp_dt: datetime = datetime.min.replace(tzinfo=UTC)
     sequence: int = 0
 
@@ -119,6 +128,9 @@ class EventData(NamedTuple):
             self.lines,
             self.units,
             self.draws,
+            self.truck,
+            self.position,
+            self.load,
         )
         return hashlib.sha256(repr(seen).encode()).hexdigest()
 
@@ -146,6 +158,14 @@ def _scope_filter(scope: FeedScope) -> ColumnElement[bool]:
             Unit.type_id == scope.target_id,
         )
         conditions.append(or_(by_line, by_unit))
+    elif scope.kind is FeedKind.TRUCK:
+        conditions.append(
+            exists().where(
+                RoundStop.loan_id == LoanRequest.id,
+                RoundStop.round_id == Round.id,
+                Round.truck_id == scope.target_id,
+            )
+        )
     elif scope.kind is FeedKind.ROUND:
         conditions.append(
             exists().where(
@@ -232,6 +252,8 @@ def collect_events(
     units = _units_by_assignment(session, assignment_ids)
     draws = _draws_by_assignment(session, assignment_ids)
     lines = _lines_by_loan(session, loan_ids)
+    rounds = scope.kind in (FeedKind.ROUND, FeedKind.TRUCK)
+    planned = _planned_stops(session, loan_ids) if rounds else {}
     events: list[EventData] = []
     for loan_id, row in chosen.items():
         status = _status(row, approved_id)
@@ -245,8 +267,13 @@ def collect_events(
             units.get(row.assignment_id, []),
             draws.get(row.assignment_id, []),
         )
-        if scope.kind is FeedKind.ROUND:
-            events.extend(_round_events(base, line_rows))
+        if rounds:
+            events.extend(
+                e
+                for e in _round_events(base, line_rows, planned)
+                if scope.kind is FeedKind.ROUND
+                or (e.truck and planned[(e.loan_id, e.kind)].truck_id == scope.target_id)
+            )
         else:
             events.append(base)
     events = _settle_sequences(session, events, scope, loan_ids, now)
@@ -388,14 +415,58 @@ def _loan_event(
     )
 
 
-def _round_events(base: EventData, line_rows: list[_LineRow]) -> list[EventData]:
-    """The delivery and collection slots of a loan, with its delivered lines only."""
+class PlannedStop(NamedTuple):
+    """A stop of a loan in a truck's round, as the rounds optimiser planned it."""
+
+    truck_id: int
+    truck: str
+    position: int
+    arrival_dt: datetime
+    departure_dt: datetime
+    load: int
+
+
+def _planned_stops(session: Session, loan_ids: Any) -> dict[tuple[int, str], PlannedStop]:
+    """The planned stop of each loan's delivery and collection, from the latest rounds."""
+    planned: dict[tuple[int, str], PlannedStop] = {}
+    for row in session.execute(
+        select(
+            RoundStop.loan_id,
+            RoundStop.kind,
+            RoundStop.position,
+            RoundStop.arrival_dt,
+            RoundStop.departure_dt,
+            RoundStop.load,
+            Round.truck_id,
+            Truck.name,
+        )
+        .join(Round, Round.id == RoundStop.round_id)
+        .join(Truck, Truck.id == Round.truck_id)
+        .join(RoundDay, RoundDay.id == RoundStop.day_id)
+        .where(RoundStop.loan_id.in_(loan_ids))
+        # The latest computation wins when a loan's stop moved to another day.
+        .order_by(RoundDay.computed_at, RoundStop.id)
+    ):
+        planned[(row.loan_id, row.kind)] = PlannedStop(
+            row.truck_id, row.name, row.position, row.arrival_dt, row.departure_dt, row.load
+        )
+    return planned
+
+
+def _round_events(
+    base: EventData, line_rows: list[_LineRow], planned: dict[tuple[int, str], PlannedStop]
+) -> list[EventData]:
+    """The delivery and collection of a loan, with its delivered lines only.
+
+    At the planned time in a truck's round when there is one, else in a slot just
+    before the loan starts or after it ends.
+    """
     if base.status == TENTATIVE:
         # Drivers act on the round: a proposal is not an order.
         return []
     delivered = tuple((n, q) for n, q, is_delivered in line_rows if is_delivered)
     slot = timedelta(minutes=ROUND_SLOT_MINUTES)
-    return [
+    events = [
         base._replace(
             kind="delivery",
             lines=delivered,
@@ -409,6 +480,17 @@ def _round_events(base: EventData, line_rows: list[_LineRow]) -> list[EventData]
             end_dt=base.end_dt + slot,
         ),
     ]
+    for n, event in enumerate(events):
+        stop = planned.get((event.loan_id, event.kind))
+        if stop is not None and base.status != CANCELLED:
+            events[n] = event._replace(
+                start_dt=stop.arrival_dt,
+                end_dt=stop.departure_dt,
+                truck=stop.truck,
+                position=stop.position,
+                load=stop.load,
+            )
+    return events
 
 
 def _rank(row: Any, approved_id: int | None) -> tuple[int, int]:

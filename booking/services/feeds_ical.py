@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vDuration
 
+from booking.models import LOAD_SCALE
 from booking.services.feeds_cache import EVENT_CACHE
 from booking.services.feeds_data import CANCELLED, TENTATIVE, EventData
 from booking.timeutil import LOCAL_TZ
@@ -54,6 +55,12 @@ class Labels:
     notes: str
     # "{label}: {value}" (French puts a space before the colon).
     field: str = "{label}: {value}"
+    # Stops planned in a truck's round: "Stop {n}", "{n} pallet places".
+    truck: str = "Truck"
+    stop: str = "Stop {n}"
+    load: str = "Load"
+    pallet_places: str = "{n} pallet places"
+    address: str = "Address"
 
 
 def paris_timezone() -> Timezone:
@@ -111,6 +118,9 @@ def summary(event: EventData, labels: Labels) -> str:
     else:
         what = labels.delivery if event.kind == "delivery" else labels.collection
         text = f"{what} · {event.commune} · {event.site}"
+        if event.position:
+            # Calendar apps list events by time: the number keeps the round's order visible.
+            text = f"{event.position}. {text}"
         if items:
             text += f" ({items})"
     if event.status == CANCELLED:
@@ -128,6 +138,13 @@ def description(event: EventData, labels: Labels) -> str:
     rows = [event.title] if event.title else []
     field = labels.field.format
     rows.append(field(label=labels.commune, value=event.commune))
+    if event.truck:
+        place = f"{event.site}, {event.address}" if event.address else event.site
+        rows.append(field(label=labels.truck, value=event.truck))
+        rows.append(labels.stop.format(n=event.position))
+        rows.append(field(label=labels.address, value=place))
+        load = f"{event.load / LOAD_SCALE:g}"
+        rows.append(field(label=labels.load, value=labels.pallet_places.format(n=load)))
     if event.lines:
         items = ", ".join(f"{qty} × {name}" for name, qty in event.lines)
         rows.append(field(label=labels.equipment, value=items))

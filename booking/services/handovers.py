@@ -55,6 +55,7 @@ from booking.services.audit import record_event
 from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.notifications import notify
 from booking.services.request_rules import is_valid_id
+from booking.services.rounds import refresh_after_change
 from booking.services.waiting import offer_freed_capacity
 
 HANDOVER_ROLES = (Role.TECHNICIAN, *STAFF_ROLES)
@@ -471,6 +472,7 @@ def check_out(
         payload={"request_id": loan.id},
     )
     _write(session, commit=True)
+    refresh_after_change(session)
     return rows
 
 
@@ -741,6 +743,7 @@ def check_in(
         offer_freed_capacity(
             session, by=by, cause=lambda: _("Request %(id)d came back early.", id=loan.id)
         )
+    refresh_after_change(session)
     return CheckInResult(
         handovers=rows, maintenance=windows, clashes=clashes, missing_units=missing
     )

@@ -41,6 +41,8 @@ from booking.timeutil import to_local
 # Codes appear in CSV files, calendar names and the solver's problem files.
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 NAME_MAX = 120
+# The most pallet places one item may take (a large stage takes about twenty).
+MAX_LOAD_PER_ITEM = 100
 
 Errors = list[tuple[str | None, str]]
 
@@ -58,6 +60,8 @@ class TypeData:
     is_pooled: bool = False
     substitute_codes: tuple[str, ...] = ()
     description: str | None = None
+    # Pallet places one item takes on a truck (None: not set).
+    load_per_item: float | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ def type_snapshot(t: EquipmentType) -> dict[str, Any]:
         "is_delivered": t.is_delivered,
         "is_pooled": t.is_pooled,
         "substitutes": sorted(s.code for s in t.substitutes),
+        "load_per_item": t.load_per_item,
     }
 
 
@@ -338,6 +343,18 @@ def _check_type(
                 ),
             )
         )
+    if data.load_per_item is not None and not (
+        math.isfinite(data.load_per_item) and 0 < data.load_per_item <= MAX_LOAD_PER_ITEM
+    ):
+        errors.append(
+            (
+                "load_per_item",
+                _(
+                    "The load of one item must be more than 0 and at most %(max)s pallet places.",
+                    max=MAX_LOAD_PER_ITEM,
+                ),
+            )
+        )
     codes = list(dict.fromkeys(c.strip() for c in data.substitute_codes if c.strip()))
     substitutes = list(session.scalars(select(EquipmentType).where(EquipmentType.code.in_(codes))))
     missing = [c for c in codes if c not in {s.code for s in substitutes}]
@@ -414,6 +431,7 @@ def _fill_type(t: EquipmentType, data: TypeData, substitutes: list[EquipmentType
     t.is_delivered = data.is_delivered
     t.is_pooled = data.is_pooled
     t.substitutes = substitutes
+    t.load_per_item = data.load_per_item
 
 
 def create_type(

@@ -43,6 +43,7 @@ from booking.services.request_rules import (
     merge_lines,
     validate_request,
 )
+from booking.services.rounds import refresh_after_change
 from booking.services.waiting import offer_freed_capacity
 from booking.templating import REQUEST_STATUS_LABELS
 from booking.timeutil import to_local
@@ -439,6 +440,7 @@ def cancel_request(
             by=by,
             cause=lambda: _("Approved request %(id)d was cancelled.", id=loan.id),
         )
+        refresh_after_change(session)
     return loan
 
 

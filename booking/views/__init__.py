@@ -9,14 +9,18 @@ from booking.views import (
     api_tokens,
     audit,
     auth,
+    equipment,
     feeds,
     handovers,
     health,
     inventory,
+    labels,
     main,
     notifications,
     planning,
+    reports,
     requests,
+    rounds,
 )
 
 BLUEPRINTS = (
@@ -24,14 +28,18 @@ BLUEPRINTS = (
     api_tokens.bp,
     audit.bp,
     auth.bp,
+    equipment.bp,
     feeds.bp,
     handovers.bp,
     health.bp,
     inventory.bp,
+    labels.bp,
     main.bp,
     notifications.bp,
     planning.bp,
+    reports.bp,
     requests.bp,
+    rounds.bp,
 )
 
 

@@ -56,6 +56,7 @@ KIND_LABELS = {
     FeedKind.TYPE: _l("Equipment type"),
     FeedKind.ROUND: _l("Delivery and collection round"),
     FeedKind.MANAGER: _l("Whole schedule"),
+    FeedKind.TRUCK: _l("Truck"),
 }
 # Secrets in URLs end up in access logs unless removed before the line is written.
 TOKEN_IN_PATH = re.compile(r"(/feeds/)[A-Za-z0-9_-]{16,}")

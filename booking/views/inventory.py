@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -21,9 +23,11 @@ from booking.forms.inventory import (
     UnitForm,
     WindowForm,
 )
+from booking.forms.rounds import TruckForm
 from booking.models import EquipmentType, Site, SiteKind, UnitStatus
 from booking.services import csv_inventory
 from booking.services import inventory as service
+from booking.services import trucks as trucks_service
 from booking.services import users as user_service
 from booking.services.access import require_staff
 from booking.timeutil import from_local
@@ -87,6 +91,7 @@ def _type_data(form: TypeForm) -> service.TypeData:
         is_delivered=form.is_delivered.data == "delivered",
         is_pooled=form.is_pooled.data == "pool",
         substitute_codes=tuple(form.substitutes.data or ()),
+        load_per_item=form.load_per_item.data,
     )
 
 
@@ -127,6 +132,7 @@ def type_edit(type_id: int) -> Page:
         form.is_pooled.data = "pool" if t.is_pooled else "unit"
         form.is_delivered.data = "delivered" if t.is_delivered else "collected"
         form.substitutes.data = [s.code for s in t.substitutes]
+        form.load_per_item.data = t.load_per_item
     elif form.validate():
         try:
             service.update_type(get_session(), type_id, _type_data(form), by=current())
@@ -418,3 +424,74 @@ def import_csv() -> Page:
         ),
         status,
     )
+
+
+# --- trucks -----------------------------------------------------------------------------
+
+
+def _truck_form() -> TruckForm:
+    form = TruckForm()
+    depots = service.list_sites(get_session(), by=current(), kind=SiteKind.DEPOT)
+    form.depot_id.choices = [(d.id, d.name) for d in depots]
+    return form
+
+
+def _truck_data(form: TruckForm) -> trucks_service.TruckData:
+    return trucks_service.TruckData(
+        name=form.name.data or "",
+        depot_id=form.depot_id.data or 0,
+        capacity=form.capacity.data or 0,
+        day_start=form.day_start.data or time(0),
+        day_end=form.day_end.data or time(0),
+        break_start=form.break_start.data,
+        break_minutes=form.break_minutes.data or 0,
+        cost_per_km=form.cost_per_km.data if form.cost_per_km.data is not None else 1.0,
+        is_active=bool(form.is_active.data),
+    )
+
+
+@bp.route("/trucks")
+def trucks() -> str:
+    """Trucks, with their depot, capacity and driver's day."""
+    return render_template(
+        "inventory/trucks.html", trucks=trucks_service.list_trucks(get_session(), by=current())
+    )
+
+
+@bp.route("/trucks/new", methods=["GET", "POST"])
+def truck_new() -> Page:
+    """Add a truck."""
+    form = _truck_form()
+    if form.validate_on_submit():
+        try:
+            truck = trucks_service.create_truck(get_session(), _truck_data(form), by=current())
+        except BookingError as error:
+            flash_error(error, form)
+        else:
+            flash(_("Truck %(name)s added.", name=truck.name), "success")
+            return redirect(url_for("inventory.trucks"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("inventory/truck_form.html", form=form, item=None), status
+
+
+@bp.route("/trucks/<int:truck_id>", methods=["GET", "POST"])
+def truck_edit(truck_id: int) -> Page:
+    """Edit a truck."""
+    truck = trucks_service.get_truck(get_session(), truck_id, by=current())
+    form = _truck_form()
+    if not form.is_submitted():
+        form.name.data, form.depot_id.data = truck.name, truck.depot_id
+        form.capacity.data, form.cost_per_km.data = truck.capacity, truck.cost_per_km
+        form.day_start.data, form.day_end.data = truck.day_start, truck.day_end
+        form.break_start.data, form.break_minutes.data = truck.break_start, truck.break_minutes
+        form.is_active.data = truck.is_active
+    elif form.validate():
+        try:
+            trucks_service.update_truck(get_session(), truck_id, _truck_data(form), by=current())
+        except BookingError as error:
+            flash_error(error, form)
+        else:
+            flash(_("Truck %(name)s saved.", name=form.name.data), "success")
+            return redirect(url_for("inventory.trucks"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("inventory/truck_form.html", form=form, item=truck), status

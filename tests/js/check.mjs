@@ -1,6 +1,6 @@
 // Parse an iCalendar document from stdin with Mozilla's ical.js and print what a calendar
 // app would read from it, as JSON: the calendar's properties, its time zones and, for each
-// event, its UID, SEQUENCE, STATUS, SUMMARY and its start and end as UTC instants.
+// event, its UID, SEQUENCE, STATUS, SUMMARY, DESCRIPTION, LOCATION and its start and end as UTC instants.
 import ICAL from "ical.js";
 
 const chunks = [];
@@ -25,6 +25,8 @@ const events = root.getAllSubcomponents("vevent").map((vevent) => {
     sequence: event.sequence,
     status: vevent.getFirstPropertyValue("status"),
     summary: event.summary,
+    description: event.description,
+    location: event.location,
     tzid: startProp.getParameter("tzid") || null,
     start: event.startDate.toJSDate().toISOString(),
     end: event.endDate.toJSDate().toISOString(),

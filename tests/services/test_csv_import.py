@@ -254,3 +254,21 @@ def test_too_large_file_is_refused(db_session: Session, manager: User) -> None:
 def test_unknown_kind_is_refused(db_session: Session, manager: User) -> None:
     with pytest.raises(ValidationError):
         import_csv(db_session, "users", b"email\n", by=manager)
+
+
+def test_the_load_per_item_is_read_with_a_decimal_comma_and_kept_when_left_out(
+    db_session: Session, manager: User
+) -> None:
+    data = TYPES_HEADER.replace("\n", ",load_per_item\n") + 'chair,Chaise,pool,oui,0,0,,"0,2"\n'
+    import_csv(db_session, "types", data.encode(), by=manager)
+    chair = db_session.scalars(select(EquipmentType).where(EquipmentType.code == "chair")).one()
+    assert chair.load_per_item == 0.2
+    # A file without the column keeps the stored size.
+    import_csv(
+        db_session, "types", (TYPES_HEADER + "chair,Chaise,pool,oui,0,0,\n").encode(), by=manager
+    )
+    assert chair.load_per_item == 0.2
+    assert b";0.2\r\n" in export_csv(db_session, "types", by=manager)
+    bad = TYPES_HEADER.replace("\n", ",load_per_item\n") + "chair,Chaise,pool,oui,0,0,,-1\n"
+    (problem,) = _problems(db_session, manager, "types", bad.encode())
+    assert problem.column == "load_per_item"

@@ -89,6 +89,28 @@ MATRIX: list[tuple[str, str, dict[str, int]]] = [
         "/inventory/export/units.csv",
         {"anonymous": 302, "technician": 403, "manager": 200, "admin": 200},
     ),
+    # Trucks and their rounds are for staff.
+    (
+        "GET",
+        "/inventory/trucks",
+        {"anonymous": 302, "technician": 403, "manager": 200, "admin": 200},
+    ),
+    ("GET", "/rounds/", {"anonymous": 302, "technician": 403, "manager": 302, "admin": 302}),
+    (
+        "GET",
+        "/rounds/2030-06-04",
+        {"anonymous": 302, "technician": 403, "manager": 200, "admin": 200},
+    ),
+    (
+        "GET",
+        "/rounds/2030-06-04/sheet",
+        {"anonymous": 302, "technician": 403, "manager": 200, "admin": 200},
+    ),
+    (
+        "POST",
+        "/rounds/2030-06-04/recompute",
+        {"anonymous": 302, "technician": 403, "manager": 302, "admin": 302},
+    ),
     # Calendar subscriptions: every signed-in user has their own; bad tokens reveal nothing.
     ("GET", "/feeds/", {"anonymous": 302, "technician": 200, "manager": 200, "admin": 200}),
     (

@@ -5,6 +5,7 @@ This package is the only part of the application that imports both the models an
 from this ``__init__``:
 
 - ``ids``: the problem's time zone and how rows are named in it;
+- ``km``: the km each served loan of a stored plan accounts for;
 - ``data``: the rows a plan is built from, the windows requests may take, and the
   fingerprint that tells a plan is stale;
 - ``reasons``: why a request is unserved, in the reader's language;
@@ -32,6 +33,7 @@ from booking.services.planning.data import (
     stale_message,
 )
 from booking.services.planning.ids import TIMEZONE, request_id_of, request_key
+from booking.services.planning.km import loan_km
 from booking.services.planning.problem import (
     IdMaps,
     build_problem,
@@ -79,6 +81,7 @@ __all__ = [
     "force_unit",
     "get_plan",
     "km_per_served",
+    "loan_km",
     "loan_page",
     "metrics_rows",
     "notice_start",

@@ -39,6 +39,7 @@ from booking.services.planning.data import data_fingerprint, stale_message
 from booking.services.planning.ids import TIMEZONE, request_key
 from booking.services.planning.problem import km_per_served
 from booking.services.planning.reasons import describe_reason
+from booking.services.rounds import refresh_after_change
 from solver.check import Violation, check_assignments, compute_metrics
 from solver.io import plan_from_json, plan_to_json, problem_from_json
 from solver.plan import LineAssignment
@@ -197,6 +198,7 @@ def approve_plan(session: Session, plan_id: int, *, by: User, now: datetime | No
     except (Conflict, NotFound):
         session.rollback()
         raise
+    refresh_after_change(session, now=now)
     return plan
 
 
@@ -633,4 +635,5 @@ def decline_request(session: Session, request_id: int, reason: str, *, by: User)
         session, _("The request changed meanwhile; reload and try again.")
     ):
         session.commit()
+    refresh_after_change(session)
     return loan
