@@ -7,10 +7,10 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField, SubmitField
+from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import Length, NumberRange, Optional
 
-from booking.forms.bounds import SaneDateField, SaneIntegerField
+from booking import limits
 from booking.services.audit import MAX_ID, MAX_TEXT, AuditFilters
 
 FILTER_FIELDS = (
@@ -24,7 +24,7 @@ FILTER_FIELDS = (
 )
 
 
-class LocalDateField(SaneDateField):
+class LocalDateField(DateField):
     """A date (YYYY-MM-DD) whose error message says which form is expected."""
 
     def process_formdata(self, valuelist: Sequence[Any]) -> None:
@@ -34,7 +34,7 @@ class LocalDateField(SaneDateField):
             raise ValueError(_l("Give the date as YYYY-MM-DD, for example 2030-06-03.")) from error
 
 
-class WholeNumberField(SaneIntegerField):
+class WholeNumberField(IntegerField):
     """An integer whose error message names the expected form."""
 
     def process_formdata(self, valuelist: Sequence[Any]) -> None:
@@ -42,6 +42,21 @@ class WholeNumberField(SaneIntegerField):
             super().process_formdata(valuelist)
         except ValueError as error:
             raise ValueError(_l("Give a whole number, such as 12.")) from error
+
+
+class AuditDateField(LocalDateField):
+    """A filter date in the years the trail can hold (2000-2099)."""
+
+    def process_formdata(self, valuelist: Sequence[Any]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and not limits.FIRST_YEAR <= self.data.year <= limits.LAST_YEAR:
+            raise ValueError(
+                _l(
+                    "Give a date between %(first)d and %(last)d.",
+                    first=limits.FIRST_YEAR,
+                    last=limits.LAST_YEAR,
+                )
+            )
 
 
 def _optional_id(value: Any) -> int:
@@ -66,8 +81,8 @@ class AuditFilterForm(FlaskForm):
         _l("Object id"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)]
     )
     actor = StringField(_l("Who (e-mail or name)"), validators=[Optional(), Length(max=MAX_TEXT)])
-    date_from = LocalDateField(_l("From"), validators=[Optional()])
-    date_to = LocalDateField(_l("Until"), validators=[Optional()])
+    date_from = AuditDateField(_l("From"), validators=[Optional()])
+    date_to = AuditDateField(_l("Until"), validators=[Optional()])
     commune_id = SelectField(
         _l("Commune"), coerce=_optional_id, choices=[SelectChoice(0, "—")], validate_choice=False
     )
