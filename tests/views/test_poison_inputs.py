@@ -109,6 +109,13 @@ def test_ids_beyond_the_database_range_are_404(client, manager, path, number):
     assert client.get(path.format(number)).status_code == 404
 
 
+def test_a_nul_character_anywhere_is_a_400(client, manager):
+    _login(client, manager)
+    assert client.post("/login", data={"email": "\x00", "password": "x"}).status_code == 400
+    assert client.get("/requests/?q=%00").status_code == 400
+    assert client.get("/units/%00").status_code == 404
+
+
 def test_a_type_form_refuses_absurd_numbers(client, manager, podium):
     _login(client, manager)
     page = client.post(
@@ -141,8 +148,10 @@ def test_stored_absurd_values_spoil_no_page_and_no_run(
     make_site,
 ):
     # Rows as an older version, a bulk import or a console could have stored them.
-    wild = make_type(code="wild", name="Wild", min_notice_hours=10**11, turnaround_minutes=10**11)
-    wild.max_loan_days = 10**11
+    # As large as the integer columns hold (PostgreSQL ``integer``).
+    huge = 2**31 - 1
+    wild = make_type(code="wild", name="Wild", min_notice_hours=huge, turnaround_minutes=huge)
+    wild.max_loan_days = huge
     make_unit(type=wild)
     make_site(kind=SiteKind.DEPOT)
     good = make_request(commune=commune, site=hall, lines=[(podium, 1)])
