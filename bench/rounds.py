@@ -6,7 +6,8 @@ For each season (``bench.generate``), the loan plan is made first-come-first-ser
 working day before it starts and a collection on the working day after it ends,
 08:00-16:00. The days with the most stops are planned by:
 
-- our OR-Tools routing model (``solver.rounds``);
+- our OR-Tools routing model (``solver.rounds``), and the same model searched as
+  before groups of rounds were replanned (guided local search of the whole day);
 - one trip per stop, depot -> site -> depot from the nearest depot (the loan
   optimiser's transport proxy);
 - a nearest-neighbour round per truck, timed by our schedule;
@@ -28,6 +29,7 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 import re
 import shlex
 import sys
@@ -94,6 +96,7 @@ SHIFT = ((7, 30), (16, 30))
 BREAK = ((11, 30), (13, 30), 45)
 SEASONS = (("summer", 1, 3), ("department", 1, 4))  # size, seed, trucks per depot
 DAYS_PER_SEASON = 2
+GLS_ONLY = "ours, whole-day GLS only (the previous search)"
 
 
 @dataclass
@@ -254,6 +257,13 @@ def run_ours(problem: RoundsProblem, seconds: float) -> Outcome:
     started = time.monotonic()
     plan = solve_rounds(problem, RoundsOptions(seconds, 0))
     return Outcome("OR-Tools routing (ours)", plan, time.monotonic() - started)
+
+
+def run_ours_gls(problem: RoundsProblem, seconds: float) -> Outcome:
+    """Our model searched as before groups were replanned: whole-day GLS to the limit."""
+    started = time.monotonic()
+    plan = solve_rounds(problem, RoundsOptions(seconds, 0, groups=False))
+    return Outcome(GLS_ONLY, plan, time.monotonic() - started)
 
 
 def run_nearest(problem: RoundsProblem, seconds: float) -> Outcome:
@@ -435,6 +445,7 @@ def run_vroom(problem: RoundsProblem, seconds: float) -> Outcome:
 
 ENGINES: tuple[tuple[str, str | None, Callable[[RoundsProblem, float], Outcome]], ...] = (
     ("OR-Tools routing (ours)", None, run_ours),
+    (GLS_ONLY, None, run_ours_gls),
     ("nearest neighbour", None, run_nearest),
     ("PyVRP", "pyvrp", run_pyvrp),
     ("VROOM", "vroom", run_vroom),
@@ -503,6 +514,14 @@ def day_section(
     return [*lines, ""]
 
 
+def _load() -> str:
+    """The load averages, or a dash where the system does not tell them."""
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        return "-"
+
+
 def write_section(path: Path, section: str) -> None:
     """Replaces this section of ``path`` (or appends it), keeping everything else."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
@@ -524,12 +543,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = "python -m bench.rounds " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     started = datetime.now(UTC)
+    load_at_start = _load()
     lines = [
         SECTION,
         "",
         f"Run on {started:%Y-%m-%d %H:%M} UTC with `{command}`.",
         "",
         *machine(),
+        f"- Load average (1, 5, 15 min) at the start: {load_at_start}",
     ]
     versions = []
     skipped = []
@@ -585,6 +606,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             label = f"{size}-{seed}, {day:%A %d %B %Y}"
             lines += day_section(label, problem, outcomes, one_trip)
             write_section(Path(args.output), "\n".join(lines) + "\n")
+    ended = datetime.now(UTC)
+    lines += [
+        f"Finished at {ended:%H:%M} UTC; load average (1, 5, 15 min) at the end: {_load()}.",
+        "",
+    ]
+    write_section(Path(args.output), "\n".join(lines) + "\n")
     print(f"wrote the delivery rounds section of {args.output}", file=sys.stderr)
     return 0
 

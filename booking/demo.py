@@ -1,9 +1,10 @@
 """Demo data: the communes of Melun Val de Seine, two depots, an inventory, a season.
 
-``flask seed-demo`` fills an empty database in one transaction. The inventory
-comes from the CSV files in ``booking/data/demo/`` through the same import as
-the inventory page, so they are also examples of the format. Requests are
-dated from today: the season leads up to the next 14 July.
+``flask seed-demo`` fills an empty database. The inventory comes from the CSV
+files in ``booking/data/demo/`` through the same import as the inventory page, so
+they are also examples of the format, and is added in one transaction. Requests
+are dated from today: a year of history, then the season that leads up to the
+next 14 July, played through the services by ``booking.demo_story``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import csv
 import random
 import sys
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -21,12 +22,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from booking.db import get_session
+from booking.demo_story import (
+    ROUNDS,
+    Cast,
+    DemoRequest,
+    StoryOutcome,
+    at_local,
+    play_season,
+    replay_history,
+    round_window,
+)
 from booking.errors import BookingError
 from booking.models import (
     Commune,
     EquipmentType,
     LoanRequest,
-    RequestLine,
     Role,
     Site,
     SiteKind,
@@ -36,6 +46,8 @@ from booking.models import (
 from booking.services import csv_inventory
 from booking.services import inventory as inventory_service
 from booking.timeutil import LOCAL_TZ
+
+__all__ = ["DemoRequest", "DemoSummary", "demo_season", "history_rounds", "seed_demo"]
 
 DATA = Path(__file__).resolve().parent / "data"
 EMAIL_DOMAIN = "pret-commun.example"
@@ -68,20 +80,6 @@ DEPOTS = (
 
 
 @dataclass(frozen=True)
-class DemoRequest:
-    """One request of the demo season, delivered to the commune's town hall."""
-
-    commune: str  # slug
-    title: str
-    start_dt: datetime
-    end_dt: datetime
-    lines: tuple[tuple[str, int], ...]  # (type code, quantity)
-    priority: int  # 1 lowest .. 4 highest, as LoanRequest.priority and the solver spec
-    reason: str
-    flexible_days: int = 0  # the loan may move this many days either way
-
-
-@dataclass(frozen=True)
 class DemoSummary:
     """What ``seed_demo`` created."""
 
@@ -93,6 +91,7 @@ class DemoSummary:
     windows: int
     requests: int
     accounts: tuple[tuple[str, str, str], ...]  # (e-mail, role, password)
+    story: StoryOutcome | None = None
 
 
 class DemoDataExists(BookingError):
@@ -100,7 +99,7 @@ class DemoDataExists(BookingError):
 
 
 def _at(day: date, hour: int) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=LOCAL_TZ)
+    return at_local(day, hour)
 
 
 def _next_weekday(day: date, weekday: int) -> date:
@@ -317,8 +316,41 @@ def has_data(session: Session) -> bool:
     return bool(communes or users)
 
 
-def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
-    """Fills an empty database with the demo data and commits, all in one transaction.
+def history_rounds(
+    today: date, communes: list[str], seed: int = 21, per_round: int = 14
+) -> list[list[DemoRequest]]:
+    """The past year's requests, ``per_round`` for each planning round of the history
+    (weekend fêtes and weekday uses, as in the season); deterministic."""
+    rng = random.Random(seed)
+    rounds = []
+    for index in range(ROUNDS):
+        first, last = round_window(today, index)
+        candidates = [
+            r
+            for r in (
+                *_weekend_requests(rng, communes, first, last),
+                *_weekday_requests(rng, communes, first, last),
+            )
+            if first <= r.start_dt.date() and r.end_dt.date() <= last
+        ]
+        candidates.sort(key=lambda r: (r.start_dt, r.commune, r.title))
+        rounds.append(rng.sample(candidates, min(per_round, len(candidates))))
+    return rounds
+
+
+def seed_demo(
+    session: Session, today: date | None = None, now: datetime | None = None
+) -> DemoSummary:
+    """Fills an empty database with the demo data and its story (see ``demo_story``).
+
+    The inventory is added in one transaction; the story goes through the services,
+    which commit as they go.
+
+    Args:
+        session: the database session.
+        today: the local day the story leads up to (default: today).
+        now: the moment of the proposed re-plan (default: the clock, or ``today`` at
+            09:00 when ``today`` is given, so that a test repeats).
 
     Raises:
         DemoDataExists: the database already holds communes or accounts.
@@ -328,7 +360,9 @@ def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
         raise DemoDataExists(
             "The database already holds communes or accounts: seed-demo only fills an empty one."
         )
-    today = today or datetime.now(UTC).astimezone(LOCAL_TZ).date()
+    if now is None:
+        now = at_local(today, 9) if today is not None else datetime.now(UTC)
+    today = today or now.astimezone(LOCAL_TZ).date()
     communes = _seed_communes(session)
     users, accounts = _seed_accounts(session, communes)
     manager = users[Role.MANAGER.value]
@@ -338,9 +372,21 @@ def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
     units = _import_demo_inventory(session, "units", manager)
     pools = _import_demo_inventory(session, "pools", manager)
     windows = _seed_maintenance(session, today, manager)
-    season = demo_season(today, list(communes))
-    _seed_requests(session, season, communes, town_halls, users)
     session.commit()
+    cast = Cast(
+        communes=communes,
+        town_halls=town_halls,
+        technicians={slug: u for slug, u in users.items() if u.role is Role.TECHNICIAN},
+        manager=manager,
+        types={t.code: t for t in session.scalars(select(EquipmentType))},
+    )
+    history = history_rounds(today, list(communes))
+    history_plans = replay_history(session, cast, today, history)
+    season = demo_season(today, list(communes))
+    # One request in five comes in after the season's plan was approved.
+    early = [r for i, r in enumerate(season) if i % 5]
+    late = season[::5]
+    approved_id, proposed_id, roles, series_id = play_season(session, cast, today, now, early, late)
     return DemoSummary(
         communes=len(communes),
         sites=len(DEPOTS) + len(town_halls),
@@ -348,8 +394,9 @@ def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
         units=units,
         pools=pools,
         windows=windows,
-        requests=len(season),
+        requests=session.scalar(select(func.count(LoanRequest.id))) or 0,
         accounts=accounts,
+        story=StoryOutcome(history_plans, approved_id, proposed_id, roles, series_id),
     )
 
 
@@ -443,38 +490,6 @@ def _seed_maintenance(session: Session, today: date, manager: User) -> int:
     return added
 
 
-def _seed_requests(
-    session: Session,
-    season: list[DemoRequest],
-    communes: dict[str, Commune],
-    town_halls: dict[str, Site],
-    users: dict[str, User],
-) -> None:
-    """The season as submitted requests, sent by the commune's technician when it has one."""
-    types = {t.code: t for t in session.scalars(select(EquipmentType))}
-    rng = random.Random(7)
-    now = datetime.now(UTC)
-    for item in season:
-        flex = timedelta(days=item.flexible_days)
-        session.add(
-            LoanRequest(
-                commune=communes[item.commune],
-                site=town_halls[item.commune],
-                title=item.title,
-                requested_start_dt=item.start_dt,
-                requested_end_dt=item.end_dt,
-                earliest_start_dt=item.start_dt - flex if flex else None,
-                latest_end_dt=item.end_dt + flex if flex else None,
-                priority=item.priority,
-                priority_reason=item.reason,
-                submitted_by=users.get(item.commune),
-                # Between 1 hour and 30 days before seeding.
-                submitted_at=now - timedelta(hours=rng.randint(1, 30 * 24)),
-                lines=[RequestLine(type=types[code], quantity=q) for code, q in item.lines],
-            )
-        )
-
-
 @click.command("seed-demo")
 @click.option(
     "--if-empty",
@@ -500,6 +515,12 @@ def seed_demo_command(if_empty: bool) -> None:
         f"{summary.types} equipment types, {summary.units} units, {summary.pools} pools, "
         f"{summary.windows} maintenance windows, {summary.requests} requests."
     )
+    if summary.story is not None:
+        click.echo(
+            f"The story: {summary.story.history_plans} plans of the past year, the season's "
+            f"plan n° {summary.story.approved_plan_id} (approved), a re-plan "
+            f"n° {summary.story.proposed_plan_id} waiting for approval."
+        )
     click.echo("Demo accounts (demo passwords, change them on a real server):")
     for email, role, password in summary.accounts:
         click.echo(f"  {role:<10} {email:<40} {password}")

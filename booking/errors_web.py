@@ -83,7 +83,21 @@ BARE_PAGE = """<!doctype html>
 """
 
 
+def _carries_nul() -> bool:
+    """Whether the address, the query or a form field holds a NUL character."""
+    values = [request.path, *request.args.keys(), *request.args.values()]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += [*request.form.keys(), *request.form.values()]
+    return any("\x00" in value for value in values)
+
+
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul() -> None:
+        # PostgreSQL refuses NUL in text: refuse it before any query sees it, on every route.
+        if _carries_nul():
+            raise BookingError(_("The request holds a NUL character, which no field accepts."))
+
     @app.errorhandler(BookingError)
     def booking_error(error: BookingError) -> Response:
         errors = error.messages if isinstance(error, ValidationError) else None

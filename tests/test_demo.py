@@ -5,16 +5,25 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
+from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from booking.demo import demo_season, season_year
+from booking.db import utcnow
+from booking.demo import demo_season, history_rounds, season_year
 from booking.models import (
+    Assignment,
     Commune,
+    Condition,
     EquipmentType,
+    Handover,
+    HandoverKind,
     LoanRequest,
+    Plan,
+    PlanStatus,
     Pool,
+    RequestSeries,
     RequestStatus,
     Role,
     Site,
@@ -23,6 +32,11 @@ from booking.models import (
     Unit,
     User,
 )
+from booking.services import planning
+from booking.services.handover_lists import list_overdue, units_in_maintenance
+from booking.services.requests import cancel_request
+from booking.services.waiting import waiting_served
+from booking.timeutil import to_local
 from tests.conftest import AuthActions
 
 
@@ -63,8 +77,8 @@ def test_seed_demo_fills_an_empty_database_once(
     assert _count(db_session, Unavailability) >= 1
 
     requests = db_session.scalars(select(LoanRequest)).all()
-    assert 120 <= len(requests) <= 180
-    assert {r.status for r in requests} == {RequestStatus.SUBMITTED}
+    # The season (about 150), a year of history (4 rounds of 14), the story and a series.
+    assert 200 <= len(requests) <= 260
     for r in requests:
         assert r.site.commune_id == r.commune_id
         for line in r.lines:
@@ -80,7 +94,7 @@ def test_seed_demo_fills_an_empty_database_once(
     listed = runner.invoke(args=["demo-accounts"])
     assert "gestionnaire@pret-commun.example" in listed.output and "gestion-demo" in listed.output
 
-    counts = {m: _count(db_session, m) for m in (Commune, User, Unit, Pool, LoanRequest)}
+    counts = {m: _count(db_session, m) for m in (Commune, User, Unit, Pool, LoanRequest, Plan)}
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 1
     assert "already" in again.output
@@ -131,3 +145,117 @@ def test_season_priorities_follow_the_solver_scale() -> None:
     assert priority_of["Élections : bureaux de vote"] == 4
     assert priority_of["Brocante"] == 1
     assert all(r.reason for r in season if r.priority >= 3)
+
+
+def test_seed_demo_if_empty_seeds_once_then_keeps_the_data(
+    runner: FlaskCliRunner, db_session: Session
+) -> None:
+    """``make run``'s path: ``flask seed-demo --if-empty`` on every start."""
+    first = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert first.exit_code == 0, first.output
+    assert "Demo data added" in first.output
+    counts = {m: _count(db_session, m) for m in (LoanRequest, Plan, Handover, RequestSeries)}
+    assert all(counts.values())
+    second = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert second.exit_code == 0
+    assert "already holds data" in second.output
+    assert {m: _count(db_session, m) for m in counts} == counts
+
+
+def _by_title(db_session: Session, title: str) -> LoanRequest:
+    return db_session.scalars(select(LoanRequest).where(LoanRequest.title == title)).one()
+
+
+def test_the_demo_tells_the_story(app: Flask, runner: FlaskCliRunner, db_session: Session) -> None:
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    manager = db_session.scalars(select(User).where(User.role == Role.MANAGER)).one()
+    now = utcnow()
+    today = to_local(now).date()
+
+    # A year of history: plans approved one after the other, loans out and back.
+    plans = db_session.scalars(select(Plan).order_by(Plan.id)).all()
+    statuses = [p.status for p in plans]
+    assert statuses.count(PlanStatus.SUPERSEDED) >= 4
+    assert statuses.count(PlanStatus.APPROVED) == 1
+    assert statuses[-1] is PlanStatus.PROPOSED
+    returned = db_session.scalars(
+        select(LoanRequest).where(LoanRequest.status == RequestStatus.RETURNED)
+    ).all()
+    oldest = min(r.requested_start_dt for r in returned)
+    assert to_local(oldest).date() <= today - timedelta(days=330)
+    assert len(returned) >= 50
+    for loan in returned:
+        kinds = {h.kind for h in loan.handovers}
+        assert kinds == {HandoverKind.CHECK_OUT, HandoverKind.CHECK_IN}, loan.id
+
+    # The season's approved plan serves most requests; the rest wait.
+    approved = next(p for p in plans if p.status is PlanStatus.APPROVED)
+    assert approved.metrics is not None and approved.metrics["served"] >= 100
+
+    # Returned damaged: the tipper truck is in maintenance for a few days.
+    damaged = _by_title(db_session, "Évacuation de gravats")
+    assert damaged.status is RequestStatus.RETURNED
+    back = [h for h in damaged.handovers if h.kind is HandoverKind.CHECK_IN]
+    assert [h.condition for h in back] == [Condition.DAMAGED]
+    unit = back[0].unit
+    assert unit is not None
+    in_maintenance = units_in_maintenance(db_session, by=manager, now=now)
+    assert unit in [entry.unit for entry in in_maintenance]
+
+    # Late: handed over, due back two days ago; another loan is out and due back soon.
+    late = _by_title(db_session, "Sortie des aînés à Fontainebleau")
+    out = _by_title(db_session, "Repas des associations")
+    assert late.status is RequestStatus.HANDED_OVER and out.status is RequestStatus.HANDED_OVER
+    overdue = [h.request for h in list_overdue(db_session, by=manager, now=now)]
+    assert late in overdue and out not in overdue
+
+    # The re-plan waits for approval, is not stale and moves a few flexible requests.
+    proposed = plans[-1]
+    with app.app_context():
+        review = planning.review_plan(db_session, proposed.id, by=manager)
+    assert not review.is_stale
+    assert proposed.metrics is not None and proposed.metrics["shifted"] >= 2
+    for title in ("Nettoyage de la place du marché", "Élagage du mail"):
+        loan = _by_title(db_session, title)
+        moved = db_session.scalars(
+            select(Assignment).where(
+                Assignment.plan_id == proposed.id, Assignment.request_id == loan.id
+            )
+        ).one()
+        assert moved.is_served and moved.start_dt != loan.requested_start_dt
+    # It keeps every approved loan where it is.
+    assert not (proposed.diff or {}).get("dropped")
+
+    # A weekly series, each date its own request, planned by the re-plan.
+    series = db_session.scalars(select(RequestSeries)).one()
+    dates = db_session.scalars(select(LoanRequest).where(LoanRequest.series_id == series.id)).all()
+    assert len(dates) >= 8 and {d.title for d in dates} == {"Marché du samedi"}
+    assert {d.status for d in dates} == {RequestStatus.PLANNED}
+
+    # A waiting request that a cancellation would serve: cancel what blocks it.
+    waiting = _by_title(db_session, "Taille des tilleuls")
+    blocking = _by_title(db_session, "Élagage des platanes")
+    assert waiting.status is RequestStatus.WAITING and blocking.status is RequestStatus.APPROVED
+    reason = db_session.scalars(
+        select(Assignment.reason).where(
+            Assignment.plan_id == approved.id, Assignment.request_id == waiting.id
+        )
+    ).one()
+    assert reason is not None and f"R-{blocking.id}" in reason["blocking_ids"]
+    app.config["WAITING_REPLAN_SECONDS"] = 3
+    with app.app_context():
+        cancel_request(db_session, blocking.id, by=manager, reason="Arbres déjà taillés")
+    quick = db_session.scalars(select(Plan).order_by(Plan.id.desc())).first()
+    assert quick is not None and quick.id > proposed.id
+    assert waiting in waiting_served(db_session, quick)
+
+
+def test_history_is_deterministic() -> None:
+    communes = [f"c{i}" for i in range(20)]
+    today = date(2026, 11, 28)
+    rounds = history_rounds(today, communes)
+    assert rounds == history_rounds(today, communes)
+    assert len(rounds) == 4 and all(len(r) == 14 for r in rounds)
+    # Every loan of the history ends before the season's plan.
+    assert max(r.end_dt.date() for rnd in rounds for r in rnd) < today - timedelta(days=10)

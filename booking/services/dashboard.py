@@ -66,14 +66,21 @@ def handover_board(session: Session, *, by: User, now: datetime | None = None) -
     )
 
 
+# Requests awaiting an answer named on a technician's home page; the rest are counted.
+AWAITING_SHOWN = 5
+
+
 @dataclass(frozen=True)
 class CommuneSummary:
-    """A technician's commune: its sites and its requests counted by status."""
+    """A technician's commune: its sites, its requests counted by status and the next
+    ones still awaiting an answer (``awaiting_total`` in all)."""
 
     commune: Commune
     sites: list[Site]
     requests_by_status: dict[RequestStatus, int] = field(default_factory=dict)
     handovers: HandoverBoard = field(default_factory=HandoverBoard)
+    awaiting: list[LoanRequest] = field(default_factory=list)
+    awaiting_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,11 +123,24 @@ def commune_summary(session: Session, *, by: User, now: datetime | None = None) 
     sites = list(
         session.scalars(select(Site).where(Site.commune_id == by.commune_id).order_by(Site.name))
     )
+    by_status = _requests_by_status(session, by.commune_id)
     return CommuneSummary(
         commune=by.commune,
         sites=sites,
-        requests_by_status=_requests_by_status(session, by.commune_id),
+        requests_by_status=by_status,
         handovers=handover_board(session, by=by, now=now),
+        awaiting=list(
+            session.scalars(
+                select(LoanRequest)
+                .where(
+                    LoanRequest.commune_id == by.commune_id,
+                    LoanRequest.status.in_(OPEN_STATUSES),
+                )
+                .order_by(LoanRequest.requested_start_dt, LoanRequest.id)
+                .limit(AWAITING_SHOWN)
+            )
+        ),
+        awaiting_total=sum(by_status[s] for s in OPEN_STATUSES),
     )
 
 

@@ -14,10 +14,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -34,6 +32,7 @@ from sqlalchemy.orm import Session
 from booking.db import get_db, rows_matched, utcnow
 from booking.errors import NotFound
 from booking.models import Notification, OutboxEmail, OutboxStatus, User
+from booking.services.background import Coalescing, coalescing
 from booking.services.concurrency import conflict_on_concurrent_write
 from booking.urls import public_url_for
 
@@ -437,47 +436,9 @@ def _hang_up(smtp: smtplib.SMTP) -> None:
 # --- delivering after a commit ----------------------------------------------------------
 
 
-class MailDispatcher:
-    """Sends the outbox on one background thread of the process, when told mail is queued.
-
-    Kicks while a delivery is already waiting to start are merged into it; the web
-    request that queued the mail never waits for the SMTP server.
-    """
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail")
-        self._lock = threading.Lock()
-        self._waiting = False
-
-    def kick(self) -> None:
-        """Deliver the outbox soon."""
-        with self._lock:
-            if self._waiting:
-                return
-            self._waiting = True
-        self.executor.submit(self._run)
-
-    def _run(self) -> None:
-        with self._lock:
-            self._waiting = False
-        try:
-            with self.app.app_context(), get_db(self.app).session() as session:
-                deliver_outbox(session, self.app.config)
-        except Exception:
-            log.exception("outbox delivery crashed")
-
-    def shutdown(self) -> None:
-        """Wait for the deliveries under way and stop the thread."""
-        self.executor.shutdown(wait=True)
-
-
-def get_dispatcher(app: Flask) -> MailDispatcher:
-    """The dispatcher of ``app``, made on first use."""
-    dispatcher: MailDispatcher | None = app.extensions.get("mail_dispatcher")
-    if dispatcher is None:
-        dispatcher = app.extensions["mail_dispatcher"] = MailDispatcher(app)
-    return dispatcher
+def get_dispatcher(app: Flask) -> Coalescing:
+    """The background thread of ``app`` that sends the outbox, made on first use."""
+    return coalescing(app, "mail", lambda session: deliver_outbox(session, app.config))
 
 
 @event.listens_for(Session, "after_commit")

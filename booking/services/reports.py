@@ -14,8 +14,9 @@ What counts (all dates are Paris calendar days, the period's first and last incl
 - *km* are each loan's share of the itineraries of the plan that serves it
   (``planning.loan_km``);
 - the comparison with first come, first served reads the ``metrics`` and
-  ``baseline_metrics`` that each plan approved in the period stored (agglomeration only:
-  they are figures of the whole fleet).
+  ``baseline_metrics`` that each plan approved in the period stored: the fleet's totals,
+  or for a commune its own served requests and km (``by_commune``; plans stored before
+  those figures were kept are left out of a commune's comparison).
 """
 
 from __future__ import annotations
@@ -299,15 +300,29 @@ def _capacity(session: Session, period: Period) -> Counter[int]:
     return capacity
 
 
-def _plans(session: Session, period: Period) -> list[PlanComparison]:
+def _figures(metrics: dict[str, Any], commune: Commune | None) -> dict[str, Any] | None:
+    """The served count and km of ``metrics``: the fleet's, or the commune's (None when
+    the plan stored no figures per commune)."""
+    if commune is None:
+        return metrics
+    by_commune = metrics.get("by_commune")
+    if not isinstance(by_commune, dict):
+        return None
+    return by_commune.get(commune.slug) or {"served": 0, "km": 0.0}
+
+
+def _plans(session: Session, period: Period, commune: Commune | None) -> list[PlanComparison]:
     found = []
     for plan in session.scalars(
         select(Plan)
         .where(Plan.approved_at >= period.start_dt, Plan.approved_at < period.end_dt)
         .order_by(Plan.approved_at, Plan.id)
     ):
-        ours, fcfs = plan.metrics or {}, plan.baseline_metrics or {}
-        if plan.approved_at is None or not ours or not fcfs:
+        if plan.approved_at is None or not plan.metrics or not plan.baseline_metrics:
+            continue
+        ours = _figures(plan.metrics, commune)
+        fcfs = _figures(plan.baseline_metrics, commune)
+        if ours is None or fcfs is None:
             continue
         found.append(
             PlanComparison(
@@ -397,7 +412,7 @@ def build_report(
         km=round(km, 1),
         refusals=[ReasonCount(key, n) for key, n in sorted(refusals.items(), key=_by_count)],
         types=types,
-        plans=_plans(session, period) if commune is None else [],
+        plans=_plans(session, period, commune),
     )
 
 

@@ -8,12 +8,13 @@ short time limit, checked by the rounds checker, and stored as rows: a round per
 used, its stops in order with their planned times and lines, and the stops that could
 not be served with the optimiser's reason. A day is never refused as a whole.
 
-When it runs: synchronously, after the change is committed (approval of a plan,
-cancellation, hand-over, a truck edited), for ``ROUNDS_DAYS`` days from tomorrow (today's
-rounds may be under way: the manager recomputes them by hand); only days
-whose problem changed are solved again (the problem's SHA-256 is stored with the day),
-each with ``ROUNDS_SECONDS``. The manager may also recompute one day by hand. Working
-synchronously keeps the rounds independent of the job runner (``services.jobs``).
+When it runs: after a change is committed (approval of a plan, cancellation, hand-over,
+a truck edited), on a background thread of the process that made it
+(``services.background``), for ``ROUNDS_DAYS`` days from tomorrow (today's rounds may be
+under way: the manager recomputes them by hand); only days whose problem changed are
+solved again (the problem's SHA-256 is stored with the day), each with
+``ROUNDS_SECONDS``. The manager may also recompute one day by hand. A day's rounds take
+seconds, not minutes, so they do not go through the solver's job runner.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from booking.db import utcnow
+from booking.db import get_db, utcnow
 from booking.models import (
     LOAD_SCALE,
     Assignment,
@@ -52,6 +53,7 @@ from booking.models import (
 )
 from booking.services.access import require_staff
 from booking.services.audit import record_event
+from booking.services.background import coalescing
 from booking.services.concurrency import conflict_on_concurrent_write
 from booking.timeutil import LOCAL_TZ
 from solver.rounds import RoundsOptions, RoundsPlan, RoundsProblem, check_rounds, solve_rounds
@@ -435,9 +437,28 @@ def refresh_days(
 def refresh_after_change(session: Session, *, now: datetime | None = None) -> None:
     """Bring the rounds of the coming days up to date after a committed change.
 
+    On the process's background thread (``ROUNDS_REFRESH = "thread"``, the default), so
+    the request that made the change does not wait for the solver; in the caller's
+    thread with ``"inline"``, and in tests that share one connection with the requests.
     Never raises: the change is already committed, and the rounds page offers to
-    recompute a day whose rounds are out of date. Does nothing while no truck exists.
+    recompute a day whose rounds are out of date.
     """
+    if has_app_context() and _refreshes_in_background(current_app):
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        coalescing(app, "rounds", refresh_coming_days).kick()
+        return
+    refresh_coming_days(session, now=now)
+
+
+def _refreshes_in_background(app: Flask) -> bool:
+    mode = str(app.config.get("ROUNDS_REFRESH") or "thread")
+    # Tests share one connection with the requests: no thread may use it.
+    return mode == "thread" and get_db(app).override is None
+
+
+def refresh_coming_days(session: Session, *, now: datetime | None = None) -> None:
+    """Compute the rounds of the coming days whose problem changed (nothing while no
+    truck exists). Never raises: a failure is logged and the day stays out of date."""
     try:
         if session.scalar(select(Truck.id).limit(1)) is None:
             return

@@ -14,6 +14,7 @@ comes first and km second.
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from ortools.constraint_solver import (  # type: ignore[import-untyped]
     routing_enums_pb2,
 )
 
+from solver.rounds.lns import Orders, RoundCost, SolveGroup, improve
 from solver.rounds.model import (
     Dropped,
     DropReason,
@@ -48,8 +50,15 @@ COST_SCALE = 1000  # internal cost units per unit of currency
 
 @dataclass(frozen=True)
 class RoundsOptions:
+    """How long to search, with which seed, and how (see ``solve_rounds``)."""
+
     time_limit_seconds: float = 10.0
     seed: int = 0
+    # Replan groups of nearby rounds after a descent of the whole day (``lns.py``);
+    # False: guided local search of the whole day until the time limit.
+    groups: bool = True
+    group_solutions: int = 60  # solutions of the search of a group before it stops
+    group_seconds: float = 1.0  # and at most this long
 
 
 @dataclass
@@ -163,12 +172,31 @@ def add_time_windows(model: _Model) -> None:
 
 
 def add_allowed_trucks(model: _Model, eligible: dict[str, tuple[str, ...]]) -> None:
-    """Forbids a stop on a truck that cannot serve it even alone (screening)."""
-    order = {t.id: v for v, t in enumerate(model.problem.trucks)}
+    """Forbids a stop on a truck that cannot serve it even alone (screening).
+
+    A unary ``allowed`` dimension of capacity 0 where a stop weighs 1 on the
+    trucks it may not go on, so routing's fast dimension filters reject such moves.
+    """
+    problem, routing = model.problem, model.routing
+    order = {t.id: v for v, t in enumerate(problem.trucks)}
+    banned = [[0] * len(model.node_sites) for _ in problem.trucks]
+    restricted = False
     for i, stop in enumerate(model.stops):
-        allowed = [order[t] for t in eligible[stop.id]]
-        if len(allowed) < len(order):
-            model.routing.SetAllowedVehiclesForIndex(allowed, model.index_of(i))
+        allowed = {order[t] for t in eligible[stop.id] if t in order}
+        for v in range(len(problem.trucks)):
+            if v not in allowed:
+                banned[v][model.node_of(i)] = 1
+                restricted = True
+    if not restricted:
+        return
+    callbacks: dict[tuple[int, ...], int] = {}
+    for row in banned:
+        key = tuple(row)
+        if key not in callbacks:
+            callbacks[key] = int(routing.RegisterUnaryTransitVector(row))
+    routing.AddDimensionWithVehicleTransits(
+        [callbacks[tuple(row)] for row in banned], 0, 0, True, "allowed"
+    )
 
 
 def add_breaks(model: _Model) -> None:
@@ -281,16 +309,34 @@ def add_soft_rules(model: _Model) -> None:
 # Solving
 
 
-def _search_parameters(options: RoundsOptions) -> pywrapcp.DefaultRoutingSearchParameters:
+def _search_parameters(
+    seconds: float,
+    metaheuristic: int = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH,
+) -> pywrapcp.DefaultRoutingSearchParameters:
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = (
         routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
     )
-    params.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    )
-    params.time_limit.FromMilliseconds(max(1, round(options.time_limit_seconds * 1000)))
+    params.local_search_metaheuristic = metaheuristic
+    params.time_limit.FromMilliseconds(max(1, round(seconds * 1000)))
     return params
+
+
+def _route_orders(
+    problem: RoundsProblem,
+    travel: RoundsTravel,
+    stops: list[Stop],
+    eligible: dict[str, tuple[str, ...]],
+    params: pywrapcp.DefaultRoutingSearchParameters,
+    seed: int,
+) -> dict[int, list[Stop]] | None:
+    """Truck index -> stops in round order, by the routing model; None if it found nothing."""
+    model = _build(problem, travel, stops)
+    add_hard_rules(model, eligible)
+    add_soft_rules(model)
+    model.routing.solver().ReSeed(seed)
+    solution = model.routing.SolveWithParameters(params)
+    return None if solution is None else _orders(model, solution)
 
 
 def _orders(model: _Model, solution: pywrapcp.Assignment) -> dict[int, list[Stop]]:
@@ -369,14 +415,79 @@ def assemble_plan(
     return RoundsPlan(problem_sha, run, tuple(routes), tuple(dropped), metrics)
 
 
+def _round_cost(problem: RoundsProblem, travel: RoundsTravel) -> RoundCost:
+    """The cost of a round as the plan reports it; None if it breaks a rule."""
+
+    def cost(truck: Truck, stops: Sequence[Stop]) -> float | None:
+        start, after = load_profile(problem, stops)
+        if max([start, *after]) > truck.capacity:
+            return None
+        route = make_route(problem, travel, truck, stops)
+        return None if route is None else route_cost(truck, route)
+
+    return cost
+
+
+def _group_solver(
+    travel: RoundsTravel,
+    eligible: dict[str, tuple[str, ...]],
+    options: RoundsOptions,
+    deadline: float,
+) -> SolveGroup:
+    """Plans a small day from scratch with the routing model, within ``deadline``."""
+
+    def solve_group(group: RoundsProblem, rng: random.Random) -> Orders | None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        group_stops = list(group.stops)
+        rng.shuffle(group_stops)  # another insertion order, another first solution
+        params = _search_parameters(min(left, options.group_seconds))
+        params.solution_limit = options.group_solutions
+        got = _route_orders(group, travel, group_stops, eligible, params, rng.randrange(1 << 30))
+        return None if got is None else {group.trucks[v].id: o for v, o in got.items()}
+
+    return solve_group
+
+
+def _improve(
+    problem: RoundsProblem,
+    travel: RoundsTravel,
+    stops: list[Stop],
+    eligible: dict[str, tuple[str, ...]],
+    orders: dict[int, list[Stop]],
+    options: RoundsOptions,
+    started: float,
+) -> dict[int, list[Stop]]:
+    """``orders`` improved by replanning groups of nearby rounds until the time limit."""
+    deadline = started + options.time_limit_seconds
+    cost = _round_cost(problem, travel)
+    by_truck = {
+        problem.trucks[v].id: order
+        for v, order in orders.items()
+        if cost(problem.trucks[v], order) is not None
+    }
+    routed = {s.id for order in by_truck.values() for s in order}
+    unrouted = [s for s in stops if s.id not in routed]
+    solve_group = _group_solver(travel, eligible, options, deadline)
+    best, _ = improve(problem, by_truck, unrouted, solve_group, cost, deadline, options.seed)
+    index = {t.id: v for v, t in enumerate(problem.trucks)}
+    return {index[t]: order for t, order in best.items() if order}
+
+
 def solve_rounds(
     problem: RoundsProblem, options: RoundsOptions | None = None, problem_sha: str = ""
 ) -> RoundsPlan:
     """Plans the rounds of ``problem``: every stop is in a round or dropped with a reason.
 
+    The routing model's first plan (parallel cheapest insertion) goes down to its
+    local optimum; then groups of nearby rounds are replanned from scratch, one
+    small day at a time (``lns.py``), until the time limit, or earlier when no
+    group improves any more (a tiny day is done in a few tries).
+
     Args:
         problem: the day (or days) to plan.
-        options: time limit and seed; the search stops at the time limit.
+        options: time limit, seed and search (see ``RoundsOptions``).
         problem_sha: the SHA-256 of the problem file, copied into the plan.
 
     Returns:
@@ -391,13 +502,15 @@ def solve_rounds(
     stops = [s for s in problem.stops if s.id in screening.eligible]
     orders: dict[int, list[Stop]] = {}
     if stops:
-        model = _build(problem, travel, stops)
-        add_hard_rules(model, screening.eligible)
-        add_soft_rules(model)
-        model.routing.solver().ReSeed(options.seed)
-        solution = model.routing.SolveWithParameters(_search_parameters(options))
-        if solution is not None:
-            orders = _orders(model, solution)
+        # A first plan, then a descent to its local optimum (which ends on its own),
+        # or guided local search until the time limit.
+        search = routing_enums_pb2.LocalSearchMetaheuristic
+        metaheuristic = search.GREEDY_DESCENT if options.groups else search.GUIDED_LOCAL_SEARCH
+        params = _search_parameters(options.time_limit_seconds, metaheuristic)
+        found = _route_orders(problem, travel, stops, screening.eligible, params, options.seed)
+        orders = found or {}
+        if options.groups:
+            orders = _improve(problem, travel, stops, screening.eligible, orders, options, started)
     routes: list[Route] = []
     routed: set[str] = set()
     for v, order in sorted(orders.items()):

@@ -50,7 +50,14 @@ from booking.models import (
 )
 from booking.services.users import create_user
 from booking.timeutil import to_local
-from tests.browser.conftest import ARTIFACTS, PASSWORD, migrated_app, serving, sign_in
+from tests.browser.conftest import (
+    ARTIFACTS,
+    PASSWORD,
+    audited_context,
+    migrated_app,
+    serving,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -165,10 +172,11 @@ def test_request_plan_approve_hand_over_and_back(
     expect(page.locator(".status-submitted")).to_be_visible()
 
     # 2. The manager plans and approves, in a browser of their own.
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
-    manager = context.new_page()
-    manager.set_default_timeout(15_000)
-    try:
+    with audited_context(
+        browser, viewport={"width": 1280, "height": 900}, locale="fr-FR"
+    ) as context:
+        manager = context.new_page()
+        manager.set_default_timeout(15_000)
         sign_in(manager, base, MANAGER)
         manager.goto(f"{base}/planning/")
         expect(manager.get_by_role("heading", name="Demandes à planifier (1)")).to_be_visible()
@@ -230,8 +238,6 @@ def test_request_plan_approve_hand_over_and_back(
         expect(manager.locator("#maintenance")).to_contain_text("MB9-1")
         expect(manager.locator("#maintenance")).to_contain_text("Rétroviseur cassé")
         _shot(manager, "dashboard")
-    finally:
-        context.close()
 
     with journey.database.session() as session:
         loan = session.get(LoanRequest, request_id)

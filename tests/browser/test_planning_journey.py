@@ -7,6 +7,7 @@ runs the optimiser on its real thread runner.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -30,7 +31,14 @@ from booking.models import (
     Unit,
 )
 from booking.services.users import create_user
-from tests.browser.conftest import ARTIFACTS, PASSWORD, migrated_app, serving, sign_in
+from tests.browser.conftest import (
+    ARTIFACTS,
+    PASSWORD,
+    assert_accessible,
+    migrated_app,
+    serving,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -108,6 +116,18 @@ def test_manager_runs_the_optimiser_reviews_and_approves(
     expect(unserved).to_contain_text("Minibus 9 places")
     expect(unserved).to_contain_text("Élections")
     expect(page.locator(".tl-bar.loan")).to_have_count(2)
+    # The axis labels, as laid out by the browser, never overlap.
+    labels = page.locator("#timelines .tl-scale").first.locator("span")
+    boxes = [labels.nth(i).bounding_box() for i in range(labels.count())]
+    assert len(boxes) >= 2
+    for left, right in itertools.pairwise(boxes):
+        assert left is not None and right is not None
+        assert left["x"] + left["width"] <= right["x"]
+    # The timeline scrolls sideways on a phone: the keyboard reaches it.
+    region = page.get_by_role("region", name="Chronologie par unité")
+    region.focus()
+    expect(region).to_be_focused()
+    assert_accessible(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "planning-review.png"), full_page=True)
 

@@ -206,3 +206,61 @@ def test_manager_chooses_a_commune_and_its_sites_follow(request_server: str, pag
     page.goto(f"{base}/requests/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Toutes les demandes")
     expect(page.locator("#requests tbody tr", has_text="Brocante")).to_contain_text("Melun")
+
+
+def _tab_to(page: Page, element_id: str, limit: int = 80) -> None:
+    """Presses Tab until the element ``element_id`` has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"#{element_id} is not reached with the Tab key")
+
+
+def _type_datetime(page: Page, value: datetime) -> None:
+    """Types ``value`` into the focused date-and-time input, from its first part, as
+    Chromium lays it out under the C locale (see ``conftest.browser``): month, day, year,
+    then hours, minutes and AM/PM."""
+    page.keyboard.type(value.strftime("%m%d%Y"))
+    page.keyboard.press("ArrowRight")
+    page.keyboard.type(value.strftime("%I%M"))
+    page.keyboard.type(value.strftime("%p")[0])
+
+
+def test_the_request_form_is_filled_and_sent_with_the_keyboard_alone(
+    request_server: str, page: Page
+) -> None:
+    base = request_server
+    sign_in(page, base, EMAIL)
+    page.goto(f"{base}/requests/new")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Nouvelle demande")
+    # The first stop is the link that skips the menu.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Aller au contenu")).to_be_focused()
+
+    _tab_to(page, "title")
+    page.keyboard.type("Concert au clavier")
+    start = BUSY_START + timedelta(days=14)
+    _tab_to(page, "start_dt")
+    _type_datetime(page, start)
+    _tab_to(page, "end_dt")
+    end = start + timedelta(days=1)
+    _type_datetime(page, end)
+    expect(page.locator("#start_dt")).to_have_value(_local(start))
+    expect(page.locator("#end_dt")).to_have_value(_local(end))
+
+    _tab_to(page, "lines-0-type_id")
+    page.keyboard.type("Podium")
+    expect(page.locator("#lines-0-type_id option:checked")).to_have_text("Podium")
+    _tab_to(page, "lines-0-quantity")
+    page.keyboard.type("1")
+    # "Add a row" works from the keyboard too.
+    _tab_to(page, "add-row")
+    page.keyboard.press("Enter")
+    expect(page.locator("#lines .line-row")).to_have_count(4)
+    expect(page.locator("#title")).to_have_value("Concert au clavier")
+
+    _tab_to(page, "submit")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text(re.compile(r"Demande \d+ envoyée"))
+    expect(page.locator("#lines")).to_contain_text("1 × Podium")

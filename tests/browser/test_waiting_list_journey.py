@@ -31,7 +31,14 @@ from booking.models import (
 )
 from booking.services import planning
 from booking.services.users import create_user
-from tests.browser.conftest import ARTIFACTS, PASSWORD, migrated_app, serving, sign_in
+from tests.browser.conftest import (
+    ARTIFACTS,
+    PASSWORD,
+    audited_context,
+    migrated_app,
+    serving,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -120,10 +127,11 @@ def test_a_cancellation_serves_the_waiting_list_once_the_manager_approves(
     expect(page.get_by_role("status")).to_contain_text(re.compile(r"Demande \d+ annulée"))
 
     # The manager is told and opens the quick re-plan.
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
-    manager = context.new_page()
-    manager.set_default_timeout(15_000)
-    try:
+    with audited_context(
+        browser, viewport={"width": 1280, "height": 900}, locale="fr-FR"
+    ) as context:
+        manager = context.new_page()
+        manager.set_default_timeout(15_000)
         sign_in(manager, base, MANAGER)
         manager.goto(f"{base}/notifications/")
         note = manager.locator("li", has_text="liste d'attente").first
@@ -145,8 +153,6 @@ def test_a_cancellation_serves_the_waiting_list_once_the_manager_approves(
         manager.screenshot(path=str(ARTIFACTS / "waiting-list-proposal.png"), full_page=True)
         manager.get_by_role("button", name="Approuver ce planning").click()
         expect(manager.get_by_role("status")).to_contain_text("Le planning est approuvé")
-    finally:
-        context.close()
 
     with get_db(app).session() as session:
         kermesse = session.scalars(select(LoanRequest).where(LoanRequest.title == "Kermesse")).one()

@@ -28,6 +28,21 @@ def test_commune_summary_counts_only_the_commune(
     assert len(summary.sites) == 2
 
 
+def test_commune_summary_names_the_requests_awaiting_an_answer_first_to_come(
+    make_request, technician, commune, other_commune, db_session, monkeypatch
+):
+    monkeypatch.setattr(dashboard, "AWAITING_SHOWN", 2)
+    later = make_request(commune=commune, start=DEFAULT_START + timedelta(days=9))
+    sooner = make_request(commune=commune, start=DEFAULT_START + timedelta(days=2))
+    waiting = make_request(commune=commune, status=RequestStatus.WAITING, start=DEFAULT_START)
+    make_request(commune=commune, status=RequestStatus.APPROVED, start=DEFAULT_START)
+    make_request(commune=other_commune, start=DEFAULT_START)
+    summary = dashboard.commune_summary(db_session, by=technician)
+    assert summary.awaiting == [waiting, sooner]
+    assert summary.awaiting_total == 3
+    assert later not in summary.awaiting
+
+
 def test_commune_summary_is_for_technicians(db_session, manager):
     with pytest.raises(Forbidden):
         dashboard.commune_summary(db_session, by=manager)

@@ -579,7 +579,7 @@ def test_a_commit_without_mail_starts_no_delivery(live_app):
         user = session.get(User, live_app.user_id)
         user.name = "Renamed"
         session.commit()
-    assert "mail_dispatcher" not in live_app.app.extensions
+    assert "background_mail" not in live_app.app.extensions
 
 
 # --- settings ---------------------------------------------------------------------------

@@ -218,6 +218,12 @@ def test_propose_stores_a_checked_plan(db_session, fleet, ask, manager):
     assert plan.metrics["served"] == 2
     assert plan.metrics["served_by_priority"] == {"1": 0, "2": 0, "3": 1, "4": 1}
     assert plan.baseline_metrics["served"] == 2
+    # Each commune's part of the plan and of first come, first served adds up to the whole.
+    for metrics in (plan.metrics, plan.baseline_metrics):
+        parts = metrics["by_commune"].values()
+        assert sum(part["served"] for part in parts) == metrics["served"]
+        assert sum(part["km"] for part in parts) == pytest.approx(metrics["km"], abs=0.05)
+    assert set(plan.metrics["by_commune"]) == {loans[1].commune.slug}
     assert plan.diff == {
         "against_plan_id": None,
         "new": sorted(served),

@@ -133,8 +133,16 @@ def build_activity(
     )
     plan = _plan(
         db_session,
-        metrics={"served": 2, "km": 40.0},
-        baseline_metrics={"served": 1, "km": 55.5},
+        metrics={
+            "served": 2,
+            "km": 40.0,
+            "by_commune": {commune.slug: {"served": 1, "km": 22.5}, "other": {"served": 1}},
+        },
+        baseline_metrics={
+            "served": 1,
+            "km": 55.5,
+            "by_commune": {"other": {"served": 1, "km": 55.5}},
+        },
     )
     june = datetime(2030, 6, 3, 8, tzinfo=PARIS)
 
@@ -206,7 +214,10 @@ def test_a_communes_year(db_session: Session, technician: User, activity: Simple
     assert uses["podium"].days_used == 4 and uses["podium"].days_available == 730 - 10
     assert uses["chair"].days_used == 80 and uses["chair"].days_available == 50 * 365
     assert uses["podium"].occupancy == pytest.approx(4 / 720)
-    assert report.plans == [] and report.has_data
+    # The commune's own part of the plan, against first come, first served, which did not
+    # serve it at all.
+    assert [(p.served, p.fcfs_served, p.km, p.fcfs_km) for p in report.plans] == [(1, 0, 22.5, 0.0)]
+    assert report.served_gain == 1 and report.has_data
 
 
 def test_the_agglomerations_year(

@@ -204,3 +204,22 @@ def test_the_same_seed_gives_the_same_rounds() -> None:
     trucks = [make_truck(id="T1", capacity=6), make_truck(id="T2", capacity=6)]
     problem = make_problem(stops=stops, trucks=trucks, listed=False)
     assert orders(solve(problem)) == orders(solve(problem))
+
+
+def test_a_stop_too_big_for_one_truck_goes_on_the_other() -> None:
+    # The small truck at depot2 is nearer to b, but only the big one can carry 8.
+    stops = [make_stop(id="BIG", site="b", load=8), make_stop(id="SMALL", site="d", load=2)]
+    trucks = [make_truck(id="T1", capacity=10), make_truck(id="T2", capacity=6, depot="depot2")]
+    plan = solve(make_problem(stops=stops, trucks=trucks, listed=False))
+    assert plan.metrics.served == 2
+    assert "BIG" in orders(plan)["T1"]
+
+
+def test_a_stop_outside_one_drivers_day_goes_to_the_other_driver() -> None:
+    stops = [make_stop(id="LATE", site="a", window=Window(t(16), t(16, 30)))]
+    trucks = [
+        make_truck(id="EARLY", shift=Window(t(6), t(14))),
+        make_truck(id="LATER", shift=Window(t(9), t(18))),
+    ]
+    plan = solve(make_problem(stops=stops, trucks=trucks))
+    assert orders(plan) == {"LATER": ["LATE"]}

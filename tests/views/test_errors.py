@@ -70,3 +70,13 @@ def test_method_not_allowed_page(client):
     response = client.get("/logout")
     assert response.status_code == 405
     assert "does not accept this kind of request" in response.text
+
+
+def test_a_nul_character_anywhere_is_a_bad_request_not_an_error(client, auth, manager):
+    auth.login(manager)
+    for url in ["/units/%00", "/requests/?q=a%00b", "/audit/?actor=%00"]:
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert b"NUL" in response.data
+    response = client.post("/login", data={"email": "a\x00@b.fr", "password": "x"})
+    assert response.status_code == 400

@@ -92,12 +92,12 @@ def test_changes_name_the_first_requests_and_link_to_all(
     assert plan.diff is not None and len(plan.diff["new"]) == 3
     auth.login(manager)
     page = client.get(f"/planning/plans/{plan.id}").get_data(as_text=True)
-    changes = page.split('id="changes"')[1].split("</section>")[0]
+    changes = page.split('id="changes"')[1].split("</details>")[0]
     assert "Newly served (3)" in changes
     assert "Marché 0" in changes and "Marché 1" in changes and "Marché 2" not in changes
     assert f'href="/planning/plans/{plan.id}?changes=all#changes"' in changes
     everything = client.get(f"/planning/plans/{plan.id}?changes=all").get_data(as_text=True)
-    changes = everything.split('id="changes"')[1].split("</section>")[0]
+    changes = everything.split('id="changes"')[1].split("</details>")[0]
     assert all(f"n° {loan.id} " in changes for loan in loans)
     assert "Show all" not in changes
 
@@ -173,3 +173,46 @@ def test_staleness_follows_every_change_of_the_planning_data(
         )
         served = db_session.scalars(select(Assignment).where(Assignment.plan_id == plan.id))
         assert all(a.is_served for a in served)
+
+
+def _opening_tag(page: str, section: str) -> str:
+    return (
+        page.split(f'id="{section}"')[0].rsplit("<", 1)[1]
+        + page.split(f'id="{section}"')[1].split(">")[0]
+    )
+
+
+def test_long_lists_open_folded_unless_a_page_of_them_is_asked_for(
+    client, auth, manager, five_loans, monkeypatch
+):
+    plan, _loans = five_loans
+    auth.login(manager)
+    short = client.get(f"/planning/plans/{plan.id}").get_data(as_text=True)
+    # Five loans are a short list: shown open.
+    assert _opening_tag(short, "loans").endswith(" open")
+    monkeypatch.setattr(plan_review, "SHORT_LIST", 3)
+    folded = client.get(f"/planning/plans/{plan.id}").get_data(as_text=True)
+    for section in ("loans", "changes"):
+        assert _opening_tag(folded, section).startswith("details")
+        assert not _opening_tag(folded, section).endswith(" open")
+    # The summary stays open: the comparison and the approval come first.
+    assert folded.index("Against first come, first served") < folded.index('id="changes"')
+    assert "Approve this plan" in folded.split('id="changes"')[0]
+    paged = client.get(f"/planning/plans/{plan.id}?page=2").get_data(as_text=True)
+    assert _opening_tag(paged, "loans").endswith(" open")
+    assert not _opening_tag(paged, "changes").endswith(" open")
+    changes = client.get(f"/planning/plans/{plan.id}?changes=all").get_data(as_text=True)
+    assert _opening_tag(changes, "changes").endswith(" open")
+
+
+def test_timelines_are_keyboard_reachable_regions(client, auth, manager, five_loans):
+    plan, _loans = five_loans
+    auth.login(manager)
+    page = client.get(f"/planning/plans/{plan.id}").get_data(as_text=True)
+    regions = re.findall(
+        r'<div class="table-wrap" tabindex="0" role="region" aria-label="([^"]+)">'
+        r'<div class="timeline">',
+        page,
+    )
+    # Minibuses only: no pool is drawn from, so there is no pool timeline.
+    assert regions == ["Timeline per unit"]

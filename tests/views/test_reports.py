@@ -66,7 +66,9 @@ def test_a_technician_sees_their_communes_report_by_default(
     html = response.get_data(as_text=True)
     assert "Melun · 2030" in html and "Whole agglomeration" not in html
     assert "Dammarie" not in html
-    assert len(svgs(html)) == 4
+    # With the commune's own comparison with first come, first served (two charts).
+    assert len(svgs(html)) == 6
+    assert "+1 requests served and -22.5 km saved" in html
 
 
 @pytest.mark.parametrize("path", ["/reports/", "/reports/export.csv"])

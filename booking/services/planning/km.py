@@ -64,6 +64,25 @@ def _attribute(problem: Problem, plan: SolverPlan) -> dict[str, float]:
     return km
 
 
+def commune_figures(problem: Problem, plan: SolverPlan) -> dict[str, dict[str, float]]:
+    """Requests served and km driven for each commune (by slug) in ``plan``.
+
+    The km are each served request's share of the itineraries (see the module), so the
+    communes' km add up to the plan's. Stored with the plan and with its first come,
+    first served baseline, they let a commune's report compare the two.
+    """
+    km = _attribute(problem, plan)
+    figures: dict[str, dict[str, float]] = {}
+    for assignment in plan.requests:
+        request = problem.request_by_id.get(assignment.id)
+        if request is None or not assignment.served:
+            continue
+        entry = figures.setdefault(request.commune, {"served": 0, "km": 0.0})
+        entry["served"] += 1
+        entry["km"] = round(entry["km"] + km.get(assignment.id, 0.0), 3)
+    return figures
+
+
 def loan_km(plans: Iterable[tuple[Plan, Iterable[int]]]) -> dict[int, float]:
     """The km of each request, read from the plan that serves it.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -87,6 +88,8 @@ UNSERVED_PER_PAGE = 50
 CHANGES_SHOWN = 50
 # Plans longer than this show their timelines four weeks at a time.
 TIMELINE_DAYS = 28
+# Sections listing more than this open folded: the review opens on its summary.
+SHORT_LIST = 8
 
 
 @dataclass
@@ -145,9 +148,22 @@ class Review:
     window: tuple[datetime, datetime]
     window_previous: date | None
     window_next: date | None
-    days: list[tuple[float, datetime]]
+    days: list[AxisMark]
     stale_message: str | None
     unit_codes: frozenset[str] = frozenset()
+
+    @property
+    def folded(self) -> frozenset[str]:
+        """The sections (by id) whose lists are longer than ``SHORT_LIST``: they open
+        folded, unless the address asks for a page of them."""
+        lengths = {
+            "changes": sum(self.diff_counts.values()),
+            "unserved": self.unserved_pager.total,
+            "loans": self.loans_pager.total,
+            "timelines": len(self.unit_rows) + len(self.pool_rows),
+            "communes": len(self.communes),
+        }
+        return frozenset(key for key, length in lengths.items() if length > SHORT_LIST)
 
     @property
     def is_stale(self) -> bool:
@@ -497,7 +513,7 @@ def review_plan(
         window=(w_start, w_end),
         window_previous=w_previous,
         window_next=w_next,
-        days=_day_marks(w_start, w_end),
+        days=timeline_marks(w_start, w_end),
         stale_message=stale,
         unit_codes=frozenset(problem_units),
     )
@@ -578,16 +594,108 @@ def _unserved_page(
     return unserved, pager
 
 
-def _day_marks(w_start: datetime, w_end: datetime) -> list[tuple[float, datetime]]:
-    """(percent of the window, moment) of the timelines' day marks, about 14 at most."""
+# The axis of a timeline. Its labels are at most ``AXIS_LABEL_REM`` wide ("sept. 2030",
+# "14 juil.", "18:00" at the timeline's font size), followed by at least ``AXIS_GAP_REM``;
+# the track is at least ``TRACK_MIN_REM`` wide (planning.css: the timeline's min-width
+# less its label column). Marks are spaced so that labels never overlap at that width.
+AXIS_LABEL_REM = 4.5
+AXIS_GAP_REM = 0.7
+TRACK_MIN_REM = 37.0
+# Smallest distance between two marks, in percent of the track.
+AXIS_MIN_GAP = (AXIS_LABEL_REM + AXIS_GAP_REM) / TRACK_MIN_REM * 100
+# Mark steps tried from the finest: (unit, count). Weeks start on Mondays; months and
+# years on their first day; hours are counted from local midnight.
+_AXIS_STEPS: tuple[tuple[str, int], ...] = (
+    ("hour", 1),
+    ("hour", 2),
+    ("hour", 3),
+    ("hour", 6),
+    ("hour", 12),
+    ("day", 1),
+    ("day", 2),
+    ("week", 1),
+    ("week", 2),
+    ("month", 1),
+    ("month", 2),
+    ("month", 3),
+    ("month", 6),
+    ("year", 1),
+)
+# The shortest length of one step of each unit, in days, to skip steps too fine at once.
+_SHORTEST_DAYS = {"hour": 1 / 24, "day": 1, "week": 7, "month": 28, "year": 365}
+
+
+@dataclass(frozen=True)
+class AxisMark:
+    """A label of a timeline's axis at ``left`` percent of the period shown.
+
+    ``unit`` says what the label shows of ``moment``: "hour" (a time of day, or the date
+    at midnight), "day" or "week" (a date), "month" or "year" (a month).
+    """
+
+    left: float
+    moment: datetime
+    unit: str
+
+    @property
+    def format(self) -> str:
+        """The CLDR pattern of the label, for the ``localdt`` filter."""
+        if self.unit == "hour":
+            return "d MMM" if to_local(self.moment).hour == 0 else "HH:mm"
+        return "MMM y" if self.unit in ("month", "year") else "d MMM"
+
+
+def _local_steps(first: date, unit: str, count: int, end: datetime) -> list[datetime]:
+    """Local wall-clock boundaries of ``count`` ``unit``s from the local day ``first``
+    (aligned on Mondays, first days of months or years) up to ``end``, in UTC."""
+    if unit == "week":
+        first -= timedelta(days=first.weekday())
+    elif unit == "month":
+        first = date(first.year, (first.month - 1) // count * count + 1, 1)
+    elif unit == "year":
+        first = date(first.year, 1, 1)
+    moments: list[datetime] = []
+    index = 0
+    while True:
+        if unit == "hour":
+            wall = datetime.combine(first, time()) + timedelta(hours=index * count)
+        elif unit in ("day", "week"):
+            days = index * count * (7 if unit == "week" else 1)
+            wall = datetime.combine(first + timedelta(days=days), time())
+        else:
+            months = first.month - 1 + index * count * (12 if unit == "year" else 1)
+            wall = datetime(first.year + months // 12, months % 12 + 1, 1)
+        moment = from_local(wall)
+        if moment > end:
+            return moments
+        moments.append(moment)
+        index += 1
+
+
+def timeline_marks(
+    w_start: datetime, w_end: datetime, min_gap: float = AXIS_MIN_GAP
+) -> list[AxisMark]:
+    """The labelled marks of a timeline's axis over ``[w_start, w_end]``.
+
+    The finest step (hours, days, weeks, months, years) whose marks are all at least
+    ``min_gap`` percent of the window apart; a mark whose label would stick out past the
+    end of the track is left out. Empty for a window too short for any label.
+    """
     span = max((w_end - w_start).total_seconds(), 60.0)
-    days: list[tuple[float, datetime]] = []
-    day = w_start
-    step = timedelta(days=max(1, int(span // 86400 // 14)))
-    while day < w_end:
-        days.append((_percent(day, w_start, span), day))
-        day += step
-    return days
+    label = AXIS_LABEL_REM / TRACK_MIN_REM * 100
+    first = to_local(w_start).date()
+    for unit, count in _AXIS_STEPS:
+        if _SHORTEST_DAYS[unit] * count * 86400 / span * 100 < min_gap:
+            continue
+        lefts = [
+            (_percent(m, w_start, span), m)
+            for m in _local_steps(first, unit, count, w_end)
+            if m >= w_start
+        ]
+        lefts = [(left, m) for left, m in lefts if left <= 100 - label]
+        if all(b[0] - a[0] >= min_gap for a, b in itertools.pairwise(lefts)):
+            return [AxisMark(left, m, unit) for left, m in lefts]
+    return []
 
 
 def loan_page(session: Session, plan_id: int, request_id: int, *, by: User) -> int:

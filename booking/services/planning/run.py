@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
@@ -34,6 +35,7 @@ from booking.services.audit import record_event
 from booking.services.jobs import JobRunner, get_runner
 from booking.services.planning.data import expired_reason, rejected_reason
 from booking.services.planning.ids import TIMEZONE
+from booking.services.planning.km import commune_figures
 from booking.services.planning.problem import (
     IdMaps,
     build_problem,
@@ -127,6 +129,50 @@ def propose_plan(
         raise
     session.refresh(job)
     return job
+
+
+def plan_now(
+    session: Session,
+    *,
+    by: User,
+    now: datetime | None = None,
+    strategy: str = "greedy",
+    time_limit_seconds: float = 10,
+    explain_seconds: float = EXPLAIN_SECONDS,
+) -> Plan:
+    """Build, solve, check, explain and store a PROPOSED plan in the caller's thread, as
+    of ``now``, and commit. For scripts that replay a season, such as the demo data; the
+    application runs the optimiser as a background job (:func:`propose_plan`).
+
+    Args:
+        session: the database session.
+        by: who asks; a manager or an admin.
+        now: the moment the plan is made (default: the clock); requests are placed after it.
+        strategy: one of ``solver.STRATEGIES``; "greedy" repeats exactly.
+        time_limit_seconds: the solver's time limit (one worker, seed 0).
+        explain_seconds: the time given to explaining the unserved requests.
+
+    Raises:
+        Forbidden: ``by`` is not staff.
+        ValueError: unknown strategy, or the plan breaks a rule (a solver bug).
+        FormatError: the data cannot be turned into a valid problem.
+    """
+    require_staff(by)
+    # A script's long-lived session may hold collections read before its own later
+    # changes (a maintenance window added by a check-in): plan from the database.
+    session.expire_all()
+    problem, maps = build_problem(session, now=now)
+    text, sha = problem_document(problem)
+    options = SolveOptions(time_limit_seconds=time_limit_seconds, workers=1, seed=0)
+    plan = solver.solve(problem, strategy, options, sha)
+    baseline = solver.solve(problem, "baseline", SolveOptions(time_limit_seconds=60), sha)
+    violations = check_plan(problem, plan, sha) + check_plan(problem, baseline, sha)
+    if violations:
+        raise ValueError(f"the plan breaks the rules: {violations[:5]}")
+    reasons = diagnose_unserved(problem, plan.requests, explain_seconds)
+    stored = _store_plan(session, problem, plan, baseline, text, sha, maps, reasons, by.id)
+    session.commit()
+    return stored
 
 
 # --- the job ------------------------------------------------------------------------------
@@ -408,6 +454,7 @@ def plan_summary(problem: solver.Problem, plan: solver.Plan) -> dict[str, Any]:
         if a.served and a.start is not None and a.start != problem.request_by_id[a.id].start
     )
     summary["bound"] = list(plan.solver.bound) if plan.solver.bound else None
+    summary["by_commune"] = commune_figures(problem, plan)
     return summary
 
 
