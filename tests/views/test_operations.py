@@ -24,8 +24,8 @@ def test_health_is_503_when_the_database_does_not_answer():
     app = create_app(
         {
             "TESTING": True,
-            # Nothing listens on port 1.
-            "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2",
+            # A file that cannot be opened: the database does not answer.
+            "DATABASE_URL": "sqlite:////proc/no-such-folder/booking.sqlite3",
             "SECRET_KEY": "k",
         }
     )
