@@ -13,8 +13,11 @@ CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 POSTGRES_TESTS ?= tests/services tests/views tests/api tests/browser
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# Exact versions of every dependency, tested together (refresh with `make lock`).
+CONSTRAINTS := requirements/constraints.txt
+PIP_INSTALL = $(PY) -m pip install -q -c $(CONSTRAINTS)
 
-.PHONY: run test test-postgres install install-test translations messages db chromium lint typecheck clean help
+.PHONY: run test test-postgres install install-test translations messages db chromium lint typecheck clean help lock
 
 help:
 	@echo "make run            serve the application on http://$(HOST):$(PORT) (SQLite under instance/)"
@@ -41,17 +44,25 @@ $(PY):
 	fi
 	@$(PY) -m pip install -q --upgrade pip
 
-$(VENV)/.installed: $(PY) setup.cfg pyproject.toml
-	$(PY) -m pip install -q -e .
+$(VENV)/.installed: $(PY) setup.cfg pyproject.toml $(CONSTRAINTS)
+	$(PIP_INSTALL) -e .
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test]'
+	$(PIP_INSTALL) -e '.[test]'
 	@touch $@
 
 $(VENV)/.installed-postgres: $(VENV)/.installed-test
-	$(PY) -m pip install -q -e '.[test,postgres]'
+	$(PIP_INSTALL) -e '.[test,postgres]'
 	@touch $@
+
+# After changing a dependency in setup.cfg, or to take newer versions within its bounds:
+# resolve every extra again into $(CONSTRAINTS), then run the tests and commit both files.
+lock: $(PY)
+	$(PY) -m pip install -q pip-tools
+	$(BIN)/pip-compile -q --upgrade --strip-extras --allow-unsafe --no-emit-index-url \
+	  --no-emit-find-links --extra test --extra postgres --extra celery --extra server \
+	  --extra bench -o $(CONSTRAINTS) setup.cfg
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

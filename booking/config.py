@@ -4,6 +4,10 @@
 ``SECRET_KEY``    session signing key; default a random key generated once into
                   ``instance/secret_key`` (never a constant in the code).
 ``MAIL_*``        outgoing e-mail (see ``mail_settings``); no e-mail without ``MAIL_SERVER``.
+Deployment       ``PUBLIC_BASE_URL``, ``TRUSTED_HOSTS``, ``PROXY_FIX_*``, cookies, upload size,
+                 CSRF lifetime, jobs (see ``deployment_settings``).
+``FLASK_*``      any other Flask or application setting, read by ``create_app`` with
+                 ``app.config.from_prefixed_env()`` (``FLASK_JOB_LEASE_SECONDS=120``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = ROOT / "instance"
@@ -33,7 +38,10 @@ def database_url(instance_path: Path | None = None) -> str:
         elif url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return url
-    return default_database_url(instance_path or DEFAULT_INSTANCE)
+    instance_path = instance_path or DEFAULT_INSTANCE
+    # SQLite creates the file but not its folder: `flask init-db` on a fresh checkout.
+    instance_path.mkdir(parents=True, exist_ok=True)
+    return default_database_url(instance_path)
 
 
 def secret_key(instance_path: Path) -> str:
@@ -46,16 +54,39 @@ def secret_key(instance_path: Path) -> str:
     if key:
         return key
     path = instance_path / "secret_key"
-    if path.exists():
-        stored = path.read_text(encoding="ascii").strip()
-        if stored:
-            return stored
+    stored = _read_key(path)
+    if stored:
+        return stored
     instance_path.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Written whole under a temporary name, then linked into place: a process starting
+    # at the same moment (another gunicorn worker) reads either no file or the whole
+    # key, and the first link wins, so every process ends up with the same key.
+    temporary = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
+        handle.write(secrets.token_hex(32) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        if path.exists() and not _read_key(path):
+            os.replace(temporary, path)  # an empty file left by an older version
+        else:
+            os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
+    key = _read_key(path)
+    if not key:
+        raise RuntimeError(f"could not create the secret key file {path}")
     return key
+
+
+def _read_key(path: Path) -> str:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return ""
 
 
 def _flag(name: str) -> bool:
@@ -116,6 +147,81 @@ def mail_settings() -> dict[str, Any]:
     }
 
 
+def _number(name: str, default: float | None) -> float | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ValueError(f"{name} must be a number of 0 or more, not {value!r}")
+    return number
+
+
+def _words(name: str) -> list[str] | None:
+    value = os.environ.get(name, "").strip()
+    return [word.strip() for word in value.split(",") if word.strip()] or None
+
+
+def public_base_url() -> str:
+    """``PUBLIC_BASE_URL``: where users reach the site, e.g. ``https://pret.agglo.example``.
+
+    Raises:
+        ValueError: not an http(s) URL without query or fragment.
+    """
+    value = os.environ.get("PUBLIC_BASE_URL", "").strip() or DEFAULT_PUBLIC_BASE_URL
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ValueError(f"PUBLIC_BASE_URL must be like https://host[/prefix], not {value!r}")
+    return value.rstrip("/")
+
+
+DEFAULT_PUBLIC_BASE_URL = "http://localhost:5000"
+# Uploads (CSV imports) larger than this are refused with 413 (bytes).
+DEFAULT_MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+
+
+def deployment_settings() -> dict[str, Any]:
+    """How the application sits on the network, from the environment.
+
+    ``PUBLIC_BASE_URL`` (the only source of absolute URLs in e-mails, feeds and links),
+    ``TRUSTED_HOSTS`` (comma-separated host names the site answers to; others get 400),
+    ``PROXY_FIX_X_FOR`` / ``_X_PROTO`` / ``_X_HOST`` / ``_X_PREFIX`` (how many proxies
+    set each ``X-Forwarded-*`` header; 0 = not trusted), ``SESSION_COOKIE_SECURE`` (default
+    on when the public URL is https), ``MAX_CONTENT_LENGTH`` (bytes),
+    ``CSRF_TIME_LIMIT_SECONDS`` (form lifetime; unset = as long as the session),
+    ``JOB_LEASE_SECONDS``, ``JOB_HEARTBEAT_SECONDS``, ``JOB_QUEUE_TIMEOUT_SECONDS``,
+    ``LOG_LEVEL``.
+
+    Raises:
+        ValueError: a value cannot be read (the message names the variable).
+    """
+    base = public_base_url()
+    secure_default = base.startswith("https://")
+    secure = _flag("SESSION_COOKIE_SECURE") if os.environ.get("SESSION_COOKIE_SECURE") else None
+    csrf = _number("CSRF_TIME_LIMIT_SECONDS", None)
+    return {
+        "PUBLIC_BASE_URL": base,
+        "TRUSTED_HOSTS": _words("TRUSTED_HOSTS"),
+        "PROXY_FIX_X_FOR": int(_number("PROXY_FIX_X_FOR", 0) or 0),
+        "PROXY_FIX_X_PROTO": int(_number("PROXY_FIX_X_PROTO", 0) or 0),
+        "PROXY_FIX_X_HOST": int(_number("PROXY_FIX_X_HOST", 0) or 0),
+        "PROXY_FIX_X_PREFIX": int(_number("PROXY_FIX_X_PREFIX", 0) or 0),
+        "SESSION_COOKIE_SECURE": secure_default if secure is None else secure,
+        "REMEMBER_COOKIE_SECURE": secure_default if secure is None else secure,
+        "MAX_CONTENT_LENGTH": int(
+            _number("MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH) or DEFAULT_MAX_CONTENT_LENGTH
+        ),
+        "WTF_CSRF_TIME_LIMIT": int(csrf) if csrf else None,
+        "JOB_LEASE_SECONDS": _number("JOB_LEASE_SECONDS", 60.0),
+        "JOB_HEARTBEAT_SECONDS": _number("JOB_HEARTBEAT_SECONDS", 10.0),
+        "JOB_QUEUE_TIMEOUT_SECONDS": _number("JOB_QUEUE_TIMEOUT_SECONDS", 3600.0),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "").strip().upper() or "INFO",
+    }
+
+
 def from_environment(instance_path: Path) -> dict[str, Any]:
     """The application settings for ``instance_path``."""
     return {
@@ -133,10 +239,11 @@ def from_environment_without_files() -> dict[str, Any]:
         "DISPLAY_TIMEZONE": "Europe/Paris",
         "LANGUAGES": ["fr", "en"],
         "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": 100,
         "LOGIN_WINDOW_MINUTES": 15,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "WTF_CSRF_TIME_LIMIT": None,
         # How far ahead a recurring request may run (days).
         "PLANNING_HORIZON_DAYS": _positive_int("PLANNING_HORIZON_DAYS", 365),
         # Time limit of the quick re-plan offering freed capacity to the waiting list (s).
@@ -146,4 +253,5 @@ def from_environment_without_files() -> dict[str, Any]:
         "ROUNDS_DAYS": _positive_int("ROUNDS_DAYS", 7),
         "ROUNDS_SECONDS": _positive_int("ROUNDS_SECONDS", 2),
         **mail_settings(),
+        **deployment_settings(),
     }

@@ -66,10 +66,15 @@ def utcnow() -> datetime:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; make SQLite behave like PostgreSQL where it matters.
 
+    Elsewhere, pooled connections are checked before use (``pool_pre_ping``).
     On SQLite: foreign keys are enforced, the file uses write-ahead logging (readers do
     not block the writer), and SQLAlchemy rather than the driver begins transactions, so
     that SAVEPOINTs (``begin_nested``) and transactional DDL work.
     """
+    if not url.startswith("sqlite"):
+        # A connection the server closed (restart, pg_terminate_backend, idle timeout) is
+        # replaced before use instead of failing the request that draws it.
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         in_memory = engine.url.database in (None, "", ":memory:")

@@ -46,6 +46,12 @@ class TooManyAttempts(BookingError):
     status_code = 429
 
 
+class Unavailable(BookingError):
+    """A service the action needs (the job queue, the database) does not answer."""
+
+    status_code = 503
+
+
 class ValidationError(BookingError):
     """Input breaks a business rule.
 

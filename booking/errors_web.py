@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
@@ -46,12 +47,40 @@ def _respond(status: int, message: str, errors: list[str] | None = None) -> Resp
             body["errors"] = errors
         response = jsonify(body)
     else:
-        response = Response(
-            render_template("errors/error.html", status=status, title=title, message=message),
-            mimetype="text/html",
-        )
+        response = Response(_page(status, title, message), mimetype="text/html")
     response.status_code = status
     return response
+
+
+def _reset_session() -> None:
+    """Roll back the request's session, so that drawing the page (the signed-in user, in
+    the menu) starts on a fresh connection rather than the one that just failed."""
+    if "db_session" not in g:
+        return
+    try:
+        g.db_session.rollback()
+    except Exception:
+        log.warning("the session could not be rolled back after an error", exc_info=True)
+
+
+def _page(status: int, title: str, message: str) -> str:
+    """The error page; a bare one when the full page cannot be drawn.
+
+    The full page needs the URL adapter (missing for an untrusted host), the signed-in
+    user (a query through a session whose connection may be the cause of the error) and
+    the translations. The error page itself must never fail.
+    """
+    try:
+        return render_template("errors/error.html", status=status, title=title, message=message)
+    except Exception:
+        log.exception("the error page could not be drawn; sending the bare one")
+        return BARE_PAGE.format(status=status, title=escape(title), message=escape(message))
+
+
+BARE_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{status} {title}</title></head>
+<body><h1>{title}</h1><p>{message}</p></body></html>
+"""
 
 
 def _carries_nul() -> bool:
@@ -97,4 +126,5 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> Response:
         log.error("unhandled error", exc_info=error.original_exception)
+        _reset_session()
         return _respond(500, _("The error has been logged. Please try again later."))

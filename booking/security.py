@@ -21,10 +21,12 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """The account behind a session, if it still exists and is active."""
-    if not user_id.isdigit():
+    """The account behind a session, if it still exists, is active, and has not ended its
+    sessions since (``User.session_version``)."""
+    number, _, version = user_id.partition(":")
+    if not (number.isdigit() and version.isdigit()) or len(number) > 18:
         return None
-    user = get_session().get(User, int(user_id))
-    if user is None or not user.is_active_account:
+    user = get_session().get(User, int(number))
+    if user is None or not user.is_active_account or user.session_version != int(version):
         return None
     return user

@@ -29,6 +29,7 @@ from solver.decompose import Part
 from solver.instance import Instance, ReqData
 from solver.options import SolveOptions
 from solver.problem import Unit
+from solver.stopping import solve_stoppable
 
 BUCKETS = 12  # buckets per request window
 CHUNK = 1500  # most requests in one LP
@@ -203,7 +204,7 @@ def relaxation_bound(
     solver.parameters.num_workers = max(1, options.workers)
     solver.parameters.random_seed = options.seed
     solver.parameters.max_time_in_seconds = max(0.05, seconds)
-    status = solver.Solve(dates.model)
+    status = solve_stoppable(solver, dates.model, options.should_stop)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     # Served value is an integer: the bound rounds down.

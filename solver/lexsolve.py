@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from solver.options import SolveOptions
+from solver.stopping import solve_stoppable
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,15 @@ def solve_levels(
             model.maximize(level.expr)
         else:
             model.minimize(level.expr)
-        status = solver.Solve(model, _StopOnRequest(options.should_stop))
+        status = solve_stoppable(
+            solver, model, options.should_stop, _StopOnRequest(options.should_stop)
+        )
         if status == cp_model.MODEL_INVALID and model.Proto().solution_hint.vars:
             # A hint that is not a valid assignment must not cost the solve.
             model.clear_hints()
-            status = solver.Solve(model, _StopOnRequest(options.should_stop))
+            status = solve_stoppable(
+                solver, model, options.should_stop, _StopOnRequest(options.should_stop)
+            )
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             if status == cp_model.INFEASIBLE and index == 0:
                 return None, results

@@ -32,6 +32,7 @@ from solver.instance import Instance
 from solver.options import SolveOptions
 from solver.plan import Draw, LineAssignment, RequestAssignment
 from solver.pools_local import reinsert_nearest
+from solver.stopping import solve_stoppable
 
 # Of each type's time, at most this share goes to moving lines to nearer pools one at a
 # time (solver.pools_local) before CP-SAT; the local search usually stops much sooner.
@@ -162,7 +163,7 @@ class DrawsModel:
         solver.parameters.num_workers = max(1, options.workers)
         solver.parameters.random_seed = options.seed
         solver.parameters.max_time_in_seconds = max(0.05, seconds)
-        status = solver.Solve(self.model)
+        status = solve_stoppable(solver, self.model, options.should_stop)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None, False
         if round(solver.ObjectiveValue()) >= self.current_km():

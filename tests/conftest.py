@@ -128,6 +128,10 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             "TESTING": True,
             "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret-key",
+            # The test client's own address, so that links in pages, mail and feeds match it.
+            "PUBLIC_BASE_URL": "http://localhost",
+            # DEFAULT_START lies more than the default three years ahead.
+            "REQUEST_HORIZON_DAYS": 3660,
             "WTF_CSRF_ENABLED": False,
             # Messages stay the English source strings whether or not the catalogues are
             # compiled; tests/views/test_i18n.py checks the French interface.

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import Length, NumberRange, Optional
 
+from booking import limits
 from booking.services.audit import MAX_ID, MAX_TEXT, AuditFilters
 
 FILTER_FIELDS = (
@@ -43,6 +44,21 @@ class WholeNumberField(IntegerField):
             raise ValueError(_l("Give a whole number, such as 12.")) from error
 
 
+class AuditDateField(LocalDateField):
+    """A filter date in the years the trail can hold (2000-2099)."""
+
+    def process_formdata(self, valuelist: Sequence[Any]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and not limits.FIRST_YEAR <= self.data.year <= limits.LAST_YEAR:
+            raise ValueError(
+                _l(
+                    "Give a date between %(first)d and %(last)d.",
+                    first=limits.FIRST_YEAR,
+                    last=limits.LAST_YEAR,
+                )
+            )
+
+
 def _optional_id(value: Any) -> int:
     """Blank select values read as 0 ("any")."""
     if value in (None, ""):
@@ -65,8 +81,8 @@ class AuditFilterForm(FlaskForm):
         _l("Object id"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)]
     )
     actor = StringField(_l("Who (e-mail or name)"), validators=[Optional(), Length(max=MAX_TEXT)])
-    date_from = LocalDateField(_l("From"), validators=[Optional()])
-    date_to = LocalDateField(_l("Until"), validators=[Optional()])
+    date_from = AuditDateField(_l("From"), validators=[Optional()])
+    date_to = AuditDateField(_l("Until"), validators=[Optional()])
     commune_id = SelectField(
         _l("Commune"), coerce=_optional_id, choices=[SelectChoice(0, "—")], validate_choice=False
     )

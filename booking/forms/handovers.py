@@ -12,13 +12,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
-    DateTimeLocalField,
     FieldList,
     Form,
     FormField,
     HiddenField,
-    IntegerField,
     SelectChoice,
     SelectField,
     StringField,
@@ -27,6 +24,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from booking.forms.bounds import SaneDateField, SaneDateTimeLocalField, SaneIntegerField
 from booking.models import Condition
 from booking.services.handovers import MAX_NAME, MAX_TEXT
 
@@ -62,7 +60,7 @@ class ItemForm(Form):
     damage = TextAreaField(
         _l("Damage (required when damaged)"), validators=[Optional(), Length(max=MAX_TEXT)]
     )
-    missing_quantity = IntegerField(
+    missing_quantity = SaneIntegerField(
         _l("Missing"),
         default=0,
         validators=[
@@ -83,7 +81,7 @@ class CheckOutForm(FlaskForm):
             Length(max=MAX_NAME),
         ],
     )
-    at = DateTimeLocalField(
+    at = SaneDateTimeLocalField(
         _l("When"),
         format=DATETIME_FORMAT,
         validators=[InputRequired(_l("Give the date and time."))],
@@ -96,12 +94,12 @@ class CheckOutForm(FlaskForm):
 class CheckInForm(FlaskForm):
     """When the equipment came back, its state, what is missing, what goes to maintenance."""
 
-    at = DateTimeLocalField(
+    at = SaneDateTimeLocalField(
         _l("When"),
         format=DATETIME_FORMAT,
         validators=[InputRequired(_l("Give the date and time."))],
     )
     items = FieldList(FormField(ItemForm))
-    maintenance_until = DateField(_l("In maintenance until"), validators=[Optional()])
+    maintenance_until = SaneDateField(_l("In maintenance until"), validators=[Optional()])
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=MAX_TEXT)])
     submit = SubmitField(_l("Record the check-in"))

@@ -9,9 +9,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    DateTimeLocalField,
     FloatField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -21,6 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from booking.forms.bounds import SaneDateTimeLocalField, SaneIntegerField
 from booking.models import SiteKind, UnitStatus
 
 CODE_HINT = _l("Letters, digits, dots, dashes or underscores, without spaces.")
@@ -65,13 +64,13 @@ class TypeForm(FlaskForm):
         ],
         default="collected",
     )
-    turnaround_minutes = IntegerField(
+    turnaround_minutes = SaneIntegerField(
         _l("Turnaround (minutes)"), default=0, validators=[InputRequired(), NumberRange(min=0)]
     )
-    min_notice_hours = IntegerField(
+    min_notice_hours = SaneIntegerField(
         _l("Minimum notice (hours)"), default=0, validators=[InputRequired(), NumberRange(min=0)]
     )
-    max_loan_days = IntegerField(
+    max_loan_days = SaneIntegerField(
         _l("Longest loan (days, empty: no limit)"), validators=[Optional(), NumberRange(min=1)]
     )
     substitutes = SelectMultipleField(_l("Substitutes (types that can replace it)"), choices=[])
@@ -114,8 +113,12 @@ class UnitForm(FlaskForm):
 
 
 class WindowForm(FlaskForm):
-    start_dt = DateTimeLocalField(_l("From"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
-    end_dt = DateTimeLocalField(_l("Until"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    start_dt = SaneDateTimeLocalField(
+        _l("From"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()]
+    )
+    end_dt = SaneDateTimeLocalField(
+        _l("Until"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()]
+    )
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=255)])
     submit = SubmitField(_l("Add the window"))
 
@@ -130,7 +133,7 @@ class WindowForm(FlaskForm):
 class PoolForm(FlaskForm):
     type_id = SelectField(_l("Type"), coerce=int, choices=[])
     depot_id = SelectField(_l("Depot"), coerce=int, choices=[])
-    quantity = IntegerField(_l("Quantity"), validators=[InputRequired(), NumberRange(min=0)])
+    quantity = SaneIntegerField(_l("Quantity"), validators=[InputRequired(), NumberRange(min=0)])
     submit = SubmitField(_l("Set the quantity"))
 
 

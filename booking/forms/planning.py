@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SubmitField, TextAreaField
+from wtforms import HiddenField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange
 
+from booking.forms.bounds import SaneIntegerField
 from booking.services.planning import MAX_TIME_LIMIT, MIN_TIME_LIMIT
 
 
 class RunForm(FlaskForm):
-    time_limit = IntegerField(
+    time_limit = SaneIntegerField(
         _l("Time limit (seconds)"),
         default=60,
         validators=[DataRequired(), NumberRange(min=MIN_TIME_LIMIT, max=MAX_TIME_LIMIT)],
@@ -24,7 +25,7 @@ class ForceUnitForm(FlaskForm):
     line_id = HiddenField(validators=[DataRequired()])
     replace_unit_id = HiddenField()
     # Rendered as a select of the eligible units by the template.
-    unit_id = IntegerField(_l("Unit"), validators=[DataRequired()])
+    unit_id = SaneIntegerField(_l("Unit"), validators=[DataRequired()])
     submit = SubmitField(_l("Give this unit"))
 
 

@@ -7,13 +7,10 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
-    DateTimeLocalField,
     FieldList,
     Form,
     FormField,
     HiddenField,
-    IntegerField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -23,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from booking.forms.bounds import SaneDateField, SaneDateTimeLocalField, SaneIntegerField
 from booking.models import RequestStatus
 from booking.services.request_rules import MAX_FLEX_DAYS, MAX_ID
 from booking.services.series import Frequency, Recurrence, Scope, parse_dates
@@ -55,7 +53,7 @@ class LineForm(Form):
     """One row of equipment: a type and a quantity (both blank: the row is ignored)."""
 
     type_id = SelectField(_l("Equipment"), coerce=_optional_int, choices=[], validate_choice=False)
-    quantity = IntegerField(
+    quantity = SaneIntegerField(
         _l("Quantity"), validators=[Optional(), NumberRange(min=1, max=1_000_000)]
     )
 
@@ -96,18 +94,18 @@ class RequestForm(FlaskForm):
         _l("Delivery place"), coerce=_optional_int, choices=[], validate_choice=False
     )
     title = StringField(_l("Occasion"), validators=[Optional(), Length(max=200)])
-    start_dt = DateTimeLocalField(
+    start_dt = SaneDateTimeLocalField(
         _l("From"), format=DATETIME_FORMAT, validators=[InputRequired(_l("Give the start."))]
     )
-    end_dt = DateTimeLocalField(
+    end_dt = SaneDateTimeLocalField(
         _l("Until"), format=DATETIME_FORMAT, validators=[InputRequired(_l("Give the end."))]
     )
-    flex_days_before = IntegerField(
+    flex_days_before = SaneIntegerField(
         _l("May start up to (days earlier)"),
         default=0,
         validators=[InputRequired(), NumberRange(min=0, max=MAX_FLEX_DAYS)],
     )
-    flex_days_after = IntegerField(
+    flex_days_after = SaneIntegerField(
         _l("May end up to (days later)"),
         default=0,
         validators=[InputRequired(), NumberRange(min=0, max=MAX_FLEX_DAYS)],
@@ -129,7 +127,7 @@ class RequestForm(FlaskForm):
     repeat = SelectField(
         _l("Repeat"), choices=[SelectChoice(k, v) for k, v in REPEAT_LABELS.items()], default=""
     )
-    repeat_until = DateField(_l("Repeat until (included)"), validators=[Optional()])
+    repeat_until = SaneDateField(_l("Repeat until (included)"), validators=[Optional()])
     repeat_dates = TextAreaField(
         _l("Other dates (dd/mm/yyyy, one per line)"), validators=[Optional(), Length(max=4000)]
     )
@@ -220,8 +218,8 @@ class FilterForm(FlaskForm):
         validators=[Optional()],
     )
     commune_id = SelectField(_l("Commune"), coerce=_optional_int, choices=[], validate_choice=False)
-    date_from = DateField(_l("From"), validators=[Optional()])
-    date_to = DateField(_l("Until"), validators=[Optional()])
+    date_from = SaneDateField(_l("From"), validators=[Optional()])
+    date_to = SaneDateField(_l("Until"), validators=[Optional()])
     submit = SubmitField(_l("Filter"))
 
     def status_value(self) -> RequestStatus | None:

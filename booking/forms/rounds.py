@@ -6,22 +6,23 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TimeField
+from wtforms import BooleanField, SelectField, StringField, SubmitField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from booking.forms.bounds import SaneIntegerField
 from booking.forms.inventory import CoordinateField
 
 
 class TruckForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     depot_id = SelectField(_l("Depot"), coerce=int, choices=[])
-    capacity = IntegerField(
+    capacity = SaneIntegerField(
         _l("Capacity (pallet places)"), validators=[InputRequired(), NumberRange(min=1, max=100)]
     )
     day_start = TimeField(_l("Driver's day starts"), validators=[InputRequired()])
     day_end = TimeField(_l("Driver's day ends"), validators=[InputRequired()])
     break_start = TimeField(_l("Break starts (empty: no break)"), validators=[Optional()])
-    break_minutes = IntegerField(
+    break_minutes = SaneIntegerField(
         _l("Break (minutes)"), default=0, validators=[InputRequired(), NumberRange(min=0, max=240)]
     )
     cost_per_km = CoordinateField(

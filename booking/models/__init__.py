@@ -26,7 +26,14 @@ from booking.models.loans import (
 )
 from booking.models.notifications import Notification, OutboxEmail, OutboxStatus
 from booking.models.people import Commune, LoginAttempt, Role, User
-from booking.models.plans import Assignment, AssignmentDraw, AssignmentUnit, Plan, PlanStatus
+from booking.models.plans import (
+    Assignment,
+    AssignmentDraw,
+    AssignmentUnit,
+    Plan,
+    PlanStatus,
+    UnitOccupation,
+)
 from booking.models.rounds import (
     LOAD_SCALE,
     Round,
@@ -79,6 +86,7 @@ __all__ = [
     "Truck",
     "Unavailability",
     "Unit",
+    "UnitOccupation",
     "UnitStatus",
     "User",
     "type_substitutes",

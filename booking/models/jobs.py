@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Enum, ForeignKey, Text
+from sqlalchemy import Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.db import Base, UTCDateTime, utcnow
@@ -45,6 +45,10 @@ class SolverJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The process that holds the job ("host:pid"), and when it last said it was alive. A job
+    # whose heartbeat is older than the lease is declared interrupted by whoever notices.
+    owner: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     plan: Mapped[Plan | None] = relationship()
     requested_by: Mapped[User | None] = relationship()

@@ -57,6 +57,9 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of the id a session holds: raising it (password reset, deactivation) ends every
+    # session and remember-me cookie of the account, on every server.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     commune: Mapped[Commune | None] = relationship(back_populates="users")
 
@@ -77,7 +80,12 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The id in the session: "<id>:<session_version>" (Flask-Login's alternative id)."""
+        return f"{self.id}:{self.session_version}"
+
+    def end_sessions(self) -> None:
+        """Sign the account out everywhere: existing sessions no longer load it."""
+        self.session_version = (self.session_version or 1) + 1
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of ``password``."""
@@ -110,7 +118,7 @@ class LoginAttempt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), index=True)
-    ip: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     def __repr__(self) -> str:

@@ -6,7 +6,8 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import DDL, JSON, Enum, ForeignKey, Index, String, Text, event, text
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.db import Base, UTCDateTime, utcnow
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
     from booking.models.inventory import Pool, Unit
     from booking.models.loans import LoanRequest, RequestLine
     from booking.models.people import User
+
+
+# The name of the PostgreSQL constraint against a unit lent twice (see UnitOccupation).
+OCCUPATION_EXCLUSION = "ex_unit_occupations_no_overlap"
 
 
 class PlanStatus(enum.Enum):
@@ -142,3 +147,48 @@ class AssignmentDraw(Base):
         return (
             f"<AssignmentDraw assignment={self.assignment_id} pool={self.pool_id} x{self.quantity}>"
         )
+
+
+class UnitOccupation(Base):
+    """A unit held by a loan of the approved plan, from its start to its end plus the
+    type's turnaround.
+
+    Written at each approval from the approved plan's served assignments, removed when
+    the loan is cancelled or its plan superseded. On PostgreSQL an exclusion constraint
+    forbids two rows of one unit whose times overlap: a unit lent twice cannot be
+    stored, even by a code path that forgets the approval lock.
+    """
+
+    __tablename__ = "unit_occupations"
+    __table_args__ = (
+        ExcludeConstraint(
+            ("unit_id", "="),
+            (text("tstzrange(start_dt, end_dt, '[)')"), "&&"),
+            using="gist",
+            name=OCCUPATION_EXCLUSION,
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    request_id: Mapped[int] = mapped_column(ForeignKey("loan_requests.id"), index=True)
+    start_dt: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The loan's end plus the type's turnaround.
+    end_dt: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<UnitOccupation unit={self.unit_id} request={self.request_id}>"
+
+
+# btree_gist gives the integer column a GiST operator class; in ``public``, so that the
+# constraints of every schema share it.
+event.listen(
+    UnitOccupation.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public").execute_if(
+        dialect="postgresql"
+    ),
+)

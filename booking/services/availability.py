@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from booking import limits
 from booking.errors import ValidationError
 from booking.models import (
     Assignment,
@@ -229,7 +230,9 @@ def _held(
     exclude_request_id: int | None,
 ) -> _Held:
     """Units and pooled quantities held by approved loans over the period (two queries)."""
-    turnaround = {t.id: timedelta(minutes=t.turnaround_minutes) for t in types}
+    turnaround = {
+        t.id: timedelta(minutes=limits.turnaround_minutes(t.turnaround_minutes)) for t in types
+    }
     # Approved loans: the assignments of the approved plan whose requests still hold
     # equipment. The period is widened by the longest turnaround so that a loan ending
     # just before it still counts; _lent_units and _pooled_draws apply each type's own.

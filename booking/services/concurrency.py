@@ -10,6 +10,8 @@ never a server error. Which refusals mean that is decided here, once:
   snapshot is out of date (``SQLITE_BUSY``, ``SQLITE_LOCKED``: "database is locked").
 - PostgreSQL, by SQLSTATE: serialization failure (40001), deadlock (40P01), lock not
   available (55P03).
+- PostgreSQL's exclusion violation (23P01): the exclusion constraints (a unit lent twice,
+  see ``UnitOccupation``) guard against writes that raced past the application's checks.
 - Optionally, a unique violation (SQLite ``UNIQUE constraint failed``, PostgreSQL
   23505): only where the service checked the value was free just before, so that a
   duplicate can only come from a concurrent insert.
@@ -32,6 +34,7 @@ from booking.errors import Conflict
 # PostgreSQL SQLSTATEs of a transaction that lost a race and may simply be retried.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 UNIQUE_VIOLATION_SQLSTATE = "23505"
+EXCLUSION_VIOLATION_SQLSTATE = "23P01"
 # SQLite primary result codes (the low byte of the extended code).
 SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
@@ -79,13 +82,15 @@ def is_concurrent_write(error: BaseException, *, unique: bool = False) -> bool:
             service checked, in the same transaction, that the value was free.
 
     Returns:
-        ``True`` for a stale row version, a lock or serialization failure (and a unique
-        violation if ``unique``); ``False`` for any other error.
+        ``True`` for a stale row version, a lock or serialization failure, an exclusion
+        violation (and a unique violation if ``unique``); ``False`` for any other error.
     """
     if isinstance(error, StaleDataError):
         return True
     if not isinstance(error, DBAPIError):
         return False
+    if _sqlstate(error) == EXCLUSION_VIOLATION_SQLSTATE:
+        return True
     return _is_lock_failure(error) or (unique and _is_unique_violation(error))
 
 

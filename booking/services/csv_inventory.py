@@ -27,6 +27,7 @@ from booking.errors import BookingError, ValidationError
 from booking.models import Commune, EquipmentType, Pool, Site, SiteKind, Unit, UnitStatus, User
 from booking.services import inventory
 from booking.services.access import require_staff
+from booking.services.audit import FORMULA_STARTS, safe_cell
 from booking.services.concurrency import conflict_on_concurrent_write
 from booking.services.inventory import SiteData, TypeData, UnitData
 
@@ -201,7 +202,7 @@ def _rows(text: str, kind: str) -> list[tuple[int, dict[str, str]]]:
                 )
                 continue
             cells = {
-                name: (record[i].strip() if i < len(record) else "")
+                name: (_unquote(record[i].strip()) if i < len(record) else "")
                 for i, name in enumerate(header)
                 if name in columns
             }
@@ -756,11 +757,25 @@ def _export_rows(session: Session, by: User, kind: str) -> Iterator[list[Any]]:
             ]
 
 
+def _unquote(cell: str) -> str:
+    """A cell as exported: the quote ``safe_cell`` put before a formula character goes."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+        return cell[1:]
+    return cell
+
+
+def _inert(row: list[Any]) -> list[Any]:
+    """Text cells a spreadsheet would run as formulas get a leading quote (numbers stay)."""
+    return [safe_cell(cell) if isinstance(cell, str) else cell for cell in row]
+
+
 def export_csv(session: Session, kind: str, *, by: User) -> bytes:
     """One kind of inventory as CSV bytes that ``import_csv`` reads back unchanged.
 
     UTF-8 with a byte-order mark and ';' separators, so that Excel in French opens
-    it directly; coordinates keep their decimal point so no precision is lost.
+    it directly; coordinates keep their decimal point so no precision is lost. Text that
+    a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``...) starts with a
+    quote, which the import removes.
 
     Raises:
         PermissionDenied: ``by`` is not a manager.
@@ -772,5 +787,5 @@ def export_csv(session: Session, kind: str, *, by: User) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=EXPORT_DELIMITER, lineterminator="\r\n")
     writer.writerow([c.name for c in COLUMNS[kind]])
-    writer.writerows(_export_rows(session, by, kind))
+    writer.writerows(_inert(row) for row in _export_rows(session, by, kind))
     return out.getvalue().encode("utf-8-sig")

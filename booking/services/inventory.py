@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from booking import limits
 from booking.errors import Conflict, ValidationError
 from booking.models import (
     Commune,
@@ -308,10 +309,40 @@ def _check_type(
     _check_name(data.name.strip(), errors)
     if data.turnaround_minutes < 0:
         errors.append(("turnaround_minutes", _("The turnaround cannot be negative.")))
+    elif data.turnaround_minutes > limits.MAX_TURNAROUND_MINUTES:
+        errors.append(
+            (
+                "turnaround_minutes",
+                _(
+                    "The turnaround is at most %(max)d minutes (a week).",
+                    max=limits.MAX_TURNAROUND_MINUTES,
+                ),
+            )
+        )
     if data.min_notice_hours < 0:
         errors.append(("min_notice_hours", _("The minimum notice cannot be negative.")))
+    elif data.min_notice_hours > limits.MAX_NOTICE_HOURS:
+        errors.append(
+            (
+                "min_notice_hours",
+                _(
+                    "The minimum notice is at most %(max)d hours (a year).",
+                    max=limits.MAX_NOTICE_HOURS,
+                ),
+            )
+        )
     if data.max_loan_days is not None and data.max_loan_days < 1:
         errors.append(("max_loan_days", _("The longest loan must be at least one day.")))
+    elif data.max_loan_days is not None and data.max_loan_days > limits.MAX_LOAN_DAYS:
+        errors.append(
+            (
+                "max_loan_days",
+                _(
+                    "The longest loan is at most %(max)d days (three years).",
+                    max=limits.MAX_LOAN_DAYS,
+                ),
+            )
+        )
     if data.load_per_item is not None and not (
         math.isfinite(data.load_per_item) and 0 < data.load_per_item <= MAX_LOAD_PER_ITEM
     ):
@@ -626,6 +657,8 @@ def set_pool_quantity(
     errors: Errors = []
     if quantity < 0:
         errors.append(("quantity", _("A quantity cannot be negative.")))
+    elif quantity > limits.MAX_QUANTITY:
+        errors.append(("quantity", _("A quantity is at most %(max)d.", max=limits.MAX_QUANTITY)))
     if not t.is_pooled:
         errors.append(
             ("type_id", _("%(code)s is tracked by unit: add units instead.", code=t.code))

@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Literal
 
-from flask import Flask, current_app, has_app_context, has_request_context, url_for
+from flask import Flask, current_app, has_app_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -34,6 +34,7 @@ from booking.errors import NotFound
 from booking.models import Notification, OutboxEmail, OutboxStatus, User
 from booking.services.background import Coalescing, coalescing
 from booking.services.concurrency import conflict_on_concurrent_write
+from booking.urls import public_url_for
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,8 @@ def _default_locale() -> str:
 def _email_body(text: str, payload: Mapping[str, Any] | None) -> str:
     lines = [text, ""]
     request_id = (payload or {}).get("request_id")
-    if request_id is not None and has_request_context():
-        link = url_for("requests.detail", request_id=request_id, _external=True)
+    if request_id is not None and has_app_context():
+        link = public_url_for("requests.detail", request_id=request_id)
         lines += [_("See the request: %(link)s", link=link), ""]
     lines.append(_("Prêt Commun, equipment shared between communes"))
     return "\n".join(lines) + "\n"

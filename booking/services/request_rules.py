@@ -13,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from flask import current_app, has_app_context
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from booking import limits
 from booking.db import utcnow
 from booking.models import (
     Commune,
@@ -31,6 +34,7 @@ from booking.models import (
     type_substitutes,
 )
 from booking.services.access import STAFF_ROLES, can_access_commune
+from booking.timeutil import to_local
 
 PRIORITY_LOW, PRIORITY_NORMAL, PRIORITY_HIGH, PRIORITY_IMPERATIVE = 1, 2, 3, 4
 PRIORITIES = (PRIORITY_LOW, PRIORITY_NORMAL, PRIORITY_HIGH, PRIORITY_IMPERATIVE)
@@ -205,7 +209,34 @@ def _check_dates(
     if end_dt <= start_dt:
         errors.append(("end_dt", _("The loan must end after it starts.")))
         return False
+    latest = latest_end(now)
+    if end_dt > latest:
+        errors.append(
+            (
+                "end_dt",
+                _(
+                    "A loan must end within %(days)d days from today, by %(date)s.",
+                    days=horizon_days(),
+                    date=format_date(to_local(latest), "short"),
+                ),
+            )
+        )
+        return False
     return True
+
+
+def horizon_days() -> int:
+    """How far ahead a request may end (``REQUEST_HORIZON_DAYS``, default three years)."""
+    if has_app_context():
+        return int(
+            current_app.config.get("REQUEST_HORIZON_DAYS") or limits.DEFAULT_REQUEST_HORIZON_DAYS
+        )
+    return limits.DEFAULT_REQUEST_HORIZON_DAYS
+
+
+def latest_end(now: datetime) -> datetime:
+    """The latest end a request submitted at ``now`` may have."""
+    return min(now + timedelta(days=horizon_days()), limits.LATEST - timedelta(days=1))
 
 
 def _check_flexibility(
@@ -295,7 +326,7 @@ def _check_quantity(
     """A line asks for at least one and no more than the whole fleet has."""
     if quantity < 1:
         errors.append(("lines", _("Ask for at least 1 %(type)s.", type=equipment_type.name)))
-    elif quantity > stock:
+    elif quantity > stock or quantity > limits.MAX_QUANTITY:
         errors.append(
             (
                 "lines",
@@ -320,7 +351,7 @@ def _check_type_dates(
 ) -> None:
     """The type's minimum notice and longest loan (only for dates already found valid)."""
     name = equipment_type.name
-    notice = timedelta(hours=equipment_type.min_notice_hours)
+    notice = limits.notice(equipment_type.min_notice_hours)
     if start_dt is not None and start_dt >= now and start_dt - now < notice:
         errors.append(
             (
@@ -328,11 +359,11 @@ def _check_type_dates(
                 _(
                     "%(type)s must be asked for at least %(hours)d hours in advance.",
                     type=name,
-                    hours=equipment_type.min_notice_hours,
+                    hours=limits.notice_hours(equipment_type.min_notice_hours),
                 ),
             )
         )
-    limit = equipment_type.max_loan_days
+    limit = limits.loan_days(equipment_type.max_loan_days)
     if dates_ok and limit is not None and end_dt - start_dt > timedelta(days=limit):  # type: ignore[operator]
         errors.append(
             (

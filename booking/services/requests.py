@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from booking.db import utcnow
@@ -28,6 +28,7 @@ from booking.models import (
     RequestLine,
     RequestStatus,
     Role,
+    UnitOccupation,
     User,
 )
 from booking.services.access import commune_filter, require_role
@@ -418,6 +419,8 @@ def cancel_request(
     ):
         loan.status = RequestStatus.CANCELLED
         loan.sequence += 1
+        # The units it held are free again.
+        session.execute(delete(UnitOccupation).where(UnitOccupation.request_id == loan.id))
         session.flush()
         after = request_snapshot(loan) | {"cancel_reason": reason}
         record_event(

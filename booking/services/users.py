@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -26,10 +26,16 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 @dataclass(frozen=True)
 class Throttle:
-    """Sign-in throttling: at most ``max_failures`` per e-mail and address in ``window``."""
+    """Sign-in throttling, within ``window``: at most ``max_failures`` for one account from
+    one client address, ``per_address`` from one address over all accounts (guessing
+    across accounts), and ``per_account`` for one account over all addresses (a guess
+    spread over many machines). One address guessing wrong never locks the account for
+    the others until the much higher ``per_account`` is reached."""
 
     max_failures: int = 5
     window: timedelta = timedelta(minutes=15)
+    per_address: int = 20
+    per_account: int = 100
 
 
 class InvalidCredentials(ValidationError):
@@ -168,6 +174,8 @@ def set_user_active(session: Session, user_id: int, active: bool, *, by: User) -
     before = _user_snapshot(user)
     with conflict_on_concurrent_write(session):
         user.is_active_account = active
+        if not active:
+            user.end_sessions()
         record_event(
             session,
             by=by,
@@ -182,7 +190,7 @@ def set_user_active(session: Session, user_id: int, active: bool, *, by: User) -
 
 
 def reset_password(session: Session, user_id: int, password: str, *, by: User | None) -> User:
-    """Give an account a new password, lift its sign-in throttling, and commit.
+    """Give an account a new password, end its sessions, lift its throttling, and commit.
 
     Raises:
         Forbidden: if ``by`` is given and is not an admin.
@@ -197,6 +205,8 @@ def reset_password(session: Session, user_id: int, password: str, *, by: User | 
         raise ValidationError(errors=errors)
     with conflict_on_concurrent_write(session):
         user.set_password(password)
+        # Whoever knew the old password is signed out.
+        user.end_sessions()
         session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
         # The password itself never reaches the audit trail.
         record_event(
@@ -221,9 +231,10 @@ def authenticate(
 ) -> User:
     """Check a sign-in attempt and commit what it leaves behind.
 
-    A failure is recorded per e-mail and client address; after ``throttle.max_failures``
-    failures within ``throttle.window`` every attempt is refused, even with the right
-    password, until the oldest failure leaves the window. Success clears the failures.
+    A failure is recorded with the e-mail and the client address (``ip``: the real client
+    behind trusted proxies, see ``PROXY_FIX_X_FOR``). While any limit of ``throttle`` is
+    reached every attempt is refused, even with the right password, until enough failures
+    leave the window. Success clears the failures of this account from this address.
 
     Raises:
         TooManyAttempts: while throttled; the message says how long to wait.
@@ -233,16 +244,27 @@ def authenticate(
     throttle = throttle or Throttle()
     email = normalise_email(email)
     since = now - throttle.window
-    failures = list(
-        session.scalars(
-            select(LoginAttempt.at)
-            .where(LoginAttempt.email == email, LoginAttempt.ip == ip, LoginAttempt.at > since)
-            .order_by(LoginAttempt.at)
-        )
+    recent = LoginAttempt.at > since
+    checks = (
+        (and_(LoginAttempt.email == email, LoginAttempt.ip == ip), throttle.max_failures),
+        (LoginAttempt.ip == ip, throttle.per_address),
+        (LoginAttempt.email == email, throttle.per_account),
     )
-    if len(failures) >= throttle.max_failures:
-        # Refused until enough failures have aged out of the window.
-        release = failures[len(failures) - throttle.max_failures] + throttle.window
+    release: datetime | None = None
+    for condition, limit in checks:
+        failures = list(
+            session.scalars(
+                select(LoginAttempt.at)
+                .where(condition, recent)
+                .order_by(LoginAttempt.at.desc())
+                .limit(limit)
+            )
+        )
+        if len(failures) >= limit:
+            # Refused until enough failures have aged out of the window.
+            ends = failures[-1] + throttle.window
+            release = ends if release is None else max(release, ends)
+    if release is not None:
         minutes = max(1, -(-int((release - now).total_seconds()) // 60))
         raise TooManyAttempts(
             ngettext(

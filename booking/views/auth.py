@@ -53,6 +53,8 @@ def login() -> str | Response | tuple[str, int]:
                 throttle=user_service.Throttle(
                     max_failures=current_app.config["LOGIN_MAX_FAILURES"],
                     window=current_app.config["LOGIN_WINDOW"],
+                    per_address=current_app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+                    per_account=current_app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
                 ),
             )
         except BookingError as error:

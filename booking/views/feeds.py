@@ -39,6 +39,7 @@ from booking.forms.feeds import FeedCreateForm, FeedRenameForm
 from booking.models import FeedKind
 from booking.services import feeds as service
 from booking.services.feeds_cache import GENERATION_READER, BodyStore, read_generation
+from booking.urls import public_host, public_url_for
 from booking.views.helpers import current, flash_error
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
@@ -155,7 +156,7 @@ def _plain(status: int, text: str) -> Response:
 def _request_url() -> str:
     """The request page with ``{id}`` for the request id."""
     marker = 987654321
-    url = url_for("requests.detail", request_id=marker, _external=True)
+    url = public_url_for("requests.detail", request_id=marker)
     return url.replace(str(marker), "{id}")
 
 
@@ -262,7 +263,7 @@ def calendar(token: str) -> Response:
     known = service.peek_feed(_reader(get_db()), token, now=now)
     if known is not None and _is_current(known.etag, known.last_modified):
         return _not_modified(known)
-    uid_domain = current_app.config.get("FEED_UID_DOMAIN") or request.host.split(":")[0]
+    uid_domain = current_app.config.get("FEED_UID_DOMAIN") or public_host()
     try:
         result = service.read_feed(
             get_session(),
@@ -297,13 +298,10 @@ def _with_validators(response: Response, result: service.FeedResult) -> Response
 
 def feed_links(token: str) -> dict[str, str]:
     """The https, webcal and Google Calendar links of a token."""
-    # Calendar apps and Google fetch from the internet: links are https unless the site is
-    # only served on this machine (development).
-    local = request.host.split(":")[0] in ("localhost", "127.0.0.1", "[::1]")
-    scheme = current_app.config.get("FEED_URL_SCHEME") or (
-        request.scheme if local or request.is_secure else "https"
-    )
-    url = url_for("feeds.calendar", token=token, _external=True, _scheme=scheme)
+    url = public_url_for("feeds.calendar", token=token)
+    scheme = current_app.config.get("FEED_URL_SCHEME")
+    if scheme:
+        url = f"{scheme}://" + url.split("://", 1)[1]
     webcal = "webcal://" + url.split("://", 1)[1]
     google = "https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe="")
     return {"https": url, "webcal": webcal, "google": google}

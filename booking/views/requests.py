@@ -21,6 +21,7 @@ from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectChoice
 
+from booking import limits
 from booking.db import get_session
 from booking.errors import BookingError, Conflict, ValidationError
 from booking.forms.requests import (
@@ -376,9 +377,13 @@ def _parse_local(value: str | None) -> datetime | None:
         return None
     for pattern in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
         try:
-            return from_local(datetime.strptime(value, pattern))
+            moment = datetime.strptime(value, pattern)
         except ValueError:
             continue
+        # Years 1 or 9999 overflow the time zone conversion; no loan is that far anyway.
+        if limits.FIRST_YEAR <= moment.year <= limits.LAST_YEAR:
+            return from_local(moment)
+        return None
     return None
 
 
@@ -388,9 +393,21 @@ def availability() -> Response | tuple[Response, int]:
     start, end = _parse_local(request.args.get("start")), _parse_local(request.args.get("end"))
     problems = []
     if start is None:
-        problems.append(_("Give the start as YYYY-MM-DDTHH:MM."))
+        problems.append(
+            _(
+                "Give the start as YYYY-MM-DDTHH:MM, between %(first)d and %(last)d.",
+                first=limits.FIRST_YEAR,
+                last=limits.LAST_YEAR,
+            )
+        )
     if end is None:
-        problems.append(_("Give the end as YYYY-MM-DDTHH:MM."))
+        problems.append(
+            _(
+                "Give the end as YYYY-MM-DDTHH:MM, between %(first)d and %(last)d.",
+                first=limits.FIRST_YEAR,
+                last=limits.LAST_YEAR,
+            )
+        )
     if start is not None and end is not None and end <= start:
         problems.append(_("The loan must end after it starts."))
     if problems:

@@ -158,6 +158,8 @@ def migrated_app(
             "DATABASE_URL": url,
             "SECRET_KEY": "browser-test",
             "BABEL_TRANSLATION_DIRECTORIES": str(compiled_translations),
+            # The journeys use dates in 2030, beyond the default three-year horizon.
+            "REQUEST_HORIZON_DAYS": 3660,
             **config,
         }
     )

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 import solver
+from booking.db import utcnow
 from booking.errors import Conflict, Forbidden, ValidationError
 from booking.models import (
     AuditEvent,
@@ -475,20 +476,28 @@ def test_unserved_reason_is_worded_with_names(db_session, fleet, ask, manager):
 # --- jobs ---------------------------------------------------------------------------------
 
 
-def test_restart_marks_running_jobs_failed(db_session, fleet, ask, manager):
+def test_a_sweep_fails_expired_jobs_and_keeps_the_data(app, db_session, fleet, ask, manager):
     loan = ask()
     plan = propose(db_session, manager, "greedy")
-    running = SolverJob(status=JobStatus.RUNNING, strategy="cpsat")
-    queued = SolverJob(status=JobStatus.QUEUED, strategy="cpsat")
-    db_session.add_all([running, queued])
+    long_ago = utcnow() - timedelta(hours=2)
+    running = SolverJob(
+        status=JobStatus.RUNNING, strategy="cpsat", owner="web-1:12", heartbeat_at=long_ago
+    )
+    queued = SolverJob(status=JobStatus.QUEUED, strategy="cpsat", created_at=long_ago)
+    alive = SolverJob(
+        status=JobStatus.RUNNING, strategy="cpsat", owner="web-2:13", heartbeat_at=utcnow()
+    )
+    db_session.add_all([running, queued, alive])
     db_session.commit()
 
-    assert jobs.fail_interrupted_jobs(db_session) == 2
+    with app.app_context():
+        assert jobs.sweep_expired_jobs(db_session) == 2
 
     for job in (running, queued):
         db_session.refresh(job)
         assert job.status is JobStatus.FAILED
-        assert "restarted" in job.message or "redémarr" in job.message
+    db_session.refresh(alive)
+    assert alive.status is JobStatus.RUNNING
     db_session.refresh(loan)
     db_session.refresh(plan)
     assert loan.status is RequestStatus.PLANNED and plan.status is PlanStatus.PROPOSED

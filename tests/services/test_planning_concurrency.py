@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from booking import create_app
-from booking.db import Base, Database, get_db, make_engine
+from booking.db import Base, Database, make_engine
 from booking.errors import BookingError, Conflict
 from booking.models import (
     Commune,
@@ -296,24 +296,6 @@ def test_thread_runner_runs_a_job_to_completion(real_db):
         assert [a.request_id for a in plan.assignments if a.is_served] == [request_id]
 
 
-def test_app_start_fails_jobs_left_running(tmp_path):
-    url = f"sqlite:///{tmp_path / 'restart.sqlite3'}"
-    database = Database(url)
-    Base.metadata.create_all(database.engine)
-    with database.session() as session:
-        session.add_all([SolverJob(status=JobStatus.RUNNING), SolverJob(status=JobStatus.QUEUED)])
-        session.commit()
-    database.engine.dispose()
-
-    app = _make_app(url, None, TESTING=False)
-
-    with get_db(app).session() as session:
-        found = session.scalars(select(SolverJob)).all()
-        assert [j.status for j in found] == [JobStatus.FAILED, JobStatus.FAILED]
-        assert all("restarted" in (j.message or "") for j in found)
-    get_db(app).engine.dispose()
-
-
 def _one_request_world(real_db, **config) -> SimpleNamespace:
     url, database = real_db
     app = _make_app(url, database, **config)
@@ -382,22 +364,6 @@ def test_celery_worker_runs_a_job_sent_through_the_broker(real_db):
     with world.database.session() as session:
         job = session.get(SolverJob, job_id)
         assert job is not None and job.plan_id is not None
-
-
-def test_web_start_leaves_celery_jobs_alone(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'celery.sqlite3'}"
-    database = Database(url)
-    Base.metadata.create_all(database.engine)
-    with database.session() as session:
-        session.add(SolverJob(status=JobStatus.RUNNING))
-        session.commit()
-    database.engine.dispose()
-
-    app = _make_app(url, None, TESTING=False, JOB_RUNNER="celery", CELERY_BROKER_URL="memory://")
-
-    with get_db(app).session() as session:
-        assert session.scalars(select(SolverJob.status)).all() == [JobStatus.RUNNING]
-    get_db(app).engine.dispose()
 
 
 def test_worker_module_exposes_the_celery_application(tmp_path, monkeypatch):

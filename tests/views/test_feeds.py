@@ -359,10 +359,12 @@ def test_another_process_serves_the_stored_body_without_rebuilding(
     assert again.headers["ETag"] == first.headers["ETag"]
 
 
-def test_links_are_https_for_a_public_host_and_the_page_is_not_cached(
-    client: FlaskClient, technician: User, commune: Commune
+def test_links_use_the_public_base_url_whatever_the_host_and_the_page_is_not_cached(
+    app: Flask, client: FlaskClient, technician: User, commune: Commune
 ) -> None:
-    host = {"base_url": "http://pret.agglo.example"}
+    app.config["PUBLIC_BASE_URL"] = "https://pret.agglo.example"
+    # A crafted Host header never makes its way into the links.
+    host = {"base_url": "http://evil.example"}
     client.post("/login", data={"email": technician.email, "password": DEFAULT_PASSWORD}, **host)
     client.post("/feeds/", data={"what": f"commune:{commune.id}", "name": "Melun"}, **host)
     page = client.get("/feeds/", **host)
@@ -370,3 +372,4 @@ def test_links_are_https_for_a_public_host_and_the_page_is_not_cached(
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert 'value="https://pret.agglo.example/feeds/' in page.text
     assert 'href="webcal://pret.agglo.example/feeds/' in page.text
+    assert "evil.example" not in page.text

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
+from booking import limits
 from booking.db import utcnow
 from booking.errors import Conflict, NotFound, ValidationError
 from booking.i18n import local_datetime
@@ -27,6 +28,7 @@ from booking.models import (
     RequestStatus,
     Role,
     Unit,
+    UnitOccupation,
     User,
 )
 from booking.services.access import get_or_404, require_staff
@@ -230,7 +232,45 @@ def _apply(session: Session, plan: Plan, by: User, now: datetime) -> dict[str, A
             approved.append(loan.id)
     _keep_left_out(plan, before)
     session.flush()
+    _record_occupations(session, plan)
     return {"approved": approved, "declined": declined, "waiting": waiting, "changed": changed}
+
+
+def _record_occupations(session: Session, plan: Plan) -> None:
+    """Replace the occupations of the plans no longer approved by those of ``plan``.
+
+    Only the rows of plans this approval retired are removed: a row another approval
+    wrote meanwhile stays, and on PostgreSQL the exclusion constraint then refuses the
+    overlapping rows of ``plan`` (an ``IntegrityError``, reported as a conflict).
+    """
+    session.execute(
+        delete(UnitOccupation).where(
+            UnitOccupation.assignment_id.in_(
+                select(Assignment.id)
+                .join(Plan, Assignment.plan_id == Plan.id)
+                .where(Plan.status != PlanStatus.APPROVED)
+            )
+        )
+    )
+    rows = []
+    for assignment in plan.assignments:
+        if not assignment.is_served or assignment.request.status not in LOCKED_STATUSES:
+            continue
+        if assignment.start_dt is None or assignment.end_dt is None:
+            continue
+        for au in assignment.units:
+            pad = timedelta(minutes=limits.turnaround_minutes(au.unit.type.turnaround_minutes))
+            rows.append(
+                {
+                    "unit_id": au.unit_id,
+                    "assignment_id": assignment.id,
+                    "request_id": assignment.request_id,
+                    "start_dt": assignment.start_dt,
+                    "end_dt": assignment.end_dt + pad,
+                }
+            )
+    if rows:
+        session.execute(insert(UnitOccupation), rows)
 
 
 def _retire_plans(session: Session, plan: Plan, by: User) -> dict[int, Assignment]:

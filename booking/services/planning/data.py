@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from booking import limits
 from booking.i18n import local_datetime
 from booking.models import (
     LOCKED_STATUSES,
@@ -105,7 +106,10 @@ def notice_start(loan: LoanRequest, types: Mapping[int, EquipmentType]) -> datet
     itself stays allowed (the commune asked for it and it was accepted; a notice raised
     since does not push the loan later).
     """
-    hours = max((types[line.type_id].min_notice_hours for line in loan.lines), default=0)
+    hours = max(
+        (limits.notice_hours(types[line.type_id].min_notice_hours) for line in loan.lines),
+        default=0,
+    )
     return min(loan.submitted_at + timedelta(hours=hours), loan.requested_start_dt)
 
 
@@ -141,6 +145,29 @@ def expired_reason(latest_start: datetime) -> dict[str, Any]:
             when=local_datetime(latest_start, "short"),
         ),
         "latest_start": latest_start.isoformat(),
+    }
+
+
+def beyond_horizon_reason(limit: datetime) -> dict[str, Any]:
+    """The stored reason of a request whose dates reach past the planning horizon."""
+    return {
+        "text": _(
+            "Its dates reach past %(when)s, beyond the planning horizon: correct its dates "
+            "(or decline it), then run again.",
+            when=local_datetime(limit, "short"),
+        ),
+        "limit": limit.isoformat(),
+    }
+
+
+def rejected_reason(detail: str) -> dict[str, Any]:
+    """The stored reason of a request the optimiser cannot take as it is."""
+    return {
+        "text": _(
+            "The optimiser cannot take it as it is (%(detail)s): correct the request or its "
+            "equipment types, then run again.",
+            detail=detail,
+        )
     }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import solver
+from booking import limits
 from booking.models import (
     Assignment,
     EquipmentType,
@@ -31,11 +32,14 @@ from booking.services.planning.data import (
     FingerprintData,
     Rows,
     Window,
+    beyond_horizon_reason,
     fingerprint,
     plannable_window,
     read_rows,
+    rejected_reason,
 )
 from booking.services.planning.ids import TIMEZONE, ZONE, pool_key, request_key, site_key
+from booking.services.request_rules import latest_end
 from solver.check import check_assignments, compute_metrics
 from solver.io import problem_from_json, problem_to_json, sha256_hex
 from solver.plan import Draw, LineAssignment, RequestAssignment, SolverInfo, Status
@@ -59,6 +63,9 @@ class IdMaps:
         pinned: problem request ids locked because the manager pinned them.
         expired: open requests left out because even their latest placement would start
             in the past (request id -> that latest start, aware UTC).
+        rejected: open requests the optimiser cannot take (dates beyond the planning
+            horizon, values the problem format refuses), left out so that they do not
+            fail the whole run (request id -> the stored reason, ``Assignment.reason``).
         horizon: the problem's horizon, aware UTC datetimes.
         fingerprint: see ``data_fingerprint``.
         approved_plan_id: the plan given as ``previous``, if any.
@@ -74,6 +81,7 @@ class IdMaps:
     locked: set[str] = field(default_factory=set)
     pinned: set[str] = field(default_factory=set)
     expired: dict[int, datetime] = field(default_factory=dict)
+    rejected: dict[int, dict[str, Any]] = field(default_factory=dict)
     horizon: tuple[datetime, datetime] | None = None
     fingerprint: str = ""
     approved_plan_id: int | None = None
@@ -206,22 +214,43 @@ class _Scope:
 
 
 def _plannable_windows(
-    open_requests: Iterable[LoanRequest], types: dict[int, EquipmentType], now: datetime
+    open_requests: Iterable[LoanRequest],
+    types: dict[int, EquipmentType],
+    now: datetime,
+    rejected: dict[int, dict[str, Any]],
 ) -> tuple[dict[int, Window], dict[int, datetime]]:
     """The windows of the open requests that still fit, and the latest starts of the others.
+
+    Requests already in ``rejected``, or whose window reaches past the planning horizon
+    (``planning_limit``), are added to ``rejected`` and left out.
 
     Returns:
         (request id -> plannable window, request id -> latest start of an expired request).
     """
     plannable: dict[int, Window] = {}
     expired: dict[int, datetime] = {}
+    limit = planning_limit(now)
     for loan in open_requests:
-        window = plannable_window(loan, types, now)
-        if window.is_plannable:
+        if loan.id in rejected:
+            continue
+        try:
+            window = plannable_window(loan, types, now)
+        except (OverflowError, ValueError) as error:
+            rejected[loan.id] = rejected_reason(str(error))
+            continue
+        if window.latest > limit or window.earliest < limits.EARLIEST:
+            rejected[loan.id] = beyond_horizon_reason(limit)
+        elif window.is_plannable:
             plannable[loan.id] = window
         else:
             expired[loan.id] = window.latest_start
     return plannable, expired
+
+
+def planning_limit(now: datetime) -> datetime:
+    """No open request is planned past this: the request horizon, with a year to spare
+    for requests accepted under a longer horizon or moved by their flexibility."""
+    return min(latest_end(now) + timedelta(days=366), limits.LATEST - timedelta(days=1))
 
 
 def _open_requests_and_horizon(
@@ -274,7 +303,13 @@ def _approved_loans(
         assignment = approved_by_request.get(loan.id)
         if assignment is None or assignment.start_dt is None or assignment.end_dt is None:
             continue
-        pad = max((types[line.type_id].turnaround_minutes for line in loan.lines), default=0)
+        pad = max(
+            (
+                limits.turnaround_minutes(types[line.type_id].turnaround_minutes)
+                for line in loan.lines
+            ),
+            default=0,
+        )
         if assignment.end_dt + timedelta(minutes=pad) <= h_start or assignment.start_dt >= h_end:
             continue
         candidate = _locked_assignment(loan, assignment, types, used_units)
@@ -331,7 +366,9 @@ def _occupations(session: Session, scope: _Scope) -> dict[str, list[tuple[dateti
         loan = session.get(LoanRequest, request_id)
         assert loan is not None and assignment.start is not None and assignment.end is not None
         for line, la in zip(loan.lines, assignment.lines, strict=True):
-            pad = timedelta(minutes=scope.types[line.type_id].turnaround_minutes)
+            pad = timedelta(
+                minutes=limits.turnaround_minutes(scope.types[line.type_id].turnaround_minutes)
+            )
             for code in la.units:
                 occupations.setdefault(code, []).append((assignment.start, assignment.end + pad))
     return occupations
@@ -411,7 +448,7 @@ def _types(rows: Rows, maps: IdMaps) -> list[SolverType]:
             SolverType(
                 id=et.code,
                 name=et.name,
-                turnaround_minutes=et.turnaround_minutes,
+                turnaround_minutes=limits.turnaround_minutes(et.turnaround_minutes),
                 max_direct_transfer_hours=(
                     hours if hours is not None else solver.problem.DEFAULT_MAX_DIRECT_TRANSFER_HOURS
                 ),
@@ -513,6 +550,7 @@ def build_problem(
     horizon: tuple[datetime, datetime] | None = None,
     include_pins: bool = True,
     now: datetime | None = None,
+    rejected: dict[int, dict[str, Any]] | None = None,
 ) -> tuple[solver.Problem, IdMaps]:
     """Map the database to a ``loan-problem/1`` problem.
 
@@ -533,6 +571,8 @@ def build_problem(
             It is widened to hold the approved loans that overlap it.
         include_pins: whether pinned assignments become locked.
         now: the current time (default: the clock).
+        rejected: open requests to leave out, with the reason stored for each (requests
+            the problem format refused in an earlier attempt).
 
     Returns:
         The problem and the id maps (with the data fingerprint).
@@ -541,7 +581,10 @@ def build_problem(
     rows = read_rows(session)
     maps = IdMaps(approved_plan_id=rows.approved.id if rows.approved else None)
     types_by_id = {et.id: et for et in rows.types}
-    plannable, maps.expired = _plannable_windows(rows.open_requests, types_by_id, now)
+    maps.rejected = dict(rejected or {})
+    plannable, maps.expired = _plannable_windows(
+        rows.open_requests, types_by_id, now, maps.rejected
+    )
     open_requests, h_start, h_end = _open_requests_and_horizon(
         rows.open_requests, plannable, horizon, now
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 import solver
 from booking.db import Database, rows_matched, utcnow
-from booking.errors import ValidationError
+from booking.errors import Unavailable, ValidationError
 from booking.models import (
     Assignment,
     AssignmentDraw,
@@ -32,7 +33,7 @@ from booking.models import (
 from booking.services.access import require_staff
 from booking.services.audit import record_event
 from booking.services.jobs import JobRunner, get_runner
-from booking.services.planning.data import expired_reason
+from booking.services.planning.data import expired_reason, rejected_reason
 from booking.services.planning.ids import TIMEZONE
 from booking.services.planning.km import commune_figures
 from booking.services.planning.problem import (
@@ -53,6 +54,10 @@ MIN_TIME_LIMIT = 1
 MAX_TIME_LIMIT = 600
 # Progress is written at most this often (seconds): each write is a transaction.
 PROGRESS_INTERVAL = 1.0
+# Attempts at building a valid problem, each leaving out the open requests it refused.
+MAX_REJECTION_ROUNDS = 5
+# How a format error names a request: ``requests[14].site: unknown site``.
+REQUEST_PATH = re.compile(r"requests\[(\d+)\]")
 # Budget for explaining the unserved requests, out of the job's time limit (seconds).
 EXPLAIN_SECONDS = 5.0
 
@@ -81,6 +86,7 @@ def propose_plan(
     Raises:
         Forbidden: ``by`` is not staff.
         ValidationError: bad time limit or strategy.
+        Unavailable: the job queue cannot be reached (the job is stored as FAILED).
     """
     require_staff(by)
     if strategy not in solver.STRATEGIES:
@@ -112,7 +118,15 @@ def propose_plan(
         after={"strategy": strategy, "time_limit_seconds": float(time_limit_seconds)},
     )
     session.commit()
-    (runner or get_runner()).submit(job.id)
+    try:
+        (runner or get_runner()).submit(job.id)
+    except Unavailable as error:
+        # The job row stays, failed with the reason; requests and plans are untouched.
+        job.status = JobStatus.FAILED
+        job.finished_at = utcnow()
+        job.message = error.message
+        session.commit()
+        raise
     session.refresh(job)
     return job
 
@@ -295,10 +309,7 @@ def _run_claimed(
     Raises:
         FormatError: the data cannot be turned into a valid problem.
     """
-    with database.session() as session:
-        problem, maps = build_problem(session)
-        session.rollback()
-    text, sha = problem_document(problem)
+    problem, maps, text, sha = _valid_problem(database)
     writer.stage("solving", 0.1)
     options = SolveOptions(
         time_limit_seconds=claim.time_limit,
@@ -312,7 +323,12 @@ def _run_claimed(
         _finish(database, claim.job_id, JobStatus.CANCELLED, _("Cancelled before the end."))
         return
     writer.stage("checking", 0.92)
-    baseline = solver.solve(problem, "baseline", SolveOptions(time_limit_seconds=60), sha)
+    baseline = solver.solve(
+        problem, "baseline", SolveOptions(time_limit_seconds=60, should_stop=should_stop), sha
+    )
+    if should_stop is not None and should_stop():
+        _finish(database, claim.job_id, JobStatus.CANCELLED, _("Cancelled before the end."))
+        return
     violations = check_plan(problem, plan, sha) + check_plan(problem, baseline, sha)
     if violations:
         _fail_broken_rules(database, claim.job_id, violations)
@@ -324,6 +340,52 @@ def _run_claimed(
             session, problem, plan, baseline, text, sha, maps, reasons, claim.by_id
         )
         _succeed(session, claim.job_id, stored.id, plan)
+
+
+def _valid_problem(database: Database) -> tuple[solver.Problem, IdMaps, str, str]:
+    """The problem of the current data, without the open requests the format refuses.
+
+    A request whose values the problem format refuses is left out, unserved with the
+    reason, rather than failing the whole run; the problem is built again without it.
+
+    Raises:
+        FormatError: the data cannot be planned because of something other than open
+            requests (an approved loan, the inventory).
+    """
+    rejected: dict[int, dict[str, Any]] = {}
+    for _attempt in range(MAX_REJECTION_ROUNDS):
+        with database.session() as session:
+            problem, maps = build_problem(session, rejected=rejected)
+            session.rollback()
+        try:
+            text, sha = problem_document(problem)
+        except FormatError as error:
+            culprits = _open_requests_named(error, problem, maps)
+            if not culprits:
+                raise
+            for request_id, messages in culprits.items():
+                log.warning("request %s left out of the run: %s", request_id, messages)
+                rejected[request_id] = rejected_reason("; ".join(messages[:3]))
+            continue
+        return problem, maps, text, sha
+    raise FormatError([_("Too many requests cannot be planned; correct them first.")])
+
+
+def _open_requests_named(
+    error: FormatError, problem: solver.Problem, maps: IdMaps
+) -> dict[int, list[str]]:
+    """The open requests (request id -> messages) that the format errors name; empty when
+    any error concerns something else, which leaving requests out cannot mend."""
+    named: dict[int, list[str]] = {}
+    for message in error.errors:
+        match = REQUEST_PATH.match(message)
+        if match is None or int(match.group(1)) >= len(problem.requests):
+            return {}
+        key = problem.requests[int(match.group(1))].id
+        if key in maps.locked or key not in maps.requests:
+            return {}
+        named.setdefault(maps.requests[key], []).append(message)
+    return named
 
 
 def _fail_broken_rules(database: Database, job_id: int, violations: list[Violation]) -> None:
@@ -448,6 +510,9 @@ def _store_plan(
         row.assignments.append(
             Assignment(request_id=request_id, is_served=False, reason=expired_reason(latest_start))
         )
+    # Requests the optimiser could not take: unserved, with why; nothing of them is lost.
+    for request_id, reason in sorted(maps.rejected.items()):
+        row.assignments.append(Assignment(request_id=request_id, is_served=False, reason=reason))
     row.diff = plan_diff(session, maps.approved_plan_id, row.assignments)
     open_ids = [maps.requests[key] for key in maps.requests if key not in maps.locked]
     if open_ids:
